@@ -1,0 +1,159 @@
+/**
+ * Selects and initialises a TensorFlow.js backend by name, and describes it for the results.
+ * One backend per JavaScript realm (process or Web Worker): tfjs-core keeps a global engine.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { BackendName } from "./config.ts";
+import { BACKENDS, oneOf } from "./config.ts";
+
+/** What was selected, recorded with every result. */
+export interface BackendInfo {
+  /** The suite's backend name. */
+  name: BackendName;
+  /** The tfjs backend actually active (`tf.getBackend()`). */
+  tfjsBackend: string;
+  /** tfjs-core version. */
+  tfjsVersion: string;
+  /** Backend flags and facts: SIMD, threads, adapter, transpose strategy. */
+  flags: Record<string, string | number | boolean>;
+}
+
+/** Raised when a known backend cannot run on this machine; the message says why and what to use. */
+export class BackendUnavailableError extends Error {
+  /** The backend that could not be loaded. */
+  readonly backend: BackendName;
+
+  /**
+   * @param backend The backend name.
+   * @param message Why, and what to use instead.
+   * @param options The underlying error.
+   */
+  constructor(backend: BackendName, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "BackendUnavailableError";
+    this.backend = backend;
+  }
+}
+
+/**
+ * Loads and activates a backend. Only the named backend's package is imported.
+ *
+ * @param name One of `wasm` (default on CPU), `cpu`, `webgpu`, `tensorflow`.
+ * @returns A description of the active backend.
+ * @throws {ConfigError} If the name is unknown.
+ * @throws {BackendUnavailableError} If it cannot run here (no GPU adapter, tfjs-node missing).
+ * @example
+ * ```ts
+ * import { selectBackend } from "./backend.ts";
+ * const info = await selectBackend("cpu");
+ * console.assert(info.tfjsBackend === "cpu");
+ * ```
+ */
+export async function selectBackend(name: string): Promise<BackendInfo> {
+  const backend = oneOf("backend", name, BACKENDS);
+  const flags = await LOADERS[backend]();
+  const ok = await tf.setBackend(backendKey(backend));
+  if (!ok) {
+    throw new BackendUnavailableError(backend, `Cannot initialise tfjs backend ${backend}`);
+  }
+  await tf.ready();
+  return {
+    name: backend,
+    tfjsBackend: tf.getBackend(),
+    tfjsVersion: tf.version_core,
+    flags: { ...flags, explicitTranspose: explicitTranspose(backend) },
+  };
+}
+
+/**
+ * Whether matMul should transpose its operands explicitly rather than pass transpose flags:
+ * on wasm the flagged kernels are 10-60x slower (measured, shared notes/platform.md).
+ *
+ * @param name The backend.
+ * @returns True for the CPU backends.
+ */
+export function explicitTranspose(name: string): boolean {
+  return name === "wasm" || name === "cpu";
+}
+
+function backendKey(name: BackendName): string {
+  return name === "tensorflow" ? "tensorflow" : name;
+}
+
+type Loader = () => Promise<Record<string, string | number | boolean>>;
+
+const LOADERS: Record<BackendName, Loader> = {
+  async wasm() {
+    const wasm = await import("@tensorflow/tfjs-backend-wasm");
+    await tf.setBackend("wasm");
+    await tf.ready();
+    return {
+      version: wasm.version_wasm,
+      simd: Boolean(tf.env().getBool("WASM_HAS_SIMD_SUPPORT")),
+      threads: 1,
+    };
+  },
+  async cpu() {
+    const cpu = await import("@tensorflow/tfjs-backend-cpu");
+    return { version: cpu.version_cpu };
+  },
+  async webgpu() {
+    const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
+    if (!gpu) {
+      throw new BackendUnavailableError(
+        "webgpu",
+        "Cannot use backend webgpu: navigator.gpu is missing in this runtime; use --backend wasm",
+      );
+    }
+    const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+    if (!adapter) {
+      throw new BackendUnavailableError(
+        "webgpu",
+        "Cannot use backend webgpu: no GPU adapter was found (on Linux the Vulkan loader " +
+          "libvulkan1 and a GPU driver are needed); use --backend wasm",
+      );
+    }
+    await import("@tensorflow/tfjs-backend-webgpu");
+    const info = adapter.info ?? {};
+    return {
+      adapterVendor: info.vendor ?? "",
+      adapterArchitecture: info.architecture ?? "",
+      adapterDevice: info.device ?? "",
+      adapterDescription: info.description ?? "",
+      isFallbackAdapter: Boolean(adapter.isFallbackAdapter),
+    };
+  },
+  async tensorflow() {
+    const errors: string[] = [];
+    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+      try {
+        // A bare specifier resolves only where the user installed the package (with its
+        // install script); it is never fetched implicitly.
+        const mod = await import(pkg);
+        return { package: pkg, version: String(mod.version?.["tfjs-node"] ?? "") };
+      } catch (error) {
+        errors.push(`${pkg}: ${error instanceof Error ? error.message.split("\n")[0] : error}`);
+      }
+    }
+    throw new BackendUnavailableError(
+      "tensorflow",
+      "Cannot use backend tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node " +
+        "could be loaded. Their install script downloads libtensorflow from a host outside the " +
+        "npm registry, so they install only where that host is reachable (`npx deno install " +
+        "--allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0`). Use --backend wasm (CPU) or " +
+        `--backend webgpu (GPU) instead. Details: ${errors.join("; ")}`,
+    );
+  },
+};
+
+interface GpuLike {
+  requestAdapter(options?: { powerPreference?: string }): Promise<
+    {
+      isFallbackAdapter?: boolean;
+      info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+    } | null
+  >;
+}

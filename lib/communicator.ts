@@ -1,0 +1,143 @@
+/**
+ * The seam between ranks: every byte that crosses ranks goes through a {@linkcode Communicator}.
+ * Implementations: in-process (this module's sibling `in_process_communicator.ts`) and NATS.
+ *
+ * Byte accounting follows a publish/subscribe transport, the one the suite uses: a block that
+ * every other rank needs is sent once and received by each of them (all-gather, all-reduce,
+ * broadcast); a block for one rank is sent to that rank only (reduce-scatter). Only payload bytes
+ * are counted here; transports may record wire overhead separately.
+ *
+ * @module
+ */
+
+/** Optional label of a collective call, used in error messages and transport subjects. */
+export interface CollectiveTag {
+  /** Which phase issued the call, e.g. `forward`, `backward`, `eval`. */
+  phase?: string;
+  /** Layer index, where the call belongs to a layer. */
+  layer?: number;
+}
+
+/** Payload counters of one rank, cumulative since creation or the last reset. */
+export interface CommStats {
+  /** Payload bytes this rank sent. */
+  bytesSent: number;
+  /** Payload bytes this rank received. */
+  bytesReceived: number;
+  /** Collective calls completed. */
+  collectives: number;
+}
+
+/**
+ * One rank's view of a group of `size` ranks. Every rank must issue the same collectives in the
+ * same order with matching lengths; a mismatch is an error, never silently combined.
+ *
+ * Results are fresh arrays owned by the caller; inputs are not retained.
+ */
+export interface Communicator {
+  /** This rank, 0 <= rank < size. */
+  readonly rank: number;
+  /** Number of ranks p. */
+  readonly size: number;
+  /** Payload bytes per element on the wire (4 for float32). */
+  readonly bytesPerElement: number;
+
+  /**
+   * Gathers one block from every rank.
+   *
+   * @param block This rank's block; every rank passes the same length.
+   * @param tag Label for errors and subjects.
+   * @returns The p blocks in rank order (this rank's own is a copy of `block`).
+   */
+  allGather(block: Float32Array, tag?: CollectiveTag): Promise<Float32Array[]>;
+
+  /**
+   * Sums chunk s of every rank and hands the sum to rank s.
+   *
+   * @param chunks p chunks; chunk s is this rank's contribution to rank s. Chunk s has the same
+   *   length on every rank.
+   * @param tag Label for errors and subjects.
+   * @returns The sum over ranks of their chunk for this rank, added in rank order.
+   */
+  reduceScatter(chunks: Float32Array[], tag?: CollectiveTag): Promise<Float32Array>;
+
+  /**
+   * Sums a buffer over all ranks; every rank gets the bit-identical result (added in rank order).
+   *
+   * @param data This rank's contribution; the same length on every rank.
+   * @param tag Label for errors and subjects.
+   * @returns The element-wise sum.
+   */
+  allReduce(data: Float32Array, tag?: CollectiveTag): Promise<Float32Array>;
+
+  /**
+   * Copies the root's buffer to every rank.
+   *
+   * @param data The buffer on the root; ignored elsewhere (pass an empty array).
+   * @param root The sending rank.
+   * @param tag Label for errors and subjects.
+   * @returns The root's buffer.
+   */
+  broadcast(data: Float32Array, root: number, tag?: CollectiveTag): Promise<Float32Array>;
+
+  /**
+   * Waits until every rank has reached the barrier. No payload.
+   *
+   * @param tag Label for errors and subjects.
+   */
+  barrier(tag?: CollectiveTag): Promise<void>;
+
+  /** @returns A snapshot of this rank's counters. */
+  stats(): CommStats;
+}
+
+/**
+ * Raised when ranks disagree about a collective (operation, length, root) or when a collective
+ * times out; the message names the operation, the call and the ranks involved.
+ */
+export class CollectiveError extends Error {
+  /**
+   * @param message What went wrong.
+   * @param options The cause.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "CollectiveError";
+  }
+}
+
+/**
+ * Subtracts two counter snapshots, e.g. around one training step.
+ *
+ * @param after The later snapshot.
+ * @param before The earlier snapshot.
+ * @returns The counts in between.
+ * @example
+ * ```ts
+ * import { diffStats } from "./communicator.ts";
+ * const d = diffStats(
+ *   { bytesSent: 10, bytesReceived: 30, collectives: 3 },
+ *   { bytesSent: 4, bytesReceived: 10, collectives: 1 },
+ * );
+ * console.assert(d.bytesSent === 6 && d.bytesReceived === 20 && d.collectives === 2);
+ * ```
+ */
+export function diffStats(after: CommStats, before: CommStats): CommStats {
+  return {
+    bytesSent: after.bytesSent - before.bytesSent,
+    bytesReceived: after.bytesReceived - before.bytesReceived,
+    collectives: after.collectives - before.collectives,
+  };
+}
+
+/**
+ * Describes a tag for messages: `forward layer 2`.
+ *
+ * @param tag The tag.
+ * @returns A short description, or "" when the tag is empty.
+ */
+export function describeTag(tag: CollectiveTag | undefined): string {
+  if (!tag) return "";
+  const parts = [tag.phase, tag.layer === undefined ? undefined : `layer ${tag.layer}`];
+  return parts.filter(Boolean).join(" ");
+}

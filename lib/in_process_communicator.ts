@@ -1,0 +1,261 @@
+/**
+ * p ranks in one process: collectives rendezvous in shared memory. Used for tests, for the
+ * reference runs, and as the model every other {@linkcode Communicator} must match (see
+ * `lib/testing/communicator_conformance.ts`).
+ *
+ * @module
+ */
+
+import {
+  CollectiveError,
+  type CollectiveTag,
+  type CommStats,
+  type Communicator,
+  describeTag,
+} from "./communicator.ts";
+
+/** Options of {@linkcode createInProcessGroup}. */
+export interface InProcessGroupOptions {
+  /** How long a rank waits for the others in one collective, in ms. @default 60000 */
+  timeoutMs?: number;
+}
+
+type Op = "allGather" | "reduceScatter" | "allReduce" | "broadcast" | "barrier";
+
+interface Contribution {
+  op: Op;
+  tag: CollectiveTag | undefined;
+  /** Blocks this rank contributes: 1 for most ops, p for reduceScatter, 0 for barrier. */
+  arrays: Float32Array[];
+  root: number;
+}
+
+interface Waiter {
+  resolve: (arrays: Float32Array[]) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  contributions: (Contribution | undefined)[];
+  waiters: (Waiter | undefined)[];
+  arrived: number;
+  failed?: Error;
+}
+
+const BYTES_PER_FLOAT32 = 4;
+
+/**
+ * Creates p communicators that talk to each other in this process.
+ *
+ * @param size Number of ranks p.
+ * @param options Timeout.
+ * @returns The communicators, indexed by rank.
+ * @throws {RangeError} If size is not a positive integer.
+ * @example
+ * ```ts
+ * import { createInProcessGroup } from "./in_process_communicator.ts";
+ * const comms = createInProcessGroup(2);
+ * const sums = await Promise.all(comms.map((c) => c.allReduce(new Float32Array([c.rank + 1]))));
+ * console.assert(sums[0][0] === 3 && sums[1][0] === 3);
+ * ```
+ */
+export function createInProcessGroup(
+  size: number,
+  options: InProcessGroupOptions = {},
+): Communicator[] {
+  if (!Number.isSafeInteger(size) || size < 1) {
+    throw new RangeError(`Cannot create in-process group: size (${size}) must be >= 1`);
+  }
+  const group = new Rendezvous(size, options.timeoutMs ?? 60_000);
+  return Array.from({ length: size }, (_, rank) => new InProcessCommunicator(group, rank));
+}
+
+class Rendezvous {
+  readonly size: number;
+  readonly timeoutMs: number;
+  #slots = new Map<number, Slot>();
+
+  constructor(size: number, timeoutMs: number) {
+    this.size = size;
+    this.timeoutMs = timeoutMs;
+  }
+
+  /** Registers rank's contribution to call number `seq` and resolves with its result. */
+  join(seq: number, rank: number, c: Contribution): Promise<Float32Array[]> {
+    let slot = this.#slots.get(seq);
+    if (!slot) {
+      slot = { contributions: [], waiters: [], arrived: 0 };
+      this.#slots.set(seq, slot);
+    }
+    const current = slot;
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      if (current.failed) return reject(current.failed);
+      const timer = setTimeout(() => {
+        const missing = [...Array(this.size).keys()].filter((r) => !current.contributions[r]);
+        const error = new CollectiveError(
+          `Collective ${c.op} ${describeTag(c.tag)} (call ${seq}) timed out after ` +
+            `${this.timeoutMs} ms on rank ${rank}: ranks ${missing.join(", ")} did not answer`,
+        );
+        this.#fail(seq, current, error);
+      }, this.timeoutMs);
+      const done = (fn: () => void) => {
+        clearTimeout(timer);
+        fn();
+      };
+      current.contributions[rank] = c;
+      current.waiters[rank] = {
+        resolve: (v) => done(() => resolve(v)),
+        reject: (e) => done(() => reject(e)),
+      };
+      current.arrived++;
+      if (current.arrived === this.size) this.#complete(seq, current);
+    });
+  }
+
+  #fail(seq: number, slot: Slot, error: Error): void {
+    slot.failed = error;
+    for (const w of slot.waiters) w?.reject(error);
+    slot.waiters = [];
+    // Keep the failed slot so late arrivals see the same error.
+    this.#slots.set(seq, slot);
+  }
+
+  #complete(seq: number, slot: Slot): void {
+    const cs = slot.contributions as Contribution[];
+    const mismatch = findMismatch(cs, this.size);
+    if (mismatch) {
+      this.#fail(seq, slot, new CollectiveError(`Collective call ${seq} mismatch: ${mismatch}`));
+      return;
+    }
+    this.#slots.delete(seq);
+    const results = computeResults(cs, this.size);
+    slot.waiters.forEach((w, rank) => w?.resolve(results[rank]));
+  }
+}
+
+function findMismatch(cs: Contribution[], size: number): string | undefined {
+  const first = cs[0];
+  for (let r = 0; r < size; r++) {
+    const c = cs[r];
+    if (c.op !== first.op) return `rank 0 called ${first.op} but rank ${r} called ${c.op}`;
+    if (c.op === "reduceScatter" && c.arrays.length !== size) {
+      return `reduceScatter on rank ${r} got ${c.arrays.length} chunks, expected ${size}`;
+    }
+    if (c.op === "broadcast" && c.root !== first.root) {
+      return `broadcast root is ${first.root} on rank 0 but ${c.root} on rank ${r}`;
+    }
+    if (c.op === "broadcast") continue;
+    for (let i = 0; i < c.arrays.length; i++) {
+      if (c.arrays[i].length !== first.arrays[i].length) {
+        return `${c.op} ${describeTag(c.tag)} length ${c.arrays[i].length} on rank ${r} ` +
+          `but ${first.arrays[i].length} on rank 0` +
+          (c.op === "reduceScatter" ? ` (chunk ${i})` : "");
+      }
+    }
+  }
+  return undefined;
+}
+
+function computeResults(cs: Contribution[], size: number): Float32Array[][] {
+  const op = cs[0].op;
+  switch (op) {
+    case "allGather":
+      return cs.map(() => cs.map((c) => c.arrays[0].slice()));
+    case "reduceScatter":
+      return cs.map((_, s) => [sumInRankOrder(cs.map((c) => c.arrays[s]))]);
+    case "allReduce": {
+      const sum = sumInRankOrder(cs.map((c) => c.arrays[0]));
+      return cs.map(() => [sum.slice()]);
+    }
+    case "broadcast":
+      return cs.map(() => [cs[cs[0].root].arrays[0].slice()]);
+    case "barrier":
+      return Array.from({ length: size }, () => []);
+  }
+}
+
+/**
+ * Adds arrays element-wise in the order given, rounding to float32 after each addition, so every
+ * implementation and every rank obtains bit-identical sums.
+ *
+ * @param arrays Equal-length arrays.
+ * @returns Their sum.
+ */
+export function sumInRankOrder(arrays: Float32Array[]): Float32Array {
+  const out = arrays[0].slice();
+  for (let r = 1; r < arrays.length; r++) {
+    const a = arrays[r];
+    for (let i = 0; i < out.length; i++) out[i] += a[i];
+  }
+  return out;
+}
+
+class InProcessCommunicator implements Communicator {
+  readonly rank: number;
+  readonly size: number;
+  readonly bytesPerElement = BYTES_PER_FLOAT32;
+  #group: Rendezvous;
+  #seq = 0;
+  #stats: CommStats = { bytesSent: 0, bytesReceived: 0, collectives: 0 };
+
+  constructor(group: Rendezvous, rank: number) {
+    this.#group = group;
+    this.rank = rank;
+    this.size = group.size;
+  }
+
+  async allGather(block: Float32Array, tag?: CollectiveTag): Promise<Float32Array[]> {
+    const result = await this.#join("allGather", [block], tag);
+    this.#count(this.#fanOut(block.length), (this.size - 1) * block.length);
+    return result;
+  }
+
+  async reduceScatter(chunks: Float32Array[], tag?: CollectiveTag): Promise<Float32Array> {
+    const [sum] = await this.#join("reduceScatter", chunks, tag);
+    const sent = chunks.reduce((acc, c, s) => acc + (s === this.rank ? 0 : c.length), 0);
+    this.#count(sent, (this.size - 1) * sum.length);
+    return sum;
+  }
+
+  async allReduce(data: Float32Array, tag?: CollectiveTag): Promise<Float32Array> {
+    const [sum] = await this.#join("allReduce", [data], tag);
+    this.#count(this.#fanOut(data.length), (this.size - 1) * data.length);
+    return sum;
+  }
+
+  async broadcast(data: Float32Array, root: number, tag?: CollectiveTag): Promise<Float32Array> {
+    if (!Number.isInteger(root) || root < 0 || root >= this.size) {
+      throw new RangeError(`Cannot broadcast: root (${root}) must be a rank below ${this.size}`);
+    }
+    const [out] = await this.#join("broadcast", [data], tag, root);
+    const isRoot = this.rank === root;
+    this.#count(isRoot ? this.#fanOut(out.length) : 0, isRoot ? 0 : out.length);
+    return out;
+  }
+
+  async barrier(tag?: CollectiveTag): Promise<void> {
+    await this.#join("barrier", [], tag);
+    this.#count(0, 0);
+  }
+
+  stats(): CommStats {
+    return { ...this.#stats };
+  }
+
+  /** A block every other rank needs is published once (nothing to send when alone). */
+  #fanOut(elements: number): number {
+    return this.size > 1 ? elements : 0;
+  }
+
+  #count(elementsSent: number, elementsReceived: number): void {
+    this.#stats.bytesSent += elementsSent * this.bytesPerElement;
+    this.#stats.bytesReceived += elementsReceived * this.bytesPerElement;
+    this.#stats.collectives++;
+  }
+
+  #join(op: Op, arrays: Float32Array[], tag?: CollectiveTag, root = 0): Promise<Float32Array[]> {
+    // Snapshot inputs: the caller may reuse its buffers as soon as the call returns.
+    const copies = arrays.map((a) => a.slice());
+    return this.#group.join(this.#seq++, this.rank, { op, tag, arrays: copies, root });
+  }
+}
