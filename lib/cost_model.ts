@@ -1,0 +1,196 @@
+/**
+ * The cost formulas of shared design/phantom.md in one place: payload elements and bytes sent and
+ * received per rank per training step, matmul FLOPs per rank per step, and parameters per rank,
+ * for the serial, tensor-parallel and phantom-parallel FFN, input and output layers included.
+ * Every run records these next to the measured bytes; the two must agree exactly.
+ *
+ * Conventions that the code follows too:
+ * - Transport accounting is publish/subscribe: a block every other rank needs is sent once and
+ *   received p-1 times; with p = 1 nothing is sent.
+ * - The output all-reduce of b x d_out is done as "every rank publishes its partial, every rank
+ *   sums in rank order": sent b d_out, received (p-1) b d_out.
+ * - With p = 1 a phantom layer has no other rank to talk to, so it has no compression C and no
+ *   decompression D: it is the dense serial layer.
+ * - FLOPs count matrix products only (2 per multiply-add); element-wise work (bias, ReLU,
+ *   optimizer) is excluded.
+ * - Parameters include biases; the output bias (d_out) lives on rank 0 only, so rank 0 holds the
+ *   most parameters and that is what `parametersPerRank` reports.
+ *
+ * @module
+ */
+
+import type { ModelConfig } from "./config.ts";
+
+/** The cost of one layer kind on one rank for one training step. */
+export interface LayerCost {
+  /** `input`, `hidden` (one hidden-to-hidden layer) or `output`. */
+  kind: "input" | "hidden" | "output";
+  /** How many layers of this kind. */
+  count: number;
+  /** Payload elements sent per layer, forward. */
+  sentForward: number;
+  /** Payload elements received per layer, forward. */
+  receivedForward: number;
+  /** Payload elements sent per layer, backward. */
+  sentBackward: number;
+  /** Payload elements received per layer, backward. */
+  receivedBackward: number;
+  /** Matmul FLOPs per layer, forward. */
+  forwardFlops: number;
+  /** Matmul FLOPs per layer, backward. */
+  backwardFlops: number;
+  /** Parameters per layer on rank 0 (weights and biases). */
+  parameters: number;
+}
+
+/** Predicted per-rank, per-step costs of a configuration. */
+export interface CostPrediction {
+  /** Payload bytes each rank sends per training step. */
+  bytesSentPerRankPerStep: number;
+  /** Payload bytes each rank receives per training step. */
+  bytesReceivedPerRankPerStep: number;
+  /** Forward plus backward matmul FLOPs per rank per step. */
+  flopsPerRankPerStep: number;
+  /** Forward matmul FLOPs per rank per step. */
+  forwardFlopsPerRankPerStep: number;
+  /** Backward matmul FLOPs per rank per step. */
+  backwardFlopsPerRankPerStep: number;
+  /** Parameters on rank 0 (the most loaded rank). */
+  parametersPerRank: number;
+  /** Parameters over all ranks. */
+  parametersTotal: number;
+  /** Bytes per payload element used for the byte figures. */
+  bytesPerElement: number;
+  /** Per layer kind. */
+  layers: LayerCost[];
+}
+
+/** Options of {@linkcode predictCosts}. */
+export interface PredictOptions {
+  /** Bytes per element on the wire. @default 4 */
+  bytesPerElement?: number;
+}
+
+/**
+ * Predicts the costs of one training step (forward and backward) on one rank.
+ *
+ * @param config The model (mode, p, n, k, L, b, d_in, d_out).
+ * @param options Element size.
+ * @returns Bytes, FLOPs and parameters, in total and per layer kind.
+ * @example
+ * ```ts
+ * import { predictCosts } from "./cost_model.ts";
+ * const base = { ranks: 8, width: 1024, layers: 4, batch: 64, inputWidth: 32, outputWidth: 16, seed: 1 };
+ * const tp = predictCosts({ ...base, mode: "tp" });
+ * const ph = predictCosts({ ...base, mode: "phantom", phantomWidth: 16 });
+ * // Hidden-layer traffic scales by k/m = 16/128; the output all-reduce is the same for both.
+ * console.assert(ph.bytesSentPerRankPerStep < tp.bytesSentPerRankPerStep / 4);
+ * ```
+ */
+export function predictCosts(config: ModelConfig, options: PredictOptions = {}): CostPrediction {
+  const bytesPerElement = options.bytesPerElement ?? 4;
+  const layers = [inputCost(config), hiddenCost(config), outputCost(config)];
+  const sum = (f: (c: LayerCost) => number) => layers.reduce((acc, c) => acc + c.count * f(c), 0);
+  const sent = sum((c) => c.sentForward + c.sentBackward);
+  const received = sum((c) => c.receivedForward + c.receivedBackward);
+  const forward = sum((c) => c.forwardFlops);
+  const backward = sum((c) => c.backwardFlops);
+  const parametersPerRank = sum((c) => c.parameters);
+  const outputBias = config.outputWidth;
+  return {
+    bytesSentPerRankPerStep: sent * bytesPerElement,
+    bytesReceivedPerRankPerStep: received * bytesPerElement,
+    flopsPerRankPerStep: forward + backward,
+    forwardFlopsPerRankPerStep: forward,
+    backwardFlopsPerRankPerStep: backward,
+    parametersPerRank,
+    parametersTotal: (parametersPerRank - outputBias) * config.ranks + outputBias,
+    bytesPerElement,
+    layers,
+  };
+}
+
+/**
+ * The phantom/TP communication ratio per hidden layer, k/m = pk/n.
+ *
+ * @param config A phantom configuration.
+ * @returns k / (n / p).
+ */
+export function phantomCommunicationRatio(config: ModelConfig): number {
+  return (config.phantomWidth ?? 0) / (config.width / config.ranks);
+}
+
+function inputCost(c: ModelConfig): LayerCost {
+  const m = c.width / c.ranks;
+  const flops = 2 * c.batch * c.inputWidth * m;
+  return {
+    ...noTraffic("input", 1),
+    forwardFlops: flops,
+    backwardFlops: flops, // dW_in only: the input X needs no gradient
+    parameters: c.inputWidth * m + m,
+  };
+}
+
+function hiddenCost(c: ModelConfig): LayerCost {
+  const { ranks: p, width: n, batch: b, layers } = c;
+  const m = n / p;
+  if (c.mode !== "phantom" || p === 1) {
+    // Serial, TP, and phantom at p = 1 (no ghosts): the dense layer over columns m of n.
+    const block = b * m;
+    return {
+      kind: "hidden",
+      count: layers,
+      sentForward: p > 1 ? block : 0,
+      receivedForward: (p - 1) * block,
+      sentBackward: (p - 1) * block,
+      receivedBackward: (p - 1) * block,
+      forwardFlops: 2 * b * n * m,
+      backwardFlops: 4 * b * n * m,
+      parameters: n * m + m,
+    };
+  }
+  const k = c.phantomWidth ?? 0;
+  const ghosts = b * k;
+  return {
+    kind: "hidden",
+    count: layers,
+    sentForward: ghosts,
+    receivedForward: (p - 1) * ghosts,
+    sentBackward: (p - 1) * ghosts,
+    receivedBackward: (p - 1) * ghosts,
+    forwardFlops: 2 * b * m * (m + p * k),
+    backwardFlops: 4 * b * m * (m + p * k),
+    parameters: m * m + m * k + (p - 1) * k * m + m,
+  };
+}
+
+function outputCost(c: ModelConfig): LayerCost {
+  const { ranks: p, batch: b, outputWidth: dOut } = c;
+  const m = c.width / p;
+  const partial = b * dOut;
+  return {
+    kind: "output",
+    count: 1,
+    sentForward: p > 1 ? partial : 0,
+    receivedForward: (p - 1) * partial,
+    sentBackward: 0,
+    receivedBackward: 0,
+    forwardFlops: 2 * b * m * dOut,
+    backwardFlops: 4 * b * m * dOut,
+    parameters: m * dOut + dOut,
+  };
+}
+
+function noTraffic(kind: LayerCost["kind"], count: number): LayerCost {
+  return {
+    kind,
+    count,
+    sentForward: 0,
+    receivedForward: 0,
+    sentBackward: 0,
+    receivedBackward: 0,
+    forwardFlops: 0,
+    backwardFlops: 0,
+    parameters: 0,
+  };
+}

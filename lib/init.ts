@@ -1,0 +1,140 @@
+/**
+ * Deterministic initial weights of one rank, drawn in plain TypeScript from the seed.
+ *
+ * Dense weights (input, serial/TP hidden, output) are drawn one column (or output row) per random
+ * stream, so a rank's slice is the same numbers whatever p is: TP with p ranks starts from exactly
+ * the serial model's weights. Phantom weights are drawn per rank and layer.
+ *
+ * Scales: He (2/fan-in) before a ReLU, 1/fan-in for the linear output and for the compression C,
+ * whose ghosts then carry the variance of the activations they summarise. A phantom neuron's
+ * fan-in is m own neurons plus (p-1)k ghosts. Biases start at zero.
+ *
+ * @module
+ */
+
+import type { ModelConfig } from "./config.ts";
+import { deriveSeed, Rng } from "./rng.ts";
+
+/** A row-major float32 matrix. */
+export interface Matrix {
+  /** Rows. */
+  rows: number;
+  /** Columns. */
+  cols: number;
+  /** rows x cols values, row-major. */
+  data: Float32Array;
+}
+
+/** One hidden layer's initial weights on one rank. */
+export interface HiddenWeights {
+  /** Serial/TP: the columns W_r [n, m] of the dense weight. */
+  W?: Matrix;
+  /** Phantom: A_r [m, m]. */
+  A?: Matrix;
+  /** Phantom (p > 1): C_r [m, k]. */
+  C?: Matrix;
+  /** Phantom (p > 1): D_r [(p-1)k, m]. */
+  D?: Matrix;
+  /** Bias [1, m]. */
+  b: Matrix;
+}
+
+/** All initial weights of one rank. */
+export interface RankWeights {
+  /** Input layer: W_in,r [d_in, m] and b [1, m]. */
+  input: { W: Matrix; b: Matrix };
+  /** L hidden layers. */
+  hidden: HiddenWeights[];
+  /** Output layer: W_out,r [m, d_out]; b [1, d_out] on rank 0 only. */
+  output: { W: Matrix; b?: Matrix };
+}
+
+/**
+ * Draws rank `rank`'s initial weights.
+ *
+ * @param config The model.
+ * @param rank The rank, 0 <= rank < ranks.
+ * @returns Its weights.
+ * @example
+ * ```ts
+ * import { initRankWeights } from "./init.ts";
+ * const base = { mode: "tp" as const, width: 8, layers: 1, batch: 2, inputWidth: 3, outputWidth: 2, seed: 5 };
+ * const serial = initRankWeights({ ...base, mode: "serial", ranks: 1 }, 0);
+ * const tp = initRankWeights({ ...base, ranks: 2 }, 1);
+ * // Rank 1's first column is column 4 of the serial weight.
+ * console.assert(tp.hidden[0].W!.data[0] === serial.hidden[0].W!.data[4]);
+ * ```
+ */
+export function initRankWeights(config: ModelConfig, rank: number): RankWeights {
+  const { ranks: p, width: n, seed } = config;
+  const m = n / p;
+  const first = rank * m;
+  const hidden: HiddenWeights[] = [];
+  for (let l = 0; l < config.layers; l++) {
+    const b = zeros(1, m);
+    if (config.mode === "phantom") {
+      const k = config.phantomWidth ?? 0;
+      const std = Math.sqrt(2 / (m + (p - 1) * k));
+      const stream = (name: string) => new Rng(deriveSeed(seed, "hidden", l, name, rank));
+      const A = normal(stream("A"), m, m, std);
+      if (p === 1) {
+        hidden.push({ A, b });
+      } else {
+        const C = normal(stream("C"), m, k, Math.sqrt(1 / m));
+        const D = normal(stream("D"), (p - 1) * k, m, std);
+        hidden.push({ A, C, D, b });
+      }
+    } else {
+      hidden.push({ W: denseColumns(seed, ["hidden", l], n, first, m, Math.sqrt(2 / n)), b });
+    }
+  }
+  const input = {
+    W: denseColumns(seed, ["input"], config.inputWidth, first, m, Math.sqrt(2 / config.inputWidth)),
+    b: zeros(1, m),
+  };
+  const outputW = denseRows(seed, ["output"], first, m, config.outputWidth, Math.sqrt(1 / n));
+  const output = rank === 0 ? { W: outputW, b: zeros(1, config.outputWidth) } : { W: outputW };
+  return { input, hidden, output };
+}
+
+/** Columns first .. first+count of a rows x N dense matrix, one stream per column. */
+function denseColumns(
+  seed: number,
+  labels: (string | number)[],
+  rows: number,
+  first: number,
+  count: number,
+  std: number,
+): Matrix {
+  const data = new Float32Array(rows * count);
+  for (let j = 0; j < count; j++) {
+    const rng = new Rng(deriveSeed(seed, ...labels, "col", first + j));
+    for (let i = 0; i < rows; i++) data[i * count + j] = rng.normal() * std;
+  }
+  return { rows, cols: count, data };
+}
+
+/** Rows first .. first+count of an N x cols dense matrix, one stream per row. */
+function denseRows(
+  seed: number,
+  labels: (string | number)[],
+  first: number,
+  count: number,
+  cols: number,
+  std: number,
+): Matrix {
+  const data = new Float32Array(count * cols);
+  for (let i = 0; i < count; i++) {
+    const rng = new Rng(deriveSeed(seed, ...labels, "row", first + i));
+    for (let j = 0; j < cols; j++) data[i * cols + j] = rng.normal() * std;
+  }
+  return { rows: count, cols, data };
+}
+
+function normal(rng: Rng, rows: number, cols: number, std: number): Matrix {
+  return { rows, cols, data: rng.normalArray(rows * cols, std) };
+}
+
+function zeros(rows: number, cols: number): Matrix {
+  return { rows, cols, data: new Float32Array(rows * cols) };
+}

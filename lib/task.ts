@@ -1,0 +1,111 @@
+/**
+ * The teacher-student regression task: a fixed, seeded teacher FFN (tanh hidden layers) maps
+ * X ~ N(0, I) in d_in to targets in d_out. Batches and the held-out set are computed in plain
+ * TypeScript (float64, stored as float32), so every backend and every rank sees identical data.
+ *
+ * @module
+ */
+
+import type { ModelConfig, TaskConfig } from "./config.ts";
+import { deriveSeed, Rng } from "./rng.ts";
+
+/** Inputs and targets, row-major float32. */
+export interface Batch {
+  /** Rows. */
+  rows: number;
+  /** X [rows, d_in]. */
+  x: Float32Array;
+  /** Targets [rows, d_out]. */
+  y: Float32Array;
+}
+
+interface TeacherLayer {
+  w: Float64Array;
+  inWidth: number;
+  outWidth: number;
+  tanh: boolean;
+}
+
+/**
+ * The task for one model configuration.
+ *
+ * @example
+ * ```ts
+ * import { TeacherTask } from "./task.ts";
+ * const model = { inputWidth: 4, outputWidth: 2, seed: 3 };
+ * const task = new TeacherTask(model, { teacherWidth: 8, teacherLayers: 2, evalSize: 16, evalEvery: 5 });
+ * const a = task.batch(7, 4);
+ * const b = new TeacherTask(model, { teacherWidth: 8, teacherLayers: 2, evalSize: 16, evalEvery: 5 }).batch(7, 4);
+ * console.assert(a.y.every((v, i) => v === b.y[i]));
+ * ```
+ */
+export class TeacherTask {
+  readonly inputWidth: number;
+  readonly outputWidth: number;
+  readonly seed: number;
+  readonly evalSize: number;
+  #layers: TeacherLayer[] = [];
+
+  /**
+   * @param model d_in, d_out and the seed.
+   * @param task Teacher shape and held-out size.
+   */
+  constructor(
+    model: Pick<ModelConfig, "inputWidth" | "outputWidth" | "seed">,
+    task: TaskConfig,
+  ) {
+    this.inputWidth = model.inputWidth;
+    this.outputWidth = model.outputWidth;
+    this.seed = model.seed;
+    this.evalSize = task.evalSize;
+    const widths = [model.inputWidth, ...Array(task.teacherLayers).fill(task.teacherWidth)];
+    widths.push(model.outputWidth);
+    for (let l = 0; l + 1 < widths.length; l++) {
+      const [inWidth, outWidth] = [widths[l], widths[l + 1]];
+      const rng = new Rng(deriveSeed(this.seed, "teacher", l));
+      // Gain 1.5 keeps tanh units in their curved range; the output layer is linear.
+      const last = l + 2 === widths.length;
+      const std = (last ? 1 : 1.5) / Math.sqrt(inWidth);
+      const w = Float64Array.from({ length: inWidth * outWidth }, () => rng.normal() * std);
+      this.#layers.push({ w, inWidth, outWidth, tanh: !last });
+    }
+  }
+
+  /**
+   * The training batch of a step: the same on every rank and every run.
+   *
+   * @param step Step index.
+   * @param rows Batch rows b.
+   * @returns X and targets.
+   */
+  batch(step: number, rows: number): Batch {
+    return this.#sample(new Rng(deriveSeed(this.seed, "batch", step)), rows);
+  }
+
+  /** @returns The fixed held-out set (evalSize rows). */
+  evalSet(): Batch {
+    return this.#sample(new Rng(deriveSeed(this.seed, "eval")), this.evalSize);
+  }
+
+  #sample(rng: Rng, rows: number): Batch {
+    const x = rng.normalArray(rows * this.inputWidth, 1);
+    let h: Float64Array = Float64Array.from(x);
+    for (const layer of this.#layers) h = applyLayer(layer, h, rows);
+    return { rows, x, y: Float32Array.from(h) };
+  }
+}
+
+function applyLayer(layer: TeacherLayer, h: Float64Array, rows: number): Float64Array {
+  const { w, inWidth, outWidth, tanh } = layer;
+  const out = new Float64Array(rows * outWidth);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < inWidth; i++) {
+      const v = h[r * inWidth + i];
+      if (v === 0) continue;
+      const row = i * outWidth;
+      for (let j = 0; j < outWidth; j++) out[r * outWidth + j] += v * w[row + j];
+    }
+  }
+  if (tanh) { for (let i = 0; i < out.length; i++) out[i] = Math.tanh(out[i]); }
+  return out;
+}

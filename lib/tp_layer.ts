@@ -1,0 +1,89 @@
+/**
+ * The tensor-parallel hidden layer (the baseline): rank r owns the columns W_r [n, m] of the dense
+ * n x n weight that produce its m neurons.
+ * Forward: all-gather the input blocks into H [b, n]; out_r = relu(H W_r + b_r).
+ * Backward: dW_r = H^T delta_r locally; the partial input gradient delta_r W_r^T [b, n] is
+ * reduce-scattered so each rank gets its own block's sum.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { Communicator } from "./communicator.ts";
+import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
+import { columnSums, matMulNT, matMulTN, reluBackward } from "./ops.ts";
+import { allGatherTensor, reduceScatterTensor } from "./tensor_comm.ts";
+
+/**
+ * One rank's share of a TP hidden layer.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import { createInProcessGroup } from "./in_process_communicator.ts";
+ * import { TpLayer } from "./tp_layer.ts";
+ * await tf.setBackend("cpu");
+ * const comms = createInProcessGroup(2); // n = 4, m = 2
+ * const layers = comms.map((c) => new TpLayer(c, 0, tf.ones([4, 2]), tf.zeros([2])));
+ * const outs = await Promise.all(layers.map((l, r) => l.forward(tf.ones([1, 2]).mul(r + 1), "eval")));
+ * console.assert(outs[0].dataSync()[0] === 6); // 1 + 1 + 2 + 2
+ * ```
+ */
+export class TpLayer implements Layer {
+  readonly params: Readonly<{ W: tf.Variable; b: tf.Variable }>;
+  #comm: Communicator;
+  #index: number;
+  #cache = new ActivationCache<"gathered" | "output">();
+
+  /**
+   * @param comm The group.
+   * @param index Layer index, for collective tags.
+   * @param weight W_r [n, m] (taken over).
+   * @param bias b_r [m] (taken over).
+   */
+  constructor(comm: Communicator, index: number, weight: tf.Tensor, bias: tf.Tensor) {
+    this.#comm = comm;
+    this.#index = index;
+    this.params = toVariables({ W: weight, b: bias });
+  }
+
+  async forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
+    const phase = mode === "train" ? "forward" : "eval";
+    const blocks = await allGatherTensor(this.#comm, input, { phase, layer: this.#index });
+    const gathered = tf.concat(blocks, 1);
+    tf.dispose(blocks);
+    const out = tf.tidy(() =>
+      tf.relu(tf.add(tf.matMul(gathered, this.params.W as tf.Tensor2D), this.params.b))
+    ) as tf.Tensor2D;
+    if (mode === "train") {
+      this.#cache.keep("gathered", gathered);
+      this.#cache.keep("output", out);
+    }
+    gathered.dispose();
+    return out;
+  }
+
+  async backward(dOutput: tf.Tensor2D, inputGrad: boolean): Promise<Backward> {
+    const gathered = this.#cache.get<tf.Tensor2D>("gathered");
+    const output = this.#cache.get<tf.Tensor2D>("output");
+    const { grads, chunks } = tf.tidy(() => {
+      const delta = reluBackward(dOutput, output);
+      const grads = { W: matMulTN(gathered, delta), b: columnSums(delta) };
+      const partial = matMulNT(delta, this.params.W as tf.Tensor2D); // [b, n]
+      const chunks = inputGrad ? tf.split(partial, this.#comm.size, 1) as tf.Tensor2D[] : [];
+      return { grads, chunks };
+    });
+    this.#cache.clear();
+    if (!inputGrad) return { grads };
+    const tag = { phase: "backward", layer: this.#index };
+    const dInput = await reduceScatterTensor(this.#comm, chunks, tag);
+    tf.dispose(chunks);
+    return { grads, dInput };
+  }
+
+  [Symbol.dispose](): void {
+    this.#cache.clear();
+    for (const v of Object.values(this.params)) v.dispose();
+  }
+}

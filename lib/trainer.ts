@@ -1,0 +1,163 @@
+/**
+ * The training loop of one rank, and a convenience that runs all p ranks in this process.
+ * Every rank draws the same batch from the seed, runs forward (collectives included), computes the
+ * same loss, runs backward and updates its private parameters. Per step it records the wall time,
+ * the time inside collectives, and the payload bytes; at a fixed cadence it evaluates the loss on
+ * the fixed held-out set (evaluation traffic is not counted in the step's bytes).
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import type { TrainConfig } from "./config.ts";
+import { type Communicator, diffStats } from "./communicator.ts";
+import { RankFfn } from "./ffn.ts";
+import { createInProcessGroup } from "./in_process_communicator.ts";
+import { mseLoss, mseValue } from "./loss.ts";
+import { createOptimizer } from "./optimizer.ts";
+import { type Batch, TeacherTask } from "./task.ts";
+import { TimedCommunicator } from "./timed_communicator.ts";
+
+/** Measurements of one training step on one rank. */
+export interface StepRecord {
+  /** Step index from 0. */
+  step: number;
+  /** Wall time of forward, loss, backward and update, in ms. */
+  stepMs: number;
+  /** Part of stepMs spent inside collectives, in ms. */
+  commMs: number;
+  /** Payload bytes sent during the step. */
+  bytesSent: number;
+  /** Payload bytes received during the step. */
+  bytesReceived: number;
+  /** Training loss of the step's batch (before the update). */
+  loss: number;
+}
+
+/** A held-out evaluation. */
+export interface EvalPoint {
+  /** Training steps completed before this evaluation. */
+  step: number;
+  /** Training time up to this point (evaluations excluded), in ms. */
+  trainMs: number;
+  /** Held-out MSE. */
+  loss: number;
+}
+
+/** What one rank measured. */
+export interface RankRunResult {
+  /** The rank. */
+  rank: number;
+  /** One record per step. */
+  steps: StepRecord[];
+  /** Held-out losses at step 0, every `task.evalEvery` steps and after the last step. */
+  evals: EvalPoint[];
+}
+
+/** Options of {@linkcode trainRank}. */
+export interface TrainOptions {
+  /** Clock in ms. @default performance.now */
+  now?: () => number;
+  /** Called after every step (progress display). */
+  onStep?: (record: StepRecord) => void;
+}
+
+/**
+ * Trains one rank. Every rank of the group must call it with the same configuration.
+ *
+ * @param config The validated configuration (backend already selected).
+ * @param comm This rank's communicator.
+ * @param options Clock and progress callback.
+ * @returns This rank's measurements.
+ */
+export async function trainRank(
+  config: TrainConfig,
+  comm: Communicator,
+  options: TrainOptions = {},
+): Promise<RankRunResult> {
+  const now = options.now ?? (() => performance.now());
+  const timed = new TimedCommunicator(comm, now);
+  const task = new TeacherTask(config, config.task);
+  using model = RankFfn.create(config, timed);
+  using optimizer = createOptimizer(config.optimizer);
+  const params = model.parameters();
+  const evalSet = toTensors(task.evalSet());
+  const steps: StepRecord[] = [];
+  const evals: EvalPoint[] = [];
+  let trainMs = 0;
+  const evaluate = async (step: number) => {
+    const y = await model.forward(evalSet.x, "eval");
+    evals.push({ step, trainMs, loss: await mseValue(y, evalSet.y) });
+    y.dispose();
+  };
+  try {
+    await evaluate(0);
+    for (let step = 0; step < config.steps; step++) {
+      const batch = toTensors(task.batch(step, config.batch));
+      const before = timed.stats();
+      const commBefore = timed.commMs;
+      const start = now();
+      const y = await model.forward(batch.x, "train");
+      const { loss, dY } = await mseLoss(y, batch.y);
+      const grads = await model.backward(dY);
+      optimizer.apply(params, grads);
+      // Wait for the update so its time lands in this step on asynchronous backends.
+      await params.values().next().value?.data();
+      const stepMs = now() - start;
+      trainMs += stepMs;
+      tf.dispose([y, dY, batch.x, batch.y, ...grads.values()]);
+      const bytes = diffStats(timed.stats(), before);
+      const record: StepRecord = {
+        step,
+        stepMs,
+        commMs: timed.commMs - commBefore,
+        bytesSent: bytes.bytesSent,
+        bytesReceived: bytes.bytesReceived,
+        loss,
+      };
+      steps.push(record);
+      options.onStep?.(record);
+      const done = step + 1;
+      if (done % config.task.evalEvery === 0 || done === config.steps) await evaluate(done);
+    }
+  } finally {
+    tf.dispose([evalSet.x, evalSet.y]);
+  }
+  return { rank: comm.rank, steps, evals };
+}
+
+/**
+ * Trains all p ranks in this process over an in-process communicator (one thread: the ranks
+ * interleave, so a step's wall time covers the compute of all p ranks).
+ *
+ * @param config The validated configuration (backend already selected).
+ * @param options Clock and progress callback (called by rank 0).
+ * @returns Every rank's measurements, by rank.
+ * @example
+ * ```ts
+ * import "@tensorflow/tfjs-backend-cpu";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { validateTrainConfig } from "./config.ts";
+ * import { trainInProcess } from "./trainer.ts";
+ * await tf.setBackend("cpu");
+ * const config = validateTrainConfig({ mode: "phantom", ranks: 2, width: 16, phantomWidth: 2, steps: 2, batch: 4 });
+ * const results = await trainInProcess(config);
+ * console.assert(results[1].steps[0].loss === results[0].steps[0].loss);
+ * ```
+ */
+export function trainInProcess(
+  config: TrainConfig,
+  options: TrainOptions = {},
+): Promise<RankRunResult[]> {
+  const comms = createInProcessGroup(config.ranks);
+  return Promise.all(
+    comms.map((c) => trainRank(config, c, c.rank === 0 ? options : { now: options.now })),
+  );
+}
+
+function toTensors(batch: Batch): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  return {
+    x: tf.tensor2d(batch.x, [batch.rows, batch.x.length / batch.rows]),
+    y: tf.tensor2d(batch.y, [batch.rows, batch.y.length / batch.rows]),
+  };
+}
