@@ -101,7 +101,7 @@ const LOADERS: Record<BackendName, Loader> = {
     return { version: cpu.version_cpu };
   },
   async webgpu() {
-    const gpu = (navigator as Navigator & { gpu?: GpuLike }).gpu;
+    const gpu = (navigator as unknown as { gpu?: GpuLike }).gpu;
     if (!gpu) {
       throw new BackendUnavailableError(
         "webgpu",
@@ -123,7 +123,7 @@ const LOADERS: Record<BackendName, Loader> = {
       adapterArchitecture: info.architecture ?? "",
       adapterDevice: info.device ?? "",
       adapterDescription: info.description ?? "",
-      isFallbackAdapter: Boolean(adapter.isFallbackAdapter),
+      isFallbackAdapter: Boolean(info.isFallbackAdapter ?? adapter.isFallbackAdapter),
     };
   },
   async tensorflow() {
@@ -153,7 +153,13 @@ interface GpuLike {
   requestAdapter(options?: { powerPreference?: string }): Promise<
     {
       isFallbackAdapter?: boolean;
-      info?: { vendor?: string; architecture?: string; device?: string; description?: string };
+      info?: {
+        vendor?: string;
+        architecture?: string;
+        device?: string;
+        description?: string;
+        isFallbackAdapter?: boolean;
+      };
     } | null
   >;
 }

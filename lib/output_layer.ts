@@ -47,7 +47,7 @@ export class OutputLayer implements Layer {
   async forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
     const { W, b } = this.params as Record<string, tf.Tensor2D>;
     const partial = tf.tidy(() => {
-      const y = tf.matMul(input, W);
+      const y: tf.Tensor2D = tf.matMul(input, W);
       return b ? tf.add(y, b) as tf.Tensor2D : y;
     });
     if (mode === "train") this.#cache.keep("input", input);

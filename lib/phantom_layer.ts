@@ -92,7 +92,7 @@ export class PhantomLayer implements Layer {
     const { A, C, D, b } = this.params as Record<string, tf.Tensor2D>;
     let ghosts: tf.Tensor2D | undefined;
     if (this.#comm.size > 1) {
-      const compressed = tf.matMul(input, C);
+      const compressed: tf.Tensor2D = tf.matMul(input, C);
       const phase = mode === "train" ? "forward" : "eval";
       const blocks = await allGatherTensor(this.#comm, compressed, { phase, layer: this.#index });
       compressed.dispose();

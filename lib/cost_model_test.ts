@@ -1,0 +1,108 @@
+import type { ModelConfig } from "./config.ts";
+import { phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
+import { RankFfn } from "./ffn.ts";
+import { createInProcessGroup } from "./in_process_communicator.ts";
+import { validateTrainConfig } from "./config.ts";
+import { trainInProcess } from "./trainer.ts";
+import { assertEquals } from "./testing/asserts.ts";
+import { testBackend } from "./testing/harness.ts";
+
+await testBackend();
+
+Deno.test("cost model: hand-computed TP and phantom figures", () => {
+  // p = 4, n = 64 (m = 16), k = 2, L = 3, b = 8, d_in = 5, d_out = 3.
+  const base = { ranks: 4, width: 64, layers: 3, batch: 8, inputWidth: 5, outputWidth: 3, seed: 1 };
+  const tp = predictCosts({ ...base, mode: "tp" });
+  // Hidden: L (b m + 2 (p-1) b m) sent... per layer sent b m + (p-1) b m, received 2 (p-1) b m.
+  const hiddenSent = 3 * (8 * 16 + 3 * 8 * 16);
+  const hiddenReceived = 3 * (2 * 3 * 8 * 16);
+  assertEquals(tp.bytesSentPerRankPerStep, 4 * (hiddenSent + 8 * 3));
+  assertEquals(tp.bytesReceivedPerRankPerStep, 4 * (hiddenReceived + 3 * 8 * 3));
+  // FLOPs: input 2 b d_in m (x2 with backward), hidden 6 b n m, output 6 b m d_out.
+  assertEquals(tp.flopsPerRankPerStep, 2 * 2 * 8 * 5 * 16 + 3 * 6 * 8 * 64 * 16 + 6 * 8 * 16 * 3);
+  assertEquals(tp.parametersPerRank, 5 * 16 + 16 + 3 * (64 * 16 + 16) + 16 * 3 + 3);
+
+  const ph = predictCosts({ ...base, mode: "phantom", phantomWidth: 2 });
+  assertEquals(ph.bytesSentPerRankPerStep, 4 * (3 * (8 * 2 + 3 * 8 * 2) + 8 * 3));
+  assertEquals(ph.bytesReceivedPerRankPerStep, 4 * (3 * 2 * 3 * 8 * 2 + 3 * 8 * 3));
+  const hiddenFlops = 6 * 8 * 16 * (16 + 4 * 2);
+  assertEquals(ph.flopsPerRankPerStep, 2 * 2 * 8 * 5 * 16 + 3 * hiddenFlops + 6 * 8 * 16 * 3);
+  assertEquals(
+    ph.parametersPerRank,
+    5 * 16 + 16 + 3 * (16 * 16 + 16 * 2 + 3 * 2 * 16 + 16) + 16 * 3 + 3,
+  );
+  assertEquals(phantomCommunicationRatio({ ...base, mode: "phantom", phantomWidth: 2 }), 2 / 16);
+});
+
+Deno.test("cost model: one rank sends and receives nothing", () => {
+  const base = { ranks: 1, width: 32, layers: 2, batch: 4, inputWidth: 3, outputWidth: 2, seed: 1 };
+  for (
+    const c of [{ ...base, mode: "serial" }, { ...base, mode: "tp" }, {
+      ...base,
+      mode: "phantom",
+      phantomWidth: 3,
+    }] as ModelConfig[]
+  ) {
+    const cost = predictCosts(c);
+    assertEquals([cost.bytesSentPerRankPerStep, cost.bytesReceivedPerRankPerStep], [0, 0], c.mode);
+  }
+  assertEquals(predictCosts({ ...base, mode: "tp" }).bytesPerElement, 4);
+  assertEquals(
+    predictCosts({ ...base, mode: "tp", ranks: 2 }, { bytesPerElement: 2 })
+      .bytesSentPerRankPerStep * 2,
+    predictCosts({ ...base, mode: "tp", ranks: 2 }).bytesSentPerRankPerStep,
+  );
+});
+
+const CASES: Record<string, unknown>[] = [
+  { mode: "tp", ranks: 2, width: 32, layers: 1, batch: 4 },
+  { mode: "tp", ranks: 4, width: 64, layers: 3, batch: 6 },
+  { mode: "tp", ranks: 8, width: 64, layers: 2, batch: 3 },
+  { mode: "phantom", ranks: 2, width: 32, phantomWidth: 3, layers: 2, batch: 5 },
+  { mode: "phantom", ranks: 4, width: 64, phantomWidth: 1, layers: 4, batch: 4 },
+  { mode: "phantom", ranks: 8, width: 128, phantomWidth: 7, layers: 1, batch: 2 },
+  { mode: "phantom", ranks: 1, width: 16, phantomWidth: 4, layers: 2, batch: 3 },
+  { mode: "serial", ranks: 1, width: 16, layers: 2, batch: 3 },
+];
+
+for (const c of CASES) {
+  const label = Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
+  Deno.test(`measured payload bytes per rank per step equal the cost model: ${label}`, async () => {
+    const config = validateTrainConfig({
+      ...c,
+      steps: 2,
+      inputWidth: 5,
+      outputWidth: 3,
+      task: { evalEvery: 1, evalSize: 4 },
+    });
+    const predicted = predictCosts(config);
+    const results = await trainInProcess(config);
+    for (const { rank, steps } of results) {
+      for (const s of steps) {
+        assertEquals(
+          s.bytesSent,
+          predicted.bytesSentPerRankPerStep,
+          `sent, rank ${rank} step ${s.step}`,
+        );
+        assertEquals(
+          s.bytesReceived,
+          predicted.bytesReceivedPerRankPerStep,
+          `received, rank ${rank}`,
+        );
+      }
+    }
+  });
+
+  Deno.test(`parameter count of the built model equals the cost model: ${label}`, () => {
+    const config = validateTrainConfig({ ...c, inputWidth: 5, outputWidth: 3 });
+    const predicted = predictCosts(config);
+    let total = 0;
+    for (const comm of createInProcessGroup(config.ranks)) {
+      using model = RankFfn.create(config, comm);
+      const count = [...model.parameters().values()].reduce((s, v) => s + v.size, 0);
+      if (comm.rank === 0) assertEquals(count, predicted.parametersPerRank);
+      total += count;
+    }
+    assertEquals(total, predicted.parametersTotal);
+  });
+}

@@ -1,0 +1,86 @@
+/**
+ * Test helpers: the backend under test (env `PHANTOM_TEST_BACKEND`, default wasm), conversions
+ * between float64 reference matrices and tensors, and a runner that drives one layer per rank of
+ * an in-process group through forward and backward.
+ *
+ * @module
+ */
+
+import * as tf from "@tensorflow/tfjs-core";
+import { type BackendInfo, selectBackend } from "../backend.ts";
+import type { Communicator } from "../communicator.ts";
+import { createInProcessGroup } from "../in_process_communicator.ts";
+import type { Layer } from "../layer.ts";
+import { Mat } from "./f64.ts";
+
+/**
+ * Selects the backend the tests run on: `PHANTOM_TEST_BACKEND` or wasm.
+ *
+ * @returns The backend description.
+ */
+export function testBackend(): Promise<BackendInfo> {
+  return selectBackend(Deno.env.get("PHANTOM_TEST_BACKEND") ?? "wasm");
+}
+
+/** @returns A float32 tensor of the matrix. */
+export function toTensor(m: Mat): tf.Tensor2D {
+  return tf.tensor2d(Float32Array.from(m.data), [m.rows, m.cols]);
+}
+
+/** @returns A float32 vector tensor. */
+export function toVector(v: ArrayLike<number>): tf.Tensor1D {
+  return tf.tensor1d(Float32Array.from(v));
+}
+
+/** @returns The matrix rounded to float32 and back: the exact values the tensors hold. */
+export function f32(m: Mat): Mat {
+  return new Mat(m.rows, m.cols, Float32Array.from(m.data));
+}
+
+/** @returns The tensor's values as float64. */
+export function values(t: tf.Tensor): Float64Array {
+  return Float64Array.from(t.dataSync());
+}
+
+/** What one rank's layer produced. */
+export interface RankOutcome {
+  /** Forward output. */
+  out: Float64Array;
+  /** Input gradient. */
+  dInput: Float64Array;
+  /** Parameter gradients by name. */
+  grads: Record<string, Float64Array>;
+}
+
+/**
+ * Runs forward (train) and backward on one layer per rank of a fresh in-process group.
+ *
+ * @param p Ranks.
+ * @param make Builds rank r's layer.
+ * @param inputs Input block per rank.
+ * @param dOut Output gradient per rank.
+ * @returns Per-rank outputs and gradients, plus the communicators (for byte counts).
+ */
+export async function runLayers(
+  p: number,
+  make: (comm: Communicator, rank: number) => Layer,
+  inputs: Mat[],
+  dOut: Mat[],
+): Promise<{ outcomes: RankOutcome[]; comms: Communicator[] }> {
+  const comms = createInProcessGroup(p, { timeoutMs: 10_000 });
+  const outcomes = await Promise.all(comms.map(async (comm, r) => {
+    using layer = make(comm, r);
+    const x = toTensor(inputs[r]);
+    const out = await layer.forward(x, "train");
+    const dy = toTensor(dOut[r]);
+    const { grads, dInput } = await layer.backward(dy, true);
+    const outcome: RankOutcome = {
+      out: values(out),
+      dInput: dInput ? values(dInput) : new Float64Array(),
+      grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, values(g)])),
+    };
+    tf.dispose([x, out, dy, ...(dInput ? [dInput] : []), ...Object.values(grads)]);
+    return outcome;
+  }));
+  return { outcomes, comms };
+}
