@@ -7,7 +7,7 @@
  * @module
  */
 
-import { Rng } from "../rng.ts";
+import type { Rng } from "../rng.ts";
 
 /** A row-major float64 matrix. */
 export class Mat {

@@ -7,7 +7,7 @@ import {
   denseForward,
   dot,
   finiteDifference,
-  Mat,
+  type Mat,
   phantomBackward,
   type PhantomF64,
   phantomForward,
