@@ -194,3 +194,71 @@ function noTraffic(kind: LayerCost["kind"], count: number): LayerCost {
     parameters: 0,
   };
 }
+
+/** One matrix product [rows, inner] x [inner, cols] of a training step. */
+export interface MatMulShape {
+  /** Which product, e.g. `hidden.fwd.own`. */
+  name: string;
+  /** Rows of the left operand. */
+  rows: number;
+  /** Shared dimension. */
+  inner: number;
+  /** Columns of the right operand. */
+  cols: number;
+  /** How many times per step (e.g. L for hidden layers). */
+  count: number;
+}
+
+/**
+ * The matrix products one rank performs in one training step (on CPU backends a product may be
+ * computed transposed, see lib/ops.ts: same FLOPs, other orientation). Their FLOPs (2 rows inner cols each) add up to `flopsPerRankPerStep`; the core benchmark
+ * times them alone as the matMul ceiling of a step.
+ *
+ * @param c The model.
+ * @returns The products.
+ * @example
+ * ```ts
+ * import { matmulShapes, predictCosts } from "./cost_model.ts";
+ * const c = { mode: "phantom" as const, ranks: 4, width: 64, phantomWidth: 2, layers: 2, batch: 8, inputWidth: 4, outputWidth: 3, seed: 1 };
+ * const flops = matmulShapes(c).reduce((s, x) => s + 2 * x.rows * x.inner * x.cols * x.count, 0);
+ * console.assert(flops === predictCosts(c).flopsPerRankPerStep);
+ * ```
+ */
+export function matmulShapes(c: ModelConfig): MatMulShape[] {
+  const { ranks: p, width: n, batch: b, layers: L, inputWidth: dIn, outputWidth: dOut } = c;
+  const m = n / p;
+  const k = c.phantomWidth ?? 0;
+  const g = (p - 1) * k;
+  const s = (name: string, rows: number, inner: number, cols: number, count = 1) => ({
+    name,
+    rows,
+    inner,
+    cols,
+    count,
+  });
+  const hidden = c.mode === "phantom" && p > 1
+    ? [
+      s("hidden.fwd.compress", b, m, k, L),
+      s("hidden.fwd.own", b, m, m, L),
+      s("hidden.fwd.decompress", b, g, m, L),
+      s("hidden.bwd.dA", m, b, m, L),
+      s("hidden.bwd.dD", g, b, m, L),
+      s("hidden.bwd.E", g, m, b, L),
+      s("hidden.bwd.dC", m, b, k, L),
+      s("hidden.bwd.dH.own", b, m, m, L),
+      s("hidden.bwd.dH.ghost", b, k, m, L),
+    ]
+    : [
+      s("hidden.fwd", b, n, m, L),
+      s("hidden.bwd.dW", n, b, m, L),
+      s("hidden.bwd.dH", n, m, b, L),
+    ];
+  return [
+    s("input.fwd", b, dIn, m),
+    s("input.bwd.dW", dIn, b, m),
+    ...hidden,
+    s("output.fwd", b, m, dOut),
+    s("output.bwd.dW", m, b, dOut),
+    s("output.bwd.dH", b, dOut, m),
+  ];
+}

@@ -1,5 +1,5 @@
 import type { ModelConfig } from "./config.ts";
-import { phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
+import { matmulShapes, phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
 import { RankFfn } from "./ffn.ts";
 import { createInProcessGroup } from "./in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
@@ -106,3 +106,14 @@ for (const c of CASES) {
     assertEquals(total, predicted.parametersTotal);
   });
 }
+
+Deno.test("the step's matrix products add up to the predicted FLOPs", () => {
+  for (const c of CASES) {
+    const config = validateTrainConfig({ ...c, inputWidth: 5, outputWidth: 3 });
+    const flops = matmulShapes(config).reduce(
+      (s, x) => s + 2 * x.rows * x.inner * x.cols * x.count,
+      0,
+    );
+    assertEquals(flops, predictCosts(config).flopsPerRankPerStep, JSON.stringify(c));
+  }
+});

@@ -10,7 +10,8 @@ import * as tf from "@tensorflow/tfjs-core";
 import { explicitTranspose } from "./backend.ts";
 
 /**
- * a^T b.
+ * a^T b. On CPU backends it transposes whichever is smaller: a (r i elements), or b and the
+ * result, computing (b^T a)^T (r j + i j elements).
  *
  * @param a Shape [r, i].
  * @param b Shape [r, j].
@@ -18,11 +19,18 @@ import { explicitTranspose } from "./backend.ts";
  */
 export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (!explicitTranspose(tf.getBackend())) return tf.matMul(a, b, true, false);
-  return tf.tidy(() => tf.matMul(tf.transpose(a), b));
+  const [r, i] = a.shape;
+  const j = b.shape[1];
+  return tf.tidy(() =>
+    r * i <= r * j + i * j
+      ? tf.matMul(tf.transpose(a), b)
+      : tf.transpose(tf.matMul(tf.transpose(b), a))
+  );
 }
 
 /**
- * a b^T.
+ * a b^T. On CPU backends it transposes whichever is smaller: b (j r elements), or a and the
+ * result, computing (b a^T)^T (i r + i j elements).
  *
  * @param a Shape [i, r].
  * @param b Shape [j, r].
@@ -30,7 +38,13 @@ export function matMulTN(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
  */
 export function matMulNT(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
   if (!explicitTranspose(tf.getBackend())) return tf.matMul(a, b, false, true);
-  return tf.tidy(() => tf.matMul(a, tf.transpose(b)));
+  const [i, r] = a.shape;
+  const j = b.shape[0];
+  return tf.tidy(() =>
+    j * r <= i * r + i * j
+      ? tf.matMul(a, tf.transpose(b))
+      : tf.transpose(tf.matMul(b, tf.transpose(a)))
+  );
 }
 
 /**

@@ -17,7 +17,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Communicator } from "./communicator.ts";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
 import { columnSums, matMulNT, matMulTN, reluBackward } from "./ops.ts";
-import { allGatherTensor, reduceScatterTensor } from "./tensor_comm.ts";
+import { allGatherTensor, reduceScatterRows } from "./tensor_comm.ts";
 
 /** Initial values of one rank's phantom layer (taken over by the layer). */
 export interface PhantomWeights {
@@ -128,24 +128,23 @@ export class PhantomLayer implements Layer {
       return result;
     }
     const ghosts = this.#cache.get<tf.Tensor2D>("ghosts");
-    const { delta, local, chunks } = tf.tidy(() => {
+    const k = C.shape[1];
+    const { delta, local, stackedT } = tf.tidy(() => {
       const delta = reluBackward(dOutput, output);
       const local = { A: matMulTN(input, delta), D: matMulTN(ghosts, delta), b: columnSums(delta) };
-      // E_{r->s} for every s != r, then a zero chunk in this rank's own slot.
-      const perOther = tf.split(matMulNT(delta, D), p - 1, 1) as tf.Tensor2D[];
-      const chunks = [...perOther];
-      chunks.splice(this.#comm.rank, 0, tf.zerosLike(perOther[0]));
-      return { delta, local, chunks };
+      // E_{r->s}^T = D_{s->r} delta^T for every s != r, stacked: D_r delta^T [(p-1)k, b].
+      const stackedT = matMulNT(D, delta);
+      return { delta, local, stackedT };
     });
     const tag = { phase: "backward", layer: this.#index };
-    const dGhost = await reduceScatterTensor(this.#comm, chunks, tag);
-    tf.dispose(chunks);
+    const dGhostT = await reduceScatterRows(this.#comm, stackedT, k, false, tag);
     const result = tf.tidy(() => {
+      const dGhost = tf.transpose(dGhostT) as tf.Tensor2D;
       const grads = { ...local, C: matMulTN(input, dGhost) };
       if (!inputGrad) return { grads };
       return { grads, dInput: tf.add(matMulNT(delta, A), matMulNT(dGhost, C)) as tf.Tensor2D };
     });
-    tf.dispose([delta, dGhost]);
+    tf.dispose([delta, stackedT, dGhostT]);
     this.#cache.clear();
     return result;
   }

@@ -47,6 +47,47 @@ export async function reduceScatterTensor(
 }
 
 /**
+ * Reduce-scatter of a row-stacked tensor: row block s (contiguous in memory, so no copy is made to
+ * cut it) goes to rank s. Layers stack their outgoing blocks transposed for this reason.
+ *
+ * @param comm The communicator.
+ * @param stacked [sum of the blocks' rows, cols]; blocks in rank order, this rank's own block
+ *   omitted when `withOwn` is false (it then contributes nothing to its own sum).
+ * @param blockRows Rows per block (every block has the same count).
+ * @param withOwn Whether `stacked` contains a block for this rank.
+ * @param tag Label of the call.
+ * @returns The sum over ranks of their block for this rank, [blockRows, cols].
+ */
+export async function reduceScatterRows(
+  comm: Communicator,
+  stacked: tf.Tensor2D,
+  blockRows: number,
+  withOwn: boolean,
+  tag: CollectiveTag,
+): Promise<tf.Tensor2D> {
+  const cols = stacked.shape[1];
+  const size = blockRows * cols;
+  const data = await floats(stacked);
+  const chunks: Float32Array[] = [];
+  let offset = 0;
+  for (let s = 0; s < comm.size; s++) {
+    if (s === comm.rank && !withOwn) {
+      chunks.push(new Float32Array(size));
+      continue;
+    }
+    chunks.push(data.subarray(offset, offset + size));
+    offset += size;
+  }
+  if (offset !== data.length) {
+    throw new RangeError(
+      `Cannot reduce-scatter: ${stacked.shape[0]} rows are not ${comm.size} blocks of ${blockRows}`,
+    );
+  }
+  if (comm.size === 1) return tf.tensor2d(chunks[0], [blockRows, cols]);
+  return tf.tensor2d(await comm.reduceScatter(chunks, tag), [blockRows, cols]);
+}
+
+/**
  * Sums a tensor over ranks; bit-identical on every rank.
  *
  * @param comm The communicator.

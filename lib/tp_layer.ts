@@ -3,7 +3,7 @@
  * n x n weight that produce its m neurons.
  * Forward: all-gather the input blocks into H [b, n]; out_r = relu(H W_r + b_r).
  * Backward: dW_r = H^T delta_r locally; the partial input gradient delta_r W_r^T [b, n] is
- * reduce-scattered so each rank gets its own block's sum.
+ * reduce-scattered so each rank gets its own block's sum (sent transposed, see backward).
  *
  * @module
  */
@@ -12,7 +12,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { Communicator } from "./communicator.ts";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
 import { columnSums, matMulNT, matMulTN, reluBackward } from "./ops.ts";
-import { allGatherTensor, reduceScatterTensor } from "./tensor_comm.ts";
+import { allGatherTensor, reduceScatterRows } from "./tensor_comm.ts";
 
 /**
  * One rank's share of a TP hidden layer.
@@ -67,18 +67,21 @@ export class TpLayer implements Layer {
   async backward(dOutput: tf.Tensor2D, inputGrad: boolean): Promise<Backward> {
     const gathered = this.#cache.get<tf.Tensor2D>("gathered");
     const output = this.#cache.get<tf.Tensor2D>("output");
-    const { grads, chunks } = tf.tidy(() => {
+    const m = this.params.b.shape[0];
+    const { grads, partialT } = tf.tidy(() => {
       const delta = reluBackward(dOutput, output);
       const grads = { W: matMulTN(gathered, delta), b: columnSums(delta) };
-      const partial = matMulNT(delta, this.params.W as tf.Tensor2D); // [b, n]
-      const chunks = inputGrad ? tf.split(partial, this.#comm.size, 1) as tf.Tensor2D[] : [];
-      return { grads, chunks };
+      // The partial input gradient transposed, W_r delta_r^T [n, b]: rank s's block is then
+      // rows s*m .. (s+1)*m, contiguous, and W_r needs no transpose.
+      const partialT = inputGrad ? matMulNT(this.params.W as tf.Tensor2D, delta) : undefined;
+      return partialT ? { grads, partialT } : { grads };
     });
     this.#cache.clear();
-    if (!inputGrad) return { grads };
+    if (!partialT) return { grads };
     const tag = { phase: "backward", layer: this.#index };
-    const dInput = await reduceScatterTensor(this.#comm, chunks, tag);
-    tf.dispose(chunks);
+    const dInputT = await reduceScatterRows(this.#comm, partialT, m, true, tag);
+    const dInput = tf.transpose(dInputT);
+    tf.dispose([partialT, dInputT]);
     return { grads, dInput };
   }
 

@@ -94,6 +94,9 @@ export async function trainRank(
     await evaluate(0);
     for (let step = 0; step < config.steps; step++) {
       const batch = toTensors(task.batch(step, config.batch));
+      // Start the step together: otherwise a rank's step time would include waiting for ranks
+      // still drawing their batch (in one process, literally their batch-drawing time).
+      await timed.barrier({ phase: "step" });
       const before = timed.stats();
       const commBefore = timed.commMs;
       const start = now();

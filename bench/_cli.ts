@@ -1,0 +1,39 @@
+/**
+ * Small helpers shared by the bench entry points.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../lib/config_error.ts";
+
+/**
+ * Parses a comma-separated list of positive integers from a flag.
+ *
+ * @param flag The flag name, for the error.
+ * @param text The flag's value.
+ * @returns The integers.
+ * @throws {ConfigError} Naming the flag and value if any entry is not a positive integer.
+ */
+export function parseIntList(flag: string, text: string | undefined): number[] {
+  const parts = (text ?? "").split(",").map((s) => s.trim());
+  const out = parts.map(Number);
+  if (parts.some((s) => !/^\d+$/.test(s)) || out.some((v) => v < 1 || !Number.isSafeInteger(v))) {
+    throw new ConfigError(
+      flag,
+      text,
+      "must be a positive integer or a comma-separated list of them",
+    );
+  }
+  return out;
+}
+
+/**
+ * @param values Samples (not modified).
+ * @returns The median (mean of the middle two for an even count), NaN for none.
+ */
+export function median(values: number[]): number {
+  if (values.length === 0) return NaN;
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
