@@ -28,12 +28,17 @@ export function parseIntList(flag: string, text: string | undefined): number[] {
 }
 
 /**
- * @param values Samples (not modified).
- * @returns The median (mean of the middle two for an even count), NaN for none.
+ * Parses one positive integer from a flag.
+ *
+ * @param flag The flag name, for the error.
+ * @param text The flag's value.
+ * @returns The integer.
+ * @throws {ConfigError} Naming the flag and value if it is not a positive integer.
  */
-export function median(values: number[]): number {
-  if (values.length === 0) return NaN;
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+export function parseInteger(flag: string, text: string): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || value < 1 || !Number.isSafeInteger(value)) {
+    throw new ConfigError(flag, text, "must be a positive integer");
+  }
+  return value;
 }

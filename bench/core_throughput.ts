@@ -17,7 +17,8 @@ import { validateTrainConfig } from "../lib/config.ts";
 import { ConfigError } from "../lib/config_error.ts";
 import { matmulShapes, predictCosts } from "../lib/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";
-import { median, parseIntList } from "./_cli.ts";
+import { median } from "../lib/stats.ts";
+import { parseInteger, parseIntList } from "./_cli.ts";
 
 interface Row {
   mode: string;
@@ -82,10 +83,10 @@ async function main(): Promise<number> {
   const backend = await selectBackend(values.backend);
   const widths = parseIntList("--widths", values.widths);
   const rankList = parseIntList("--ranks", values.ranks);
-  const [batch] = parseIntList("--batch", values.batch);
-  const [layers] = parseIntList("--layers", values.layers);
-  const [k] = parseIntList("--phantom-width", values["phantom-width"]);
-  const [repeats] = parseIntList("--repeats", values.repeats);
+  const batch = parseInteger("--batch", values.batch);
+  const layers = parseInteger("--layers", values.layers);
+  const k = parseInteger("--phantom-width", values["phantom-width"]);
+  const repeats = parseInteger("--repeats", values.repeats);
   console.log(
     `backend ${backend.name} ${JSON.stringify(backend.flags)}; b=${batch} L=${layers} k=${k}`,
   );

@@ -47,9 +47,10 @@ export class BackendUnavailableError extends Error {
  * @throws {BackendUnavailableError} If it cannot run here (no GPU adapter, tfjs-node missing).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { selectBackend } from "./backend.ts";
  * const info = await selectBackend("cpu");
- * console.assert(info.tfjsBackend === "cpu");
+ * assert(info.tfjsBackend === "cpu");
  * ```
  */
 export async function selectBackend(name: string): Promise<BackendInfo> {

@@ -114,12 +114,13 @@ export class CollectiveError extends Error {
  * @returns The counts in between.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { diffStats } from "./communicator.ts";
  * const d = diffStats(
  *   { bytesSent: 10, bytesReceived: 30, collectives: 3 },
  *   { bytesSent: 4, bytesReceived: 10, collectives: 1 },
  * );
- * console.assert(d.bytesSent === 6 && d.bytesReceived === 20 && d.collectives === 2);
+ * assert(d.bytesSent === 6 && d.bytesReceived === 20 && d.collectives === 2);
  * ```
  */
 export function diffStats(after: CommStats, before: CommStats): CommStats {

@@ -114,12 +114,13 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, "mode" | "phantomWidth"> = 
  * @throws {ConfigError} Naming the first invalid field and its value.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateModelConfig } from "./config.ts";
  * const config = validateModelConfig({
  *   mode: "phantom", ranks: 4, width: 64, phantomWidth: 2, layers: 2, batch: 8,
  *   inputWidth: 4, outputWidth: 2, seed: 1,
  * });
- * console.assert(config.width / config.ranks === 16);
+ * assert(config.width / config.ranks === 16);
  * ```
  */
 export function validateModelConfig(input: Record<string, unknown>): ModelConfig {
@@ -167,9 +168,10 @@ export function validateModelConfig(input: Record<string, unknown>): ModelConfig
  * @throws {ConfigError} Naming the first invalid field and its value.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateTrainConfig } from "./config.ts";
  * const config = validateTrainConfig({ mode: "tp", ranks: 2, width: 32 });
- * console.assert(config.backend === "wasm" && config.optimizer.name === "adam");
+ * assert(config.backend === "wasm" && config.optimizer.name === "adam");
  * ```
  */
 export function validateTrainConfig(input: Record<string, unknown>): TrainConfig {

@@ -10,9 +10,10 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ConfigError } from "./config_error.ts";
  * const error = new ConfigError("ranks", 3, "must divide width (64)");
- * console.assert(error.message === "Invalid config: ranks (3) must divide width (64)");
+ * assert(error.message === "Invalid config: ranks (3) must divide width (64)");
  * ```
  */
 export class ConfigError extends Error {

@@ -79,12 +79,13 @@ export interface PredictOptions {
  * @returns Bytes, FLOPs and parameters, in total and per layer kind.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { predictCosts } from "./cost_model.ts";
  * const base = { ranks: 8, width: 1024, layers: 4, batch: 64, inputWidth: 32, outputWidth: 16, seed: 1 };
  * const tp = predictCosts({ ...base, mode: "tp" });
  * const ph = predictCosts({ ...base, mode: "phantom", phantomWidth: 16 });
  * // Hidden-layer traffic scales by k/m = 16/128; the output all-reduce is the same for both.
- * console.assert(ph.bytesSentPerRankPerStep < tp.bytesSentPerRankPerStep / 4);
+ * assert(ph.bytesSentPerRankPerStep < tp.bytesSentPerRankPerStep / 4);
  * ```
  */
 export function predictCosts(config: ModelConfig, options: PredictOptions = {}): CostPrediction {
@@ -218,10 +219,11 @@ export interface MatMulShape {
  * @returns The products.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { matmulShapes, predictCosts } from "./cost_model.ts";
  * const c = { mode: "phantom" as const, ranks: 4, width: 64, phantomWidth: 2, layers: 2, batch: 8, inputWidth: 4, outputWidth: 3, seed: 1 };
  * const flops = matmulShapes(c).reduce((s, x) => s + 2 * x.rows * x.inner * x.cols * x.count, 0);
- * console.assert(flops === predictCosts(c).flopsPerRankPerStep);
+ * assert(flops === predictCosts(c).flopsPerRankPerStep);
  * ```
  */
 export function matmulShapes(c: ModelConfig): MatMulShape[] {

@@ -17,13 +17,14 @@ export type Activation = "relu" | "linear";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { DenseLayer } from "./dense_layer.ts";
  * await tf.setBackend("cpu");
  * using layer = new DenseLayer(tf.ones([2, 3]), tf.zeros([3]), "relu");
  * const out = await layer.forward(tf.ones([1, 2]), "eval");
- * console.assert(out.shape[1] === 3);
+ * assert(out.shape[1] === 3);
  * ```
  */
 export class DenseLayer implements Layer {

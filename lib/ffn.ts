@@ -21,6 +21,7 @@ import { TpLayer } from "./tp_layer.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
@@ -29,7 +30,7 @@ import { TpLayer } from "./tp_layer.ts";
  * const config = { mode: "phantom" as const, ranks: 2, width: 8, phantomWidth: 1, layers: 2, batch: 3, inputWidth: 4, outputWidth: 2, seed: 1 };
  * const models = createInProcessGroup(2).map((c) => RankFfn.create(config, c));
  * const ys = await Promise.all(models.map((m) => m.forward(tf.ones([3, 4]), "eval")));
- * console.assert(ys[0].dataSync()[5] === ys[1].dataSync()[5]);
+ * assert(ys[0].dataSync()[5] === ys[1].dataSync()[5]);
  * ```
  */
 export class RankFfn implements Disposable {

@@ -53,10 +53,11 @@ const BYTES_PER_FLOAT32 = 4;
  * @throws {RangeError} If size is not a positive integer.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
  * const comms = createInProcessGroup(2);
  * const sums = await Promise.all(comms.map((c) => c.allReduce(new Float32Array([c.rank + 1]))));
- * console.assert(sums[0][0] === 3 && sums[1][0] === 3);
+ * assert(sums[0][0] === 3 && sums[1][0] === 3);
  * ```
  */
 export function createInProcessGroup(

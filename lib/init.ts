@@ -57,12 +57,13 @@ export interface RankWeights {
  * @returns Its weights.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { initRankWeights } from "./init.ts";
  * const base = { mode: "tp" as const, width: 8, layers: 1, batch: 2, inputWidth: 3, outputWidth: 2, seed: 5 };
  * const serial = initRankWeights({ ...base, mode: "serial", ranks: 1 }, 0);
  * const tp = initRankWeights({ ...base, ranks: 2 }, 1);
  * // Rank 1's first column is column 4 of the serial weight.
- * console.assert(tp.hidden[0].W!.data[0] === serial.hidden[0].W!.data[4]);
+ * assert(tp.hidden[0].W!.data[0] === serial.hidden[0].W!.data[4]);
  * ```
  */
 export function initRankWeights(config: ModelConfig, rank: number): RankWeights {

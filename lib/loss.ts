@@ -15,12 +15,13 @@ import * as tf from "@tensorflow/tfjs-core";
  * @returns The loss value and dL/dy = 2 (y - target) / (b d_out) (the caller disposes it).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { mseLoss } from "./loss.ts";
  * await tf.setBackend("cpu");
  * const { loss } = await mseLoss(tf.tensor2d([[1, 2]]), tf.tensor2d([[0, 0]]));
- * console.assert(loss === 2.5);
+ * assert(loss === 2.5);
  * ```
  */
 export async function mseLoss(

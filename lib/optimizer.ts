@@ -27,6 +27,7 @@ export interface Optimizer extends Disposable {
  * @returns A fresh optimizer (its state starts empty).
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createOptimizer } from "./optimizer.ts";
@@ -34,7 +35,7 @@ export interface Optimizer extends Disposable {
  * using opt = createOptimizer({ name: "sgd", learningRate: 0.5, momentum: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
  * const w = tf.variable(tf.scalar(1));
  * opt.apply(new Map([["w", w]]), new Map([["w", tf.scalar(2)]]));
- * console.assert(w.dataSync()[0] === 0);
+ * assert(w.dataSync()[0] === 0);
  * ```
  */
 export function createOptimizer(config: OptimizerConfig): Optimizer {

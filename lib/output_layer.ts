@@ -18,6 +18,7 @@ import { allReduceTensor } from "./tensor_comm.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
@@ -26,7 +27,7 @@ import { allReduceTensor } from "./tensor_comm.ts";
  * const comms = createInProcessGroup(2);
  * const layers = comms.map((c) => new OutputLayer(c, tf.ones([1, 1]), c.rank === 0 ? tf.ones([1]) : undefined));
  * const ys = await Promise.all(layers.map((l) => l.forward(tf.ones([1, 1]), "eval")));
- * console.assert(ys[1].dataSync()[0] === 3); // 1 + 1 + bias 1
+ * assert(ys[1].dataSync()[0] === 3); // 1 + 1 + bias 1
  * ```
  */
 export class OutputLayer implements Layer {

@@ -48,6 +48,7 @@ export function decompressionBlock(s: number, r: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
@@ -58,7 +59,7 @@ export function decompressionBlock(s: number, r: number): number {
  *   new PhantomLayer(c, 0, { A: tf.eye(2), C: tf.ones([2, 1]), D: tf.ones([1, 2]), b: tf.zeros([2]) })
  * );
  * const outs = await Promise.all(layers.map((l) => l.forward(tf.ones([1, 2]), "eval")));
- * console.assert(outs[1].dataSync()[0] === 3); // own 1 + ghost (1 + 1)
+ * assert(outs[1].dataSync()[0] === 3); // own 1 + ghost (1 + 1)
  * ```
  */
 export class PhantomLayer implements Layer {

@@ -15,9 +15,10 @@
  * @returns A 32-bit unsigned seed.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { deriveSeed } from "./rng.ts";
- * console.assert(deriveSeed(1, "a") === deriveSeed(1, "a"));
- * console.assert(deriveSeed(1, "a") !== deriveSeed(1, "b"));
+ * assert(deriveSeed(1, "a") === deriveSeed(1, "a"));
+ * assert(deriveSeed(1, "a") !== deriveSeed(1, "b"));
  * ```
  */
 export function deriveSeed(seed: number, ...labels: (string | number)[]): number {
@@ -43,10 +44,11 @@ function splitmix32(x: number): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Rng } from "./rng.ts";
  * const a = new Rng(42).normalArray(4, 1);
  * const b = new Rng(42).normalArray(4, 1);
- * console.assert(a.every((v, i) => v === b[i]));
+ * assert(a.every((v, i) => v === b[i]));
  * ```
  */
 export class Rng {

@@ -31,12 +31,13 @@ interface TeacherLayer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TeacherTask } from "./task.ts";
  * const model = { inputWidth: 4, outputWidth: 2, seed: 3 };
  * const task = new TeacherTask(model, { teacherWidth: 8, teacherLayers: 2, evalSize: 16, evalEvery: 5 });
  * const a = task.batch(7, 4);
  * const b = new TeacherTask(model, { teacherWidth: 8, teacherLayers: 2, evalSize: 16, evalEvery: 5 }).batch(7, 4);
- * console.assert(a.y.every((v, i) => v === b.y[i]));
+ * assert(a.y.every((v, i) => v === b.y[i]));
  * ```
  */
 export class TeacherTask {

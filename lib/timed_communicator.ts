@@ -12,12 +12,13 @@ import type { CollectiveTag, CommStats, Communicator } from "./communicator.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
  * import { TimedCommunicator } from "./timed_communicator.ts";
  * const [comm] = createInProcessGroup(1);
  * const timed = new TimedCommunicator(comm);
  * await timed.barrier();
- * console.assert(timed.commMs >= 0 && timed.stats().collectives === 1);
+ * assert(timed.commMs >= 0 && timed.stats().collectives === 1);
  * ```
  */
 export class TimedCommunicator implements Communicator {

@@ -19,6 +19,7 @@ import { allGatherTensor, reduceScatterRows } from "./tensor_comm.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
  * import { createInProcessGroup } from "./in_process_communicator.ts";
@@ -26,8 +27,8 @@ import { allGatherTensor, reduceScatterRows } from "./tensor_comm.ts";
  * await tf.setBackend("cpu");
  * const comms = createInProcessGroup(2); // n = 4, m = 2
  * const layers = comms.map((c) => new TpLayer(c, 0, tf.ones([4, 2]), tf.zeros([2])));
- * const outs = await Promise.all(layers.map((l, r) => l.forward(tf.ones([1, 2]).mul(r + 1), "eval")));
- * console.assert(outs[0].dataSync()[0] === 6); // 1 + 1 + 2 + 2
+ * const outs = await Promise.all(layers.map((l, r) => l.forward(tf.fill([1, 2], r + 1), "eval")));
+ * assert(outs[0].dataSync()[0] === 6); // 1 + 1 + 2 + 2
  * ```
  */
 export class TpLayer implements Layer {

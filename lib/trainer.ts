@@ -138,6 +138,7 @@ export async function trainRank(
  * @returns Every rank's measurements, by rank.
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { validateTrainConfig } from "./config.ts";
@@ -145,7 +146,7 @@ export async function trainRank(
  * await tf.setBackend("cpu");
  * const config = validateTrainConfig({ mode: "phantom", ranks: 2, width: 16, phantomWidth: 2, steps: 2, batch: 4 });
  * const results = await trainInProcess(config);
- * console.assert(results[1].steps[0].loss === results[0].steps[0].loss);
+ * assert(results[1].steps[0].loss === results[0].steps[0].loss);
  * ```
  */
 export function trainInProcess(

@@ -1,0 +1,240 @@
+/**
+ * `deno task bench`: trains TP and phantom FFNs on the teacher-student task and reports step time,
+ * communication, payload bytes (measured next to the cost model), FLOP rate and held-out loss.
+ *
+ * This version runs every rank of a point in this process over the in-process communicator; the
+ * NATS transport, power sampling and the full sweep runner arrive with their issues. Results are
+ * written as JSON under --out and labelled with the communicator used.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
+import { type TrainConfig, validateTrainConfig } from "../lib/config.ts";
+import { ConfigError } from "../lib/config_error.ts";
+import { collectEnvironment } from "../lib/environment.ts";
+import { writeTextFileAtomic } from "../lib/atomic_write.ts";
+import { type RunMetrics, summarizeRun } from "../lib/run_summary.ts";
+import { trainInProcess } from "../lib/trainer.ts";
+import { parseInteger, parseIntList } from "./_cli.ts";
+
+const HELP = `Usage: deno task bench [options]
+
+With no point options, runs the default sweep: TP and phantom at ranks 1, 2, 4, 8
+(width 1024, phantom width 16, 2 hidden layers, batch 128, 50 steps).
+With any point option, runs that single point (other fields take the defaults below).
+
+Point options:
+  --mode tp|phantom|serial   parallelisation of the hidden layers (default: tp and phantom)
+  --ranks P[,P...]           ranks p; p must divide the width (default: 1,2,4,8)
+  --width N                  hidden width n (default: 1024)
+  --phantom-width K          ghost neurons per rank, 1 <= K < n/p (default: 16; phantom only)
+  --layers L                 hidden-to-hidden layers (default: 2)
+  --batch B                  mini-batch rows (default: 128)
+  --input-width D            input width (default: 32)
+  --output-width D           output width (default: 16)
+  --steps S                  training steps (default: 50; --quick: 12)
+  --warmup W                 steps left out of timing (default: 5; --quick: 2)
+  --seed S                   seed of weights, batches and teacher (default: 1)
+  --optimizer sgd|adam       optimizer (default: adam)
+  --lr X                     learning rate (default: 0.001)
+Run options:
+  --backend NAME             wasm (default), cpu, webgpu, tensorflow
+  --quick                    fewer steps (for smoke tests)
+  --out DIR                  results folder (default: reports/results)
+  --help                     this text
+`;
+
+interface CliOptions {
+  configs: Record<string, unknown>[];
+  warmup: number;
+  backend: string;
+  out: string;
+}
+
+/** One run of the results file. */
+interface RunRecord {
+  id: string;
+  status: "ok" | "failed";
+  error?: string;
+  config: Record<string, unknown>;
+  metrics?: RunMetrics;
+}
+
+function parseCli(args: string[]): CliOptions | "help" {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      mode: { type: "string" },
+      ranks: { type: "string" },
+      width: { type: "string" },
+      "phantom-width": { type: "string" },
+      layers: { type: "string" },
+      batch: { type: "string" },
+      "input-width": { type: "string" },
+      "output-width": { type: "string" },
+      steps: { type: "string" },
+      warmup: { type: "string" },
+      seed: { type: "string" },
+      optimizer: { type: "string" },
+      lr: { type: "string" },
+      backend: { type: "string", default: "wasm" },
+      quick: { type: "boolean", default: false },
+      out: { type: "string", default: join("reports", "results") },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) return "help";
+  const int = (flag: string) => {
+    const v = values[flag as keyof typeof values];
+    return v === undefined ? undefined : parseInteger(`--${flag}`, String(v));
+  };
+  const seed = values.seed === undefined ? 1 : Number(values.seed);
+  if (values.seed !== undefined && !/^\d+$/.test(values.seed)) {
+    throw new ConfigError("--seed", values.seed, "must be an integer from 0 to 4294967295");
+  }
+  const lr = values.lr === undefined ? undefined : Number(values.lr);
+  if (values.lr !== undefined && !(values.lr.trim() !== "" && Number.isFinite(lr))) {
+    throw new ConfigError("--lr", values.lr, "must be a finite number");
+  }
+  const steps = int("steps") ?? (values.quick ? 12 : 50);
+  const warmup = values.warmup === undefined ? (values.quick ? 2 : 5) : Number(values.warmup);
+  if (!/^\d+$/.test(String(warmup)) || warmup >= steps) {
+    throw new ConfigError(
+      "--warmup",
+      values.warmup,
+      `must be an integer from 0 to steps - 1 (${steps - 1})`,
+    );
+  }
+  const pointFlags = ["mode", "ranks", "width", "phantom-width", "layers", "batch"];
+  const single = pointFlags.some((f) => values[f as keyof typeof values] !== undefined);
+  const modes = values.mode ? [values.mode] : ["tp", "phantom"];
+  const ranks = values.ranks ? parseIntList("--ranks", values.ranks) : single ? [1] : [1, 2, 4, 8];
+  const base = {
+    width: int("width") ?? 1024,
+    layers: int("layers") ?? 2,
+    batch: int("batch") ?? 128,
+    inputWidth: int("input-width") ?? 32,
+    outputWidth: int("output-width") ?? 16,
+    steps,
+    seed,
+    backend: values.backend,
+    optimizer: { name: values.optimizer ?? "adam", learningRate: lr ?? 0.001 },
+    task: { evalEvery: Math.max(1, Math.floor(steps / 10)) },
+  };
+  const configs = modes.flatMap((mode) =>
+    ranks.map((p) => ({
+      ...base,
+      mode,
+      ranks: p,
+      phantomWidth: mode === "phantom" ? int("phantom-width") ?? 16 : undefined,
+    }))
+  );
+  return { configs, warmup, backend: values.backend, out: values.out };
+}
+
+function runId(c: Record<string, unknown>): string {
+  const k = c.phantomWidth === undefined ? "" : `-k${c.phantomWidth}`;
+  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}`;
+}
+
+function formatRow(record: RunRecord): string {
+  const c = record.config;
+  const head = `${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
+    String(c.width).padStart(7)
+  }${String(c.phantomWidth ?? "-").padStart(5)}`;
+  if (!record.metrics) return `${head}  FAILED: ${record.error}`;
+  const m = record.metrics;
+  const step = m.stepTimeMs.median;
+  const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${
+    m.bytesMatchPrediction ? "" : " MISMATCH"
+  }`;
+  const [first, last] = [m.lossCurve[0][2], m.lossCurve.at(-1)![2]];
+  return `${head}${step.toFixed(1).padStart(10)}${
+    (100 * m.commTimeMs.median / step).toFixed(0).padStart(7)
+  }%${bytes.padStart(24)}${m.achievedGflops.toFixed(1).padStart(9)}   ${first.toFixed(4)} -> ${
+    last.toFixed(4)
+  }`;
+}
+
+async function main(args: string[]): Promise<number> {
+  const options = parseCli(args);
+  if (options === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  // Validate every point before training anything: a typo fails in a second, not mid-sweep.
+  const checked = options.configs.map((raw) => {
+    try {
+      return { raw, config: validateTrainConfig(raw) };
+    } catch (error) {
+      if (error instanceof ConfigError) return { raw, error: error.message };
+      throw error;
+    }
+  });
+  const backend = await selectBackend(options.backend);
+  const environment = await collectEnvironment(backend);
+  await Deno.mkdir(options.out, { recursive: true });
+  const file = join(options.out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+  console.log(
+    `backend ${backend.name} (${JSON.stringify(backend.flags)}), communicator in-process`,
+  );
+  console.log(
+    "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss",
+  );
+  const runs: RunRecord[] = [];
+  for (const point of checked) {
+    const id = runId(point.raw);
+    let record: RunRecord;
+    if (!point.config) {
+      record = { id, status: "failed", error: point.error, config: point.raw };
+    } else {
+      try {
+        const results = await trainInProcess(point.config as TrainConfig);
+        const metrics = summarizeRun(point.config, results, options.warmup);
+        record = { id, status: "ok", config: { ...point.config }, metrics };
+      } catch (error) {
+        record = { id, status: "failed", error: String(error), config: { ...point.config } };
+      }
+    }
+    runs.push(record);
+    console.log(formatRow(record));
+    // Rewrite after every point so an interrupted sweep keeps what it measured.
+    await writeTextFileAtomic(
+      file,
+      JSON.stringify(
+        {
+          schemaVersion: 0,
+          format: "phantom-bench-preliminary",
+          createdAt: new Date().toISOString(),
+          communicator: "in-process",
+          energy: "unavailable (no power sampler yet)",
+          environment,
+          runs,
+        },
+        null,
+        2,
+      ) + "\n",
+    );
+  }
+  console.log(`results: ${file}`);
+  return runs.some((r) => r.status === "failed") ? 1 : 0;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    const userError = error instanceof ConfigError || error instanceof BackendUnavailableError ||
+      (error instanceof TypeError && "code" in error &&
+        String(error.code).startsWith("ERR_PARSE_ARGS"));
+    if (!userError) throw error;
+    console.error(`error: ${(error as Error).message}`);
+    console.error("Run `deno task bench --help` for the options.");
+    Deno.exit(2);
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * The environment a result was measured in: runtime versions, OS, CPU, the tfjs backend and its
+ * flags, and the git commit of the suite. Facts that cannot be read are recorded as "unknown",
+ * never guessed.
+ *
+ * @module
+ */
+
+import { cpus } from "node:os";
+import * as tf from "@tensorflow/tfjs-core";
+import type { BackendInfo } from "./backend.ts";
+
+/** Where and with what a result was measured. */
+export interface Environment {
+  /** Deno, V8 and TypeScript versions. */
+  runtime: { deno: string; v8: string; typescript: string };
+  /** OS, architecture and kernel release. */
+  os: { name: string; arch: string; release: string };
+  /** CPU model and logical core count. */
+  cpu: { model: string; cores: number };
+  /** Total memory in bytes (0 when unknown). */
+  memoryBytes: number;
+  /** tfjs-core version and the active backend with its flags. */
+  tfjs: { version: string; backend: BackendInfo };
+  /** Git commit of the suite, with `-dirty` when the work tree had changes; or "unknown". */
+  gitCommit: string;
+  /** Host name. */
+  hostname: string;
+}
+
+/**
+ * Collects the environment. Needs --allow-sys, and --allow-run for `git`; each fact it cannot
+ * read becomes "unknown".
+ *
+ * @param backend The active backend.
+ * @param root The suite's root folder (for git). @default the current directory
+ * @returns The environment.
+ */
+export async function collectEnvironment(backend: BackendInfo, root = "."): Promise<Environment> {
+  return {
+    runtime: { ...Deno.version },
+    os: {
+      name: Deno.build.os,
+      arch: Deno.build.arch,
+      release: tryOr(() => Deno.osRelease(), "unknown"),
+    },
+    cpu: { model: cpuModel(), cores: navigator.hardwareConcurrency ?? 0 },
+    memoryBytes: tryOr(() => Deno.systemMemoryInfo().total, 0),
+    tfjs: { version: tf.version_core, backend },
+    gitCommit: await gitCommit(root),
+    hostname: tryOr(() => Deno.hostname(), "unknown"),
+  };
+}
+
+function tryOr<T>(fn: () => T, fallback: T): T {
+  try {
+    return fn();
+  } catch {
+    return fallback;
+  }
+}
+
+function cpuModel(): string {
+  // node:os reads /proc/cpuinfo for us; Deno itself would demand --allow-all for /proc.
+  return tryOr(() => cpus()[0]?.model?.trim() || "unknown", "unknown");
+}
+
+async function gitCommit(root: string): Promise<string> {
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "null" })
+      .output();
+    return out.success ? new TextDecoder().decode(out.stdout).trim() : undefined;
+  };
+  try {
+    const commit = await run("rev-parse", "HEAD");
+    if (!commit) return "unknown";
+    const dirty = await run("status", "--porcelain", "--untracked-files=no");
+    return dirty ? `${commit}-dirty` : commit;
+  } catch {
+    return "unknown";
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * phantom-bench: measures phantom parallelism against tensor parallelism for training
+ * feed-forward networks, in time, communication, energy and loss-to-target.
+ *
+ * The training core: serial, tensor-parallel and phantom-parallel FFNs with explicit backward
+ * passes on TensorFlow.js, ranks that talk only through a {@linkcode Communicator}, and the cost
+ * model of shared design/phantom.md.
+ *
+ * @example Train a phantom FFN on 4 in-process ranks and compare its bytes with the cost model
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { predictCosts, selectBackend, trainInProcess, validateTrainConfig } from "./mod.ts";
+ *
+ * await selectBackend("wasm");
+ * const config = validateTrainConfig({
+ *   mode: "phantom", ranks: 4, width: 256, phantomWidth: 8, layers: 2, batch: 32, steps: 20,
+ * });
+ * const [rank0] = await trainInProcess(config);
+ * const predicted = predictCosts(config);
+ * assert(rank0.steps[0].bytesSent === predicted.bytesSentPerRankPerStep);
+ * console.log(rank0.evals.map((e) => e.loss));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/atomic_write.ts";
+export * from "./lib/backend.ts";
+export * from "./lib/communicator.ts";
+export * from "./lib/config.ts";
+export * from "./lib/config_error.ts";
+export * from "./lib/cost_model.ts";
+export * from "./lib/dense_layer.ts";
+export * from "./lib/environment.ts";
+export * from "./lib/ffn.ts";
+export * from "./lib/in_process_communicator.ts";
+export * from "./lib/init.ts";
+export * from "./lib/layer.ts";
+export * from "./lib/loss.ts";
+export * from "./lib/optimizer.ts";
+export * from "./lib/output_layer.ts";
+export * from "./lib/phantom_layer.ts";
+export * from "./lib/rng.ts";
+export * from "./lib/run_summary.ts";
+export * from "./lib/stats.ts";
+export * from "./lib/task.ts";
+export * from "./lib/timed_communicator.ts";
+export * from "./lib/tp_layer.ts";
+export * from "./lib/trainer.ts";
