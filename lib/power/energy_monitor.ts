@@ -248,12 +248,14 @@ export class EnergyMonitor implements AsyncDisposable {
     return this.close();
   }
 
-  #schedule(): void {
+  #schedule(dueMs = this.#now() + this.periodMs): void {
     if (this.#closed) return;
+    // Aim at fixed due times so read durations and timer lateness do not stretch the period.
     this.#timer = setTimeout(async () => {
       await this.sampleNow();
-      this.#schedule();
-    }, this.periodMs);
+      const next = dueMs + this.periodMs;
+      this.#schedule(Math.max(next, this.#now()));
+    }, Math.max(0, dueMs - this.#now()));
     this.#refTimer();
   }
 

@@ -7,7 +7,13 @@
  * @module
  */
 
-import { CounterUnwrapper, type DeviceReading, type PowerDevice, type PowerSampler, TelemetryError } from "./power_sampler.ts";
+import {
+  CounterUnwrapper,
+  type DeviceReading,
+  type PowerDevice,
+  type PowerSampler,
+  TelemetryError,
+} from "./power_sampler.ts";
 
 /** Options of {@linkcode NvmlSampler.open}. */
 export interface NvmlOptions {
@@ -138,13 +144,24 @@ export class NvmlSampler implements PowerSampler {
       const devices: PowerDevice[] = [];
       for (const index of indices) {
         if (!Number.isInteger(index) || index < 0 || index >= count) {
-          throw new TelemetryError("nvml", `GPU index ${index} does not exist: NVML sees ${count} GPU(s)`);
+          throw new TelemetryError(
+            "nvml",
+            `GPU index ${index} does not exist: NVML sees ${count} GPU(s)`,
+          );
         }
         const handleBuf = new BigUint64Array(1);
-        check("nvmlDeviceGetHandleByIndex_v2", lib.symbols.nvmlDeviceGetHandleByIndex_v2(index, handleBuf), index);
+        check(
+          "nvmlDeviceGetHandleByIndex_v2",
+          lib.symbols.nvmlDeviceGetHandleByIndex_v2(index, handleBuf),
+          index,
+        );
         const handle = Deno.UnsafePointer.create(handleBuf[0]);
         const nameBuf = new Uint8Array(96);
-        check("nvmlDeviceGetName", lib.symbols.nvmlDeviceGetName(handle, nameBuf, nameBuf.length), index);
+        check(
+          "nvmlDeviceGetName",
+          lib.symbols.nvmlDeviceGetName(handle, nameBuf, nameBuf.length),
+          index,
+        );
         const name = new TextDecoder().decode(nameBuf.subarray(0, nameBuf.indexOf(0)));
         const gpu: Gpu = {
           handle,
@@ -153,10 +170,15 @@ export class NvmlSampler implements PowerSampler {
           energyBuf: new BigUint64Array(1),
           powerBuf: new Uint32Array(1),
         };
-        const energyCode = await lib.symbols.nvmlDeviceGetTotalEnergyConsumption(handle, gpu.energyBuf);
+        const energyCode = await lib.symbols.nvmlDeviceGetTotalEnergyConsumption(
+          handle,
+          gpu.energyBuf,
+        );
         if (energyCode === NOT_SUPPORTED) {
           gpu.energy = undefined;
-          notes.push(`GPU ${index} (${name}) has no energy counter: its energy is integrated from power`);
+          notes.push(
+            `GPU ${index} (${name}) has no energy counter: its energy is integrated from power`,
+          );
         } else {
           check("nvmlDeviceGetTotalEnergyConsumption", energyCode, index);
           gpu.energy!.update(gpu.energyBuf[0]);
@@ -169,7 +191,10 @@ export class NvmlSampler implements PowerSampler {
           check("nvmlDeviceGetPowerUsage", powerCode, index);
         }
         if (!gpu.energy && !gpu.hasPower) {
-          throw new TelemetryError("nvml", `GPU ${index} (${name}) supports neither energy nor power readings`);
+          throw new TelemetryError(
+            "nvml",
+            `GPU ${index} (${name}) supports neither energy nor power readings`,
+          );
         }
         gpus.push(gpu);
         devices.push({ index, name, kind: "gpu", energyCounter: gpu.energy !== undefined });

@@ -43,7 +43,9 @@ Deno.test("nvml: device names, selection by index, and unit conversion", async (
 Deno.test("nvml: a counter wrapping past 2^64 mJ still gives the right window energy", async () => {
   // 5 mJ below the top of the counter at 100 W: it wraps within the first milliseconds.
   await script("count 1\nenergy_start 0 18446744073709551610\npower 0 0 100000\n");
-  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), { periodMs: 20 });
+  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
+    periodMs: 20,
+  });
   monitor.begin("w");
   await new Promise((r) => setTimeout(r, 300));
   const m = await monitor.end("w");
@@ -54,19 +56,26 @@ Deno.test("nvml: a counter wrapping past 2^64 mJ still gives the right window en
 
 Deno.test("nvml: a GPU without an energy counter falls back to integrated power, with a note", async () => {
   await script("count 1\nenergy_error 0 3\npower 0 0 80000\n");
-  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), { periodMs: 20 });
+  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
+    periodMs: 20,
+  });
   assertEquals(monitor.sampler.devices[0].energyCounter, false);
   assert(monitor.sampler.notes[0].includes("no energy counter"), monitor.sampler.notes[0]);
   monitor.begin("w");
   await new Promise((r) => setTimeout(r, 200));
   const m = await monitor.end("w");
   assertEquals(m.method, "integrated");
-  assert(Math.abs(m.totalJ! - 80 * m.durationMs / 1000) < 0.05 * 80 * m.durationMs / 1000, String(m.totalJ));
+  assert(
+    Math.abs(m.totalJ! - 80 * m.durationMs / 1000) < 0.05 * 80 * m.durationMs / 1000,
+    String(m.totalJ),
+  );
 });
 
 Deno.test("nvml: the power timeline follows a load step", async () => {
   await script("count 1\npower 0 0 75000\npower 0 150 700000\n");
-  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), { periodMs: 20 });
+  await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
+    periodMs: 20,
+  });
   await new Promise((r) => setTimeout(r, 300));
   const powers = monitor.timeline().map((s) => s.readings[0].powerW);
   assertEquals(powers[0], 75);

@@ -47,24 +47,27 @@ export async function samplerConformance(
     assert(s.backend.length > 0);
   });
 
-  await t.step("reads one value per device, in joules and watts, energy never decreasing", async () => {
-    await using s = await open();
-    const first = await s.read();
-    await new Promise((r) => setTimeout(r, 60));
-    const second = await s.read();
-    assertEquals(first.length, expect.devices);
-    second.forEach((r, i) => {
-      assertEquals(r.energyJ !== null, expect.counter, "energyJ presence");
-      assertEquals(r.powerW !== null, expect.power, "powerW presence");
-      if (r.powerW !== null) {
-        assert(Number.isFinite(r.powerW) && r.powerW >= 0, `powerW ${r.powerW}`);
-        assert(r.powerW < 10_000, `powerW ${r.powerW} is not in watts`);
-      }
-      if (r.energyJ !== null) {
-        assert(Number.isFinite(r.energyJ) && r.energyJ >= first[i].energyJ!, "energy decreased");
-      }
-    });
-  });
+  await t.step(
+    "reads one value per device, in joules and watts, energy never decreasing",
+    async () => {
+      await using s = await open();
+      const first = await s.read();
+      await new Promise((r) => setTimeout(r, 60));
+      const second = await s.read();
+      assertEquals(first.length, expect.devices);
+      second.forEach((r, i) => {
+        assertEquals(r.energyJ !== null, expect.counter, "energyJ presence");
+        assertEquals(r.powerW !== null, expect.power, "powerW presence");
+        if (r.powerW !== null) {
+          assert(Number.isFinite(r.powerW) && r.powerW >= 0, `powerW ${r.powerW}`);
+          assert(r.powerW < 10_000, `powerW ${r.powerW} is not in watts`);
+        }
+        if (r.energyJ !== null) {
+          assert(Number.isFinite(r.energyJ) && r.energyJ >= first[i].energyJ!, "energy decreased");
+        }
+      });
+    },
+  );
 
   await t.step("measures a window through the energy monitor", async () => {
     const s = await open();
