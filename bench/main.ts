@@ -3,8 +3,10 @@
  * communication, payload bytes (measured next to the cost model), FLOP rate and held-out loss.
  *
  * This version runs every rank of a point in this process over the in-process communicator; the
- * NATS transport, power sampling and the full sweep runner arrive with their issues. Results are
- * written as JSON under --out and labelled with the communicator used.
+ * NATS transport and the full sweep runner arrive with their issues. Energy per step comes from
+ * the power sampler (a window per step of rank 0), labelled with its method: a hardware counter,
+ * integrated power, a declared model, or unavailable. Results are written as JSON under --out and
+ * labelled with the communicator used.
  *
  * @module
  */
@@ -18,6 +20,14 @@ import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { type RunMetrics, summarizeRun } from "../lib/run_summary.ts";
 import { trainInProcess } from "../lib/trainer.ts";
+import { type EnergyMetrics, summarizeEnergy } from "../lib/energy_summary.ts";
+import {
+  type EnergyMeasurement,
+  EnergyMonitor,
+  type PowerModel,
+} from "../lib/power/energy_monitor.ts";
+import { openPowerSampler } from "../lib/power/open_sampler.ts";
+import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { parseInteger, parseIntList } from "./_cli.ts";
 
 const HELP = `Usage: deno task bench [options]
@@ -42,6 +52,11 @@ Point options:
   --lr X                     learning rate (default: 0.001)
 Run options:
   --backend NAME             wasm (default), cpu, webgpu, tensorflow
+  --power NAME               power backend: auto (default), nvml, nvidia-smi, amd-smi, rocm-smi,
+                             rapl, none
+  --power-model IDLE,CORE    with no telemetry: model energy as IDLE watts plus CORE watts per busy
+                             CPU core (results say "modelled")
+  --power-period MS          power sampling period (default: 100)
   --quick                    fewer steps (for smoke tests)
   --out DIR                  results folder (default: reports/results)
   --help                     this text
@@ -52,6 +67,9 @@ interface CliOptions {
   warmup: number;
   backend: string;
   out: string;
+  power: string;
+  powerModel?: PowerModel;
+  powerPeriodMs: number;
 }
 
 /** One run of the results file. */
@@ -61,6 +79,7 @@ interface RunRecord {
   error?: string;
   config: Record<string, unknown>;
   metrics?: RunMetrics;
+  energy?: EnergyMetrics;
 }
 
 function parseCli(args: string[]): CliOptions | "help" {
@@ -83,6 +102,9 @@ function parseCli(args: string[]): CliOptions | "help" {
       optimizer: { type: "string" },
       lr: { type: "string" },
       backend: { type: "string", default: "wasm" },
+      power: { type: "string", default: "auto" },
+      "power-model": { type: "string" },
+      "power-period": { type: "string", default: "100" },
       quick: { type: "boolean", default: false },
       out: { type: "string", default: join("reports", "results") },
       help: { type: "boolean", default: false },
@@ -134,7 +156,28 @@ function parseCli(args: string[]): CliOptions | "help" {
       phantomWidth: mode === "phantom" ? int("phantom-width") ?? 16 : undefined,
     }))
   );
-  return { configs, warmup, backend: values.backend, out: values.out };
+  return {
+    configs,
+    warmup,
+    backend: values.backend,
+    out: values.out,
+    power: values.power,
+    powerModel: parsePowerModel(values["power-model"]),
+    powerPeriodMs: parseInteger("--power-period", values["power-period"]),
+  };
+}
+
+function parsePowerModel(text: string | undefined): PowerModel | undefined {
+  if (text === undefined) return undefined;
+  const parts = text.split(",").map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v) || v < 0) || text.trim() === "") {
+    throw new ConfigError(
+      "--power-model",
+      text,
+      "must be IDLE_W,WATTS_PER_BUSY_CORE (two non-negative numbers)",
+    );
+  }
+  return { idleW: parts[0], wattsPerBusyCore: parts[1] };
 }
 
 function runId(c: Record<string, unknown>): string {
@@ -154,11 +197,20 @@ function formatRow(record: RunRecord): string {
     m.bytesMatchPrediction ? "" : " MISMATCH"
   }`;
   const [first, last] = [m.lossCurve[0][2], m.lossCurve.at(-1)![2]];
-  return `${head}${step.toFixed(1).padStart(10)}${
-    (100 * m.commTimeMs.median / step).toFixed(0).padStart(7)
-  }%${bytes.padStart(24)}${m.achievedGflops.toFixed(1).padStart(9)}   ${first.toFixed(4)} -> ${
-    last.toFixed(4)
-  }`;
+  const e = record.energy;
+  const energy = e?.joulesPerStep
+    ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})`
+    : "unavailable";
+  const comm = (100 * m.commTimeMs.median / step).toFixed(0);
+  return [
+    head,
+    step.toFixed(1).padStart(10),
+    `${comm.padStart(6)}%`,
+    bytes.padStart(24),
+    m.achievedGflops.toFixed(1).padStart(9),
+    `   ${first.toFixed(4)} -> ${last.toFixed(4)}`,
+    `   ${energy}`,
+  ].join("");
 }
 
 async function main(args: string[]): Promise<number> {
@@ -177,6 +229,12 @@ async function main(args: string[]): Promise<number> {
     }
   });
   const backend = await selectBackend(options.backend);
+  const power = await openPowerSampler(options.power);
+  await using monitor = await EnergyMonitor.start(power.sampler, {
+    periodMs: options.powerPeriodMs,
+    powerModel: options.powerModel,
+  });
+  if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
   const environment = await collectEnvironment(backend);
   await Deno.mkdir(options.out, { recursive: true });
   const file = join(options.out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
@@ -184,7 +242,8 @@ async function main(args: string[]): Promise<number> {
     `backend ${backend.name} (${JSON.stringify(backend.flags)}), communicator in-process`,
   );
   console.log(
-    "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss",
+    "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
+      "             J/step",
   );
   const runs: RunRecord[] = [];
   for (const point of checked) {
@@ -194,9 +253,21 @@ async function main(args: string[]): Promise<number> {
       record = { id, status: "failed", error: point.error, config: point.raw };
     } else {
       try {
-        const results = await trainInProcess(point.config as TrainConfig);
+        const windows: Promise<EnergyMeasurement>[] = [];
+        const results = await trainInProcess(point.config as TrainConfig, {
+          onStepStart: (step) => monitor.begin(`${id}#${step}`),
+          onStep: (s) => windows.push(monitor.end(`${id}#${s.step}`)),
+        });
+        await monitor.sampleNow();
+        const timed = (await Promise.all(windows)).slice(options.warmup);
         const metrics = summarizeRun(point.config, results, options.warmup);
-        record = { id, status: "ok", config: { ...point.config }, metrics };
+        record = {
+          id,
+          status: "ok",
+          config: { ...point.config },
+          metrics,
+          energy: summarizeEnergy(timed),
+        };
       } catch (error) {
         record = { id, status: "failed", error: String(error), config: { ...point.config } };
       }
@@ -212,7 +283,15 @@ async function main(args: string[]): Promise<number> {
           format: "phantom-bench-preliminary",
           createdAt: new Date().toISOString(),
           communicator: "in-process",
-          energy: "unavailable (no power sampler yet)",
+          power: {
+            backend: power.sampler.backend,
+            devices: power.sampler.devices,
+            selection: power.reasons,
+            notes: power.sampler.notes,
+            periodMs: monitor.periodMs,
+            idleW: monitor.idleW() ?? null,
+            model: options.powerModel ?? null,
+          },
           environment,
           runs,
         },
@@ -230,6 +309,7 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (error) {
     const userError = error instanceof ConfigError || error instanceof BackendUnavailableError ||
+      error instanceof TelemetryError ||
       (error instanceof TypeError && "code" in error &&
         String(error.code).startsWith("ERR_PARSE_ARGS"));
     if (!userError) throw error;

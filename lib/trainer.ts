@@ -58,7 +58,9 @@ export interface RankRunResult {
 export interface TrainOptions {
   /** Clock in ms. @default performance.now */
   now?: () => number;
-  /** Called after every step (progress display). */
+  /** Called when a step's timing starts (after the ranks' barrier), e.g. to open an energy window. */
+  onStepStart?: (step: number) => void;
+  /** Called after every step (progress display, closing an energy window). */
   onStep?: (record: StepRecord) => void;
 }
 
@@ -99,6 +101,7 @@ export async function trainRank(
       await timed.barrier({ phase: "step" });
       const before = timed.stats();
       const commBefore = timed.commMs;
+      options.onStepStart?.(step);
       const start = now();
       const y = await model.forward(batch.x, "train");
       const { loss, dY } = await mseLoss(y, batch.y);

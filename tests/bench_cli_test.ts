@@ -13,6 +13,7 @@ async function bench(...args: string[]) {
       "--allow-env",
       "--allow-sys",
       "--allow-run",
+      "--allow-ffi",
       "bench/main.ts",
       ...args,
     ],
@@ -56,6 +57,45 @@ Deno.test("bench: a single point runs, prints its row and writes a results file"
     assertEquals(run.metrics.stepTimeMs.samples.length, 5);
   }
   assertEquals(results.environment.tfjs.backend.name, "wasm");
+  // The power selection says why; on a host without telemetry (the build machines) energy is
+  // unavailable rather than invented.
+  assert(results.power.selection.length >= 1);
+  if (results.power.backend === "none") {
+    for (const run of results.runs) assertEquals(run.energy.method, "unavailable");
+  }
+});
+
+Deno.test("bench: a declared power model gives energy labelled modelled", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await bench(
+    "--mode",
+    "tp",
+    "--ranks",
+    "2",
+    "--width",
+    "32",
+    "--batch",
+    "4",
+    "--steps",
+    "4",
+    "--warmup",
+    "1",
+    "--power",
+    "none",
+    "--power-model",
+    "40,12",
+    "--out",
+    dir,
+  );
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("(modelled)"), r.stdout);
+  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+  const results = JSON.parse(await Deno.readTextFile(file));
+  const energy = results.runs[0].energy;
+  assertEquals(energy.method, "modelled");
+  assertEquals(energy.joulesPerStep.samples.length, 3);
+  assert(energy.joulesPerStep.median > 0);
+  assertEquals(results.power.model, { idleW: 40, wattsPerBusyCore: 12 });
 });
 
 Deno.test("bench: a bad point fails alone, with its error recorded, and the exit code says so", async () => {
@@ -91,6 +131,9 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--lr", "fast"], '--lr ("fast") must be a finite number'],
   [["--backend", "cuda"], 'backend ("cuda") must be one of wasm, cpu, webgpu, tensorflow'],
   [["--bogus"], "Unknown option '--bogus'"],
+  [["--power", "ipmi"], 'power ("ipmi") must be one of auto, nvml'],
+  [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],
+  [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
   [["--steps", "5", "--warmup", "5"], '--warmup ("5") must be an integer from 0 to steps - 1 (4)'],
 ];
 

@@ -100,7 +100,8 @@ export async function openPowerSampler(
       return { sampler, reasons };
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      reasons.push(`${candidate}: ${error instanceof Error ? error.message : error}`);
+      const message = error instanceof Error ? error.message : String(error);
+      reasons.push(message.startsWith(`${candidate}:`) ? message : `${candidate}: ${message}`);
     }
   }
   reasons.push("none: no telemetry backend is available on this host");

@@ -66,18 +66,7 @@ export class RaplSampler implements PowerSampler {
     const mode = options.reader ?? "auto";
     const notes: string[] = [];
     let read = mode === "cat" ? readWithCat : readDirect;
-    let names: string[];
-    try {
-      names = [...Deno.readDirSync(root)].map((e) => e.name).filter((n) =>
-        /^intel-rapl:\d+$/.test(n)
-      ).sort();
-    } catch (error) {
-      throw new TelemetryError(
-        "rapl",
-        `cannot list ${root}: ${error instanceof Error ? error.message : error}`,
-        { cause: error },
-      );
-    }
+    const names = (await listZones(root, mode)).filter((n) => /^intel-rapl:\d+$/.test(n)).sort();
     if (names.length === 0) {
       throw new TelemetryError("rapl", `no RAPL package zone (intel-rapl:N) under ${root}`);
     }
@@ -127,6 +116,25 @@ export class RaplSampler implements PowerSampler {
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
   }
+}
+
+async function listZones(root: string, mode: RaplOptions["reader"]): Promise<string[]> {
+  try {
+    if (mode !== "cat") return [...Deno.readDirSync(root)].map((e) => e.name);
+  } catch (error) {
+    if (!(mode === "auto" && error instanceof Deno.errors.NotCapable)) {
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new TelemetryError("rapl", `cannot list ${root}: ${reason}`, { cause: error });
+    }
+  }
+  // Deno needs --allow-all to list /sys; ls does not.
+  const out = await new Deno.Command("ls", { args: ["-1", root], stdout: "piped", stderr: "piped" })
+    .output();
+  if (!out.success) {
+    const reason = new TextDecoder().decode(out.stderr).trim();
+    throw new TelemetryError("rapl", `cannot list ${root}: ${reason}`);
+  }
+  return new TextDecoder().decode(out.stdout).split("\n").filter(Boolean);
 }
 
 async function readDirect(paths: string[]): Promise<string[]> {
