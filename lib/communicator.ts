@@ -89,6 +89,14 @@ export interface Communicator {
 
   /** @returns A snapshot of this rank's counters. */
   stats(): CommStats;
+
+  /**
+   * Optionally labels the following collectives with a training step (transports put it in
+   * subjects and check it on receipt).
+   *
+   * @param step The step.
+   */
+  setStep?(step: number): void;
 }
 
 /**

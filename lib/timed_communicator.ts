@@ -66,6 +66,10 @@ export class TimedCommunicator implements Communicator {
     return this.#inner.stats();
   }
 
+  setStep(step: number): void {
+    this.#inner.setStep?.(step);
+  }
+
   async #time<T>(fn: () => Promise<T>): Promise<T> {
     const start = this.#now();
     try {

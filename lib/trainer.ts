@@ -88,6 +88,7 @@ export async function trainRank(
   const evals: EvalPoint[] = [];
   let trainMs = 0;
   const evaluate = async (step: number) => {
+    timed.setStep(step);
     const y = await model.forward(evalSet.x, "eval");
     evals.push({ step, trainMs, loss: await mseValue(y, evalSet.y) });
     y.dispose();
@@ -96,6 +97,7 @@ export async function trainRank(
     await evaluate(0);
     for (let step = 0; step < config.steps; step++) {
       const batch = toTensors(task.batch(step, config.batch));
+      timed.setStep(step);
       // Start the step together: otherwise a rank's step time would include waiting for ranks
       // still drawing their batch (in one process, literally their batch-drawing time).
       await timed.barrier({ phase: "step" });

@@ -1,0 +1,121 @@
+/**
+ * The one place NATS connections are made: typed, validated options for real clusters (server
+ * URLs, token, user/password, nkey seed, credentials file, TLS) and a description of them that
+ * never contains a secret, for results and logs.
+ *
+ * @module
+ */
+
+import {
+  connect,
+  credsAuthenticator,
+  type NatsConnection,
+  nkeyAuthenticator,
+} from "@nats-io/transport-node";
+import { ConfigError } from "../config_error.ts";
+
+/** How to reach and authenticate to NATS. */
+export interface NatsConnectionOptions {
+  /** Server URL(s), e.g. "nats://10.0.0.1:4222". */
+  servers: string | string[];
+  /** Token authentication. */
+  token?: string;
+  /** User name (with `password`). */
+  user?: string;
+  /** Password (with `user`). */
+  password?: string;
+  /** Path of a file holding an nkey seed ("SU..."). */
+  nkeySeedFile?: string;
+  /** Path of a .creds file (JWT and nkey seed). */
+  credsFile?: string;
+  /** TLS: CA, client certificate and key files. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Connection name shown by the server (e.g. "run-x rank 3"). */
+  name?: string;
+}
+
+/**
+ * Validates the options and connects. The connection does not receive its own messages
+ * (`noEcho`): every collective publishes once and never needs its own copy back.
+ *
+ * @param options Servers and credentials.
+ * @returns The connection.
+ * @throws {ConfigError} If the options are inconsistent (e.g. a user without a password).
+ */
+export async function connectNats(options: NatsConnectionOptions): Promise<NatsConnection> {
+  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
+  if (
+    servers.length === 0 || servers.some((s) => !/^((nats|tls|ws|wss):\/\/)?[^\s/]+\/?$/.test(s))
+  ) {
+    throw new ConfigError(
+      "nats.servers",
+      options.servers,
+      "must be one or more URLs like nats://host:4222",
+    );
+  }
+  if ((options.user === undefined) !== (options.password === undefined)) {
+    throw new ConfigError(
+      "nats.user",
+      options.user ?? "(none)",
+      "and nats.password must be given together",
+    );
+  }
+  const auths = [options.token, options.user, options.nkeySeedFile, options.credsFile].filter((v) =>
+    v !== undefined
+  );
+  if (auths.length > 1) {
+    throw new ConfigError("nats", describeNats(options), "must use one authentication method");
+  }
+  const authenticator = options.credsFile
+    ? credsAuthenticator(await Deno.readFile(options.credsFile))
+    : options.nkeySeedFile
+    ? nkeyAuthenticator(
+      new TextEncoder().encode((await Deno.readTextFile(options.nkeySeedFile)).trim()),
+    )
+    : undefined;
+  return await connect({
+    servers,
+    name: options.name,
+    noEcho: true,
+    token: options.token,
+    user: options.user,
+    pass: options.password,
+    authenticator,
+    tls: options.tls ? { ...options.tls } : undefined,
+    maxReconnectAttempts: 10,
+    pingInterval: 10_000,
+  });
+}
+
+/**
+ * Describes the options without secrets: servers and the kind of authentication only.
+ *
+ * @param options The options.
+ * @returns E.g. "nats://h:4222 (user alice, password)".
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { describeNats } from "./connection.ts";
+ * const text = describeNats({ servers: "nats://h:4222", token: "s3cret" });
+ * assert(!text.includes("s3cret") && text.includes("token"));
+ * ```
+ */
+export function describeNats(options: NatsConnectionOptions): string {
+  const servers = (Array.isArray(options.servers) ? options.servers : [options.servers])
+    .map(stripUserInfo);
+  const auth = options.token
+    ? "token"
+    : options.user
+    ? `user ${options.user}, password`
+    : options.nkeySeedFile
+    ? "nkey"
+    : options.credsFile
+    ? "credentials file"
+    : "no auth";
+  return `${servers.join(",")} (${auth}${options.tls ? ", TLS" : ""})`;
+}
+
+/** Removes user:password@ from a URL. */
+function stripUserInfo(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, "//");
+}
