@@ -1,0 +1,187 @@
+/**
+ * Drives a run over NATS: waits (with a deadline) until every rank has said hello, starts them
+ * together with the run spec, collects their results, and watches heartbeats. A rank that reports
+ * an error, stops sending heartbeats for `heartbeatTimeoutMs` (dead or hung), or whose process
+ * the launcher sees exit, fails the run with an error naming it; the other ranks are told to abort.
+ *
+ * @module
+ */
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import { connectNats, type NatsConnectionOptions } from "./nats/connection.ts";
+import {
+  controlSubject,
+  encodeControl,
+  type Hello,
+  parseControl,
+  type RankOutcome,
+  type RunSpec,
+  type StepEvent,
+} from "./run_protocol.ts";
+
+/** A run that failed; `ranks` names the ranks at fault. */
+export class RunFailedError extends Error {
+  /** The ranks at fault (may be empty when the cause is not a rank). */
+  readonly ranks: number[];
+
+  /**
+   * @param message What happened.
+   * @param ranks The ranks at fault.
+   */
+  constructor(message: string, ranks: number[]) {
+    super(message);
+    this.name = "RunFailedError";
+    this.ranks = ranks;
+  }
+}
+
+/** Options of {@linkcode coordinateRun}. */
+export interface CoordinatorOptions {
+  /** NATS servers and credentials. */
+  connection: NatsConnectionOptions;
+  /** The run. */
+  spec: RunSpec;
+  /** How long to wait for every rank to join, in ms. @default 60000 */
+  joinTimeoutMs?: number;
+  /** Silence after which a rank counts as dead or hung, in ms. @default 30000 */
+  heartbeatTimeoutMs?: number;
+  /** Rejects when the launcher sees a rank's process die. */
+  launcherFailure?: Promise<never>;
+  /** Rank 0's step records as they come (progress display). */
+  onStep?: (event: StepEvent) => void;
+  /** Called once every rank has joined. */
+  onJoined?: (hellos: Hello[]) => void;
+}
+
+/** Everything the ranks reported. */
+export interface CoordinatedRun {
+  /** Hellos by rank. */
+  hellos: Hello[];
+  /** Outcomes by rank (all ok). */
+  outcomes: Extract<RankOutcome, { ok: true }>[];
+}
+
+/**
+ * Runs the coordination protocol to the end.
+ *
+ * @param options Connection, spec, deadlines.
+ * @returns Every rank's result.
+ * @throws {RunFailedError} Naming the ranks that failed, died, hung or never joined.
+ */
+export async function coordinateRun(options: CoordinatorOptions): Promise<CoordinatedRun> {
+  const { spec } = options;
+  const p = spec.config.ranks;
+  const nc = await connectNats({ name: `${spec.runId} coordinator`, ...options.connection });
+  try {
+    return await coordinate(nc, options, p);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    nc.publish(controlSubject(spec.runId, "abort"), encodeControl({ reason }));
+    await nc.flush().catch(() => {});
+    throw error;
+  } finally {
+    await nc.close().catch(() => {});
+  }
+}
+
+async function coordinate(
+  nc: NatsConnection,
+  options: CoordinatorOptions,
+  p: number,
+): Promise<CoordinatedRun> {
+  const { spec } = options;
+  const hellos: Hello[] = [];
+  const outcomes: Extract<RankOutcome, { ok: true }>[] = [];
+  const lastBeat = new Map<number, number>();
+  let fail!: (error: Error) => void;
+  let joined!: () => void;
+  let finished!: () => void;
+  const failure = new Promise<never>((_, reject) => (fail = reject));
+  const allJoined = new Promise<void>((resolve) => (joined = resolve));
+  const allDone = new Promise<void>((resolve) => (finished = resolve));
+  failure.catch(() => {});
+  const on = (kind: Parameters<typeof controlSubject>[1], handle: (data: Uint8Array) => void) =>
+    nc.subscribe(controlSubject(spec.runId, kind), {
+      callback: (_err, msg) => {
+        try {
+          handle(msg.data);
+        } catch (error) {
+          fail(new RunFailedError(`Bad ${kind} message: ${(error as Error).message}`, []));
+        }
+      },
+    });
+  on("hello", (data) => {
+    const hello = parseControl<Hello>(data, "hello");
+    if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= p) {
+      throw new Error(`rank ${hello.rank} is outside the run's ${p} ranks`);
+    }
+    if (hellos[hello.rank]) {
+      throw new Error(
+        `rank ${hello.rank} joined twice (pids ${hellos[hello.rank].pid}, ${hello.pid})`,
+      );
+    }
+    hellos[hello.rank] = hello;
+    if (hellos.filter(Boolean).length === p) joined();
+  });
+  on("hb", (data) => lastBeat.set(parseControl<{ rank: number }>(data, "hb").rank, Date.now()));
+  on("step", (data) => options.onStep?.(parseControl<StepEvent>(data, "step")));
+  on("result", (data) => {
+    const outcome = parseControl<RankOutcome>(data, "result");
+    lastBeat.set(outcome.rank, Date.now());
+    if (!outcome.ok) {
+      fail(
+        new RunFailedError(`Run failed: rank ${outcome.rank}: ${outcome.error}`, [outcome.rank]),
+      );
+      return;
+    }
+    outcomes[outcome.rank] = outcome;
+    if (outcomes.filter(Boolean).length === p) finished();
+  });
+  await nc.flush();
+  options.launcherFailure?.catch((error) => fail(error));
+
+  const joinTimeoutMs = options.joinTimeoutMs ?? 60_000;
+  const joinTimer = setTimeout(() => {
+    const missing = [...Array(p).keys()].filter((r) => !hellos[r]);
+    fail(
+      new RunFailedError(
+        `Run failed: ranks ${missing.join(", ")} did not join within ${joinTimeoutMs} ms`,
+        missing,
+      ),
+    );
+  }, joinTimeoutMs);
+  try {
+    await Promise.race([allJoined, failure]);
+  } finally {
+    clearTimeout(joinTimer);
+  }
+  options.onJoined?.(hellos);
+  const startedAt = Date.now();
+  for (let r = 0; r < p; r++) lastBeat.set(r, startedAt);
+  nc.publish(controlSubject(spec.runId, "start"), encodeControl(spec));
+  await nc.flush();
+
+  const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+  const watchdog = setInterval(() => {
+    const now = Date.now();
+    const silent = [...Array(p).keys()].filter((r) =>
+      !outcomes[r] && now - lastBeat.get(r)! > heartbeatTimeoutMs
+    );
+    if (silent.length) {
+      fail(
+        new RunFailedError(
+          `Run failed: ranks ${
+            silent.join(", ")
+          } sent no heartbeat for ${heartbeatTimeoutMs} ms (dead or hung)`,
+          silent,
+        ),
+      );
+    }
+  }, Math.min(500, heartbeatTimeoutMs / 4));
+  try {
+    await Promise.race([allDone, failure]);
+  } finally {
+    clearInterval(watchdog);
+  }
+  return { hellos, outcomes };
+}

@@ -1,0 +1,122 @@
+/**
+ * The local launcher: spawns the worker processes of a run on this machine, each hosting a
+ * contiguous range of ranks (one Web Worker per rank), watches them, and kills them all when the
+ * run ends or fails, so no process is left behind.
+ *
+ * @module
+ */
+
+import { RunFailedError } from "./coordinator.ts";
+
+/** Options of {@linkcode launchLocal}. */
+export interface LocalLaunchOptions {
+  /** NATS URL the workers connect to. */
+  natsUrl: string;
+  /** The run. */
+  runId: string;
+  /** Ranks p. */
+  ranks: number;
+  /** Worker processes. @default min(p, CPU cores) */
+  processes?: number;
+}
+
+/** Running worker processes. */
+export interface LocalLaunch extends AsyncDisposable {
+  /** Process ids, one per process. */
+  readonly pids: number[];
+  /** Rank ranges hosted by each process, as [first, last]. */
+  readonly ranges: [number, number][];
+  /** Rejects with a {@linkcode RunFailedError} naming the ranks of a process that exits non-zero. */
+  readonly failure: Promise<never>;
+  /** Resolves when every process has exited. */
+  readonly exited: Promise<void>;
+  /** Terminates every process still running (SIGTERM, then SIGKILL after 2 s) and waits. */
+  kill(): Promise<void>;
+}
+
+/**
+ * Spawns the worker processes.
+ *
+ * @param options URL, run, ranks, process count.
+ * @returns The running launch.
+ */
+export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
+  const p = options.ranks;
+  const cores = navigator.hardwareConcurrency ?? 2;
+  const processes = Math.max(1, Math.min(options.processes ?? Math.min(p, cores), p));
+  const host = new URL("../workers/rank_host.ts", import.meta.url).pathname;
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < processes; i++) {
+    const first = Math.floor((i * p) / processes);
+    const last = Math.floor(((i + 1) * p) / processes) - 1;
+    ranges.push([first, last]);
+  }
+  let rejectFailure!: (error: Error) => void;
+  const failure = new Promise<never>((_, reject) => (rejectFailure = reject));
+  failure.catch(() => {});
+  let ending = false;
+  const children = ranges.map(([first, last]) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-env",
+        "--allow-sys",
+        "--allow-net",
+        "--allow-ffi",
+        host,
+        "--nats",
+        options.natsUrl,
+        "--run",
+        options.runId,
+        "--ranks",
+        `${first}-${last}`,
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const stderr = new Response(child.stderr).text();
+    child.status.then(async (status) => {
+      if (status.success || ending) return;
+      const ranks = [...Array(last - first + 1).keys()].map((i) => first + i);
+      const log = (await stderr).trim().split("\n").slice(-5).join("\n");
+      rejectFailure(
+        new RunFailedError(
+          `Run failed: the process hosting ranks ${first}-${last} (pid ${child.pid}) exited with ` +
+            `code ${status.code}${status.signal ? ` (${status.signal})` : ""}${
+              log ? `:\n${log}` : ""
+            }`,
+          ranks,
+        ),
+      );
+    });
+    return child;
+  });
+  const exited = Promise.all(children.map((c) => c.status)).then(() => {});
+  const kill = async () => {
+    ending = true;
+    for (const c of children) {
+      try {
+        c.kill("SIGTERM");
+      } catch { /* already exited */ }
+    }
+    const timer = setTimeout(() => {
+      for (const c of children) {
+        try {
+          c.kill("SIGKILL");
+        } catch { /* already exited */ }
+      }
+    }, 2000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return {
+    pids: children.map((c) => c.pid),
+    ranges,
+    failure,
+    exited,
+    kill,
+    [Symbol.asyncDispose]: kill,
+  };
+}

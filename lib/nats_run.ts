@@ -1,0 +1,114 @@
+/**
+ * One training run over NATS from start to end: a nats-server (started here unless a URL is
+ * given), the ranks (launched here as local worker processes, or started by the user with srun
+ * or by hand), the coordinator, and the clean-up of everything it started, also on failure.
+ *
+ * @module
+ */
+
+import type { TrainConfig } from "./config.ts";
+import { type CoordinatedRun, coordinateRun } from "./coordinator.ts";
+import { launchLocal } from "./launcher.ts";
+import type { NatsConnectionOptions } from "./nats/connection.ts";
+import { startNatsServer } from "./nats/nats_server.ts";
+import type { WireDtype } from "./nats/wire.ts";
+import type { RunSpec, StepEvent } from "./run_protocol.ts";
+
+/** How ranks are started. */
+export type LauncherName = "local" | "slurm" | "manual";
+/** The launchers. */
+export const LAUNCHERS: readonly LauncherName[] = ["local", "slurm", "manual"];
+
+/** Options of {@linkcode runOverNats}. */
+export interface NatsRunOptions {
+  /** A running NATS (servers, credentials); without it a local nats-server is started. */
+  connection?: NatsConnectionOptions;
+  /** How ranks are started. @default "local" */
+  launcher?: LauncherName;
+  /** Worker processes for the local launcher. */
+  processes?: number;
+  /** Wire dtype. @default "float32" */
+  dtype?: WireDtype;
+  /** Collective timeout, in ms. @default 60000 */
+  collectiveTimeoutMs?: number;
+  /** Heartbeat silence that fails a rank, in ms. @default 30000 */
+  heartbeatTimeoutMs?: number;
+  /** Deadline for all ranks to join, in ms. @default 120000 local, 1800000 otherwise */
+  joinTimeoutMs?: number;
+  /** Run id. @default a fresh one */
+  runId?: string;
+  /** Fault injection for tests. */
+  fault?: RunSpec["fault"];
+  /** Called with the run id and URL when ranks must be started by hand or by srun. */
+  onWaitingForRanks?: (runId: string, url: string) => void;
+  /** Rank 0's step records. */
+  onStep?: (event: StepEvent) => void;
+}
+
+/** A finished run. */
+export interface NatsRun extends CoordinatedRun {
+  /** The run id. */
+  runId: string;
+  /** The NATS URL used (credentials stripped). */
+  natsUrl: string;
+  /** nats-server version when started here. */
+  serverVersion?: string;
+  /** Wall time from start message to last result, in ms. */
+  wallMs: number;
+}
+
+/**
+ * Runs one configuration over NATS.
+ *
+ * @param config The validated configuration.
+ * @param options Server, launcher, timeouts.
+ * @returns The ranks' results.
+ * @throws {RunFailedError} Naming the ranks at fault.
+ * @throws {NatsServerError} If no URL is given and nats-server cannot start.
+ */
+export async function runOverNats(
+  config: TrainConfig,
+  options: NatsRunOptions = {},
+): Promise<NatsRun> {
+  const launcher = options.launcher ?? "local";
+  const server = options.connection ? undefined : await startNatsServer();
+  const connection: NatsConnectionOptions = options.connection ?? { servers: server!.url };
+  const url = (Array.isArray(connection.servers) ? connection.servers : [connection.servers]).join(
+    ",",
+  );
+  const runId = options.runId ??
+    `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const spec: RunSpec = {
+    runId,
+    config,
+    dtype: options.dtype ?? "float32",
+    collectiveTimeoutMs: options.collectiveTimeoutMs ?? 60_000,
+    heartbeatMs: 1000,
+    fault: options.fault,
+  };
+  const launch = launcher === "local"
+    ? launchLocal({ natsUrl: url, runId, ranks: config.ranks, processes: options.processes })
+    : undefined;
+  if (!launch) options.onWaitingForRanks?.(runId, url);
+  try {
+    const start = Date.now();
+    const run = await coordinateRun({
+      connection,
+      spec,
+      joinTimeoutMs: options.joinTimeoutMs ?? (launch ? 120_000 : 1_800_000),
+      heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      launcherFailure: launch?.failure,
+      onStep: options.onStep,
+    });
+    return {
+      ...run,
+      runId,
+      natsUrl: url.replace(/\/\/[^@/]*@/g, "//"),
+      serverVersion: server?.version,
+      wallMs: Date.now() - start,
+    };
+  } finally {
+    await launch?.kill();
+    await server?.stop();
+  }
+}
