@@ -76,8 +76,10 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<Coordi
     return await coordinate(nc, options, p);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    nc.publish(controlSubject(spec.runId, "abort"), encodeControl({ reason }));
-    await nc.flush().catch(() => {});
+    if (!nc.isClosed()) {
+      nc.publish(controlSubject(spec.runId, "abort"), encodeControl({ reason }));
+      await nc.flush().catch(() => {});
+    }
     throw error;
   } finally {
     await nc.close().catch(() => {});
@@ -122,6 +124,13 @@ async function coordinate(
     }
     hellos[hello.rank] = hello;
     if (hellos.filter(Boolean).length === p) joined();
+  });
+  const ready = new Set<number>();
+  let allReady!: () => void;
+  const everyoneReady = new Promise<void>((resolve) => (allReady = resolve));
+  on("ready", (data) => {
+    ready.add(parseControl<{ rank: number }>(data, "ready").rank);
+    if (ready.size === p) allReady();
   });
   on("hb", (data) => lastBeat.set(parseControl<{ rank: number }>(data, "hb").rank, Date.now()));
   on("step", (data) => options.onStep?.(parseControl<StepEvent>(data, "step")));
@@ -179,6 +188,9 @@ async function coordinate(
     }
   }, Math.min(500, heartbeatTimeoutMs / 4));
   try {
+    await Promise.race([everyoneReady, failure]);
+    nc.publish(controlSubject(spec.runId, "go"), encodeControl({}));
+    await nc.flush();
     await Promise.race([allDone, failure]);
   } finally {
     clearInterval(watchdog);

@@ -95,7 +95,8 @@ export async function runOverNats(
     const run = await coordinateRun({
       connection,
       spec,
-      joinTimeoutMs: options.joinTimeoutMs ?? (launch ? 120_000 : 1_800_000),
+      // Starting hundreds of ranks (a tfjs backend each) on a few cores takes a while.
+      joinTimeoutMs: options.joinTimeoutMs ?? (launch ? 60_000 + 1000 * config.ranks : 1_800_000),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       launcherFailure: launch?.failure,
       onStep: options.onStep,

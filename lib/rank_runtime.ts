@@ -85,14 +85,21 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
       },
     });
   });
+  const go = new Promise<void>((resolve) => {
+    nc.subscribe(controlSubject(runId, "go"), { max: 1, callback: () => resolve() });
+  });
   await nc.flush();
   const hello: Hello = { rank, host: hostname(), pid: Deno.pid };
   nc.publish(controlSubject(runId, "hello"), encodeControl(hello));
   const first = await Promise.race([started, aborted.then((r) => ({ abort: r }))]);
   if ("abort" in first) return false;
   const spec = first;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
   let comm: NatsCommunicator | undefined;
+  // Beat from the start message on: setting up the backend can take long on a loaded host.
+  let step = -1;
+  const beat = () => nc.publish(controlSubject(runId, "hb"), encodeControl({ rank, step }));
+  beat();
+  const heartbeat = setInterval(beat, spec.heartbeatMs);
   try {
     const config = validateTrainConfig(spec.config as unknown as Record<string, unknown>);
     if (rank >= config.ranks) {
@@ -106,10 +113,10 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
       timeoutMs: spec.collectiveTimeoutMs,
       dtype: spec.dtype,
     });
-    let step = -1;
-    const beat = () => nc.publish(controlSubject(runId, "hb"), encodeControl({ rank, step }));
-    beat();
-    heartbeat = setInterval(beat, spec.heartbeatMs);
+    // Our data subscriptions are live: say so, and wait until everyone's are.
+    nc.publish(controlSubject(runId, "ready"), encodeControl({ rank }));
+    const proceed = await Promise.race([go.then(() => true), aborted.then(() => false)]);
+    if (!proceed) return false;
     const stepStarts: number[] = [];
     const stepCpu: number[] = [];
     const cpuMs = () => {

@@ -1,6 +1,7 @@
 /**
  * `deno task worker`: hosts one or more ranks of a run in this process, one Web Worker per rank
- * (each with its own tfjs backend), so hundreds of ranks fit on one machine.
+ * (each with its own tfjs backend) up to `--threads` workers; beyond that ranks share worker
+ * threads round-robin, so hundreds of ranks fit on one machine without hundreds of threads.
  *
  *   deno task worker --nats URL --run ID --ranks 0-7          (manual: any host, any ranks)
  *   srun deno task worker --nats URL --run ID --launcher slurm (one rank per task: SLURM_PROCID)
@@ -20,6 +21,7 @@ const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --laun
   --run ID              run id printed by the coordinator (deno task bench)
   --ranks LIST          ranks to host here, e.g. 0-7 or 0,2,4 (manual launch)
   --launcher slurm      host the rank given by SLURM_PROCID (srun launch)
+  --threads N           most Web Workers in this process (default 8); more ranks share them
   --token T / --user U --password P / --creds FILE / --nkey FILE   NATS authentication
   --tls-ca FILE --tls-cert FILE --tls-key FILE                     TLS
 `;
@@ -70,29 +72,33 @@ export function slurmRank(env: Record<string, string | undefined>): number {
  * @param connection NATS servers and credentials.
  * @param runId The run.
  * @param ranks Ranks to host.
+ * @param threads Most Web Workers to start. @default 8
  * @returns Whether every rank finished.
  */
 export async function hostRanks(
   connection: NatsConnectionOptions,
   runId: string,
   ranks: number[],
+  threads = 8,
 ): Promise<boolean> {
   const url = new URL("./rank_worker.ts", import.meta.url);
-  const outcomes = await Promise.all(ranks.map((rank) =>
+  const groups: number[][] = Array.from({ length: Math.min(threads, ranks.length) }, () => []);
+  ranks.forEach((rank, i) => groups[i % groups.length].push(rank));
+  const outcomes = await Promise.all(groups.map((group) =>
     new Promise<boolean>((resolve) => {
       const worker = new Worker(url, { type: "module" });
       worker.onmessage = (e: MessageEvent<{ ok: boolean; error?: string }>) => {
-        if (e.data.error) console.error(`rank ${rank}: ${e.data.error}`);
+        if (e.data.error) console.error(e.data.error);
         worker.terminate();
         resolve(e.data.ok);
       };
       worker.onerror = (e) => {
         e.preventDefault();
-        console.error(`rank ${rank}: worker failed: ${e.message}`);
+        console.error(`ranks ${group.join(",")}: worker failed: ${e.message}`);
         worker.terminate();
         resolve(false);
       };
-      worker.postMessage({ connection, runId, rank });
+      worker.postMessage({ connection, runId, ranks: group });
     })
   ));
   return outcomes.every(Boolean);
@@ -107,6 +113,7 @@ async function main(args: string[]): Promise<number> {
       run: { type: "string" },
       ranks: { type: "string" },
       launcher: { type: "string" },
+      threads: { type: "string", default: "8" },
       token: { type: "string" },
       user: { type: "string" },
       password: { type: "string" },
@@ -144,7 +151,11 @@ async function main(args: string[]): Promise<number> {
     nkeySeedFile: values.nkey,
     tls,
   };
-  return (await hostRanks(connection, values.run, ranks)) ? 0 : 1;
+  const threads = Number(values.threads);
+  if (!/^\d+$/.test(values.threads) || threads < 1) {
+    throw new ConfigError("--threads", values.threads, "must be a positive integer");
+  }
+  return (await hostRanks(connection, values.run, ranks, threads)) ? 0 : 1;
 }
 
 if (import.meta.main) {

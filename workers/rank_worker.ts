@@ -1,6 +1,7 @@
 /**
- * Web Worker entry of one rank: the host posts `{ connection, runId, rank }`; the worker runs the
- * rank (its own tfjs backend, its own NATS connections) and posts `{ rank, ok }` when done.
+ * Web Worker entry: the host posts `{ connection, runId, ranks }`; the worker runs those ranks
+ * (usually one; several share the worker's tfjs backend when a host runs more ranks than worker
+ * threads) and posts `{ ranks, ok }` when all are done.
  *
  * @module
  */
@@ -11,7 +12,7 @@ import { runRank } from "../lib/rank_runtime.ts";
 interface Start {
   connection: NatsConnectionOptions;
   runId: string;
-  rank: number;
+  ranks: number[];
 }
 
 const scope = self as unknown as {
@@ -21,14 +22,21 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (event) => {
-  const { connection, runId, rank } = event.data;
-  let ok = false;
-  let error: string | undefined;
-  try {
-    ok = await runRank({ connection, runId, rank });
-  } catch (e) {
-    error = e instanceof Error ? e.message : String(e);
-  }
-  scope.postMessage({ rank, ok, error });
+  const { connection, runId, ranks } = event.data;
+  const outcomes = await Promise.all(ranks.map(async (rank) => {
+    try {
+      return { rank, ok: await runRank({ connection, runId, rank }) };
+    } catch (e) {
+      return { rank, ok: false, error: e instanceof Error ? e.message : String(e) };
+    }
+  }));
+  const errors = outcomes.filter((o) => "error" in o).map((o) =>
+    `rank ${o.rank}: ${(o as { error: string }).error}`
+  );
+  scope.postMessage({
+    ranks,
+    ok: outcomes.every((o) => o.ok),
+    error: errors.join("; ") || undefined,
+  });
   scope.close();
 };

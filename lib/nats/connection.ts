@@ -83,7 +83,10 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     authenticator,
     tls: options.tls ? { ...options.tls } : undefined,
     maxReconnectAttempts: 10,
-    pingInterval: 10_000,
+    // Hundreds of ranks starting on a few cores can starve a process for many seconds: be
+    // patient before declaring the connection stale (2 minutes).
+    pingInterval: 30_000,
+    maxPingOut: 4,
   });
 }
 
