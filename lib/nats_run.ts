@@ -43,6 +43,8 @@ export interface NatsRunOptions {
   onWaitingForRanks?: (runId: string, url: string) => void;
   /** Rank 0's step records. */
   onStep?: (event: StepEvent) => void;
+  /** Called with the worker processes started by the local launcher. */
+  onLaunched?: (processes: { pid: number; ranks: [number, number] }[]) => void;
 }
 
 /** A finished run. */
@@ -90,15 +92,22 @@ export async function runOverNats(
     ? launchLocal({ natsUrl: url, runId, ranks: config.ranks, processes: options.processes })
     : undefined;
   if (!launch) options.onWaitingForRanks?.(runId, url);
+  else options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));
   try {
     const start = Date.now();
+    const aborted = new Promise<never>((_, reject) => {
+      const abort = () => reject(new RunFailedError("Run aborted (interrupted)", []));
+      if (options.signal?.aborted) abort();
+      options.signal?.addEventListener("abort", abort, { once: true });
+    });
+    aborted.catch(() => {});
     const run = await coordinateRun({
       connection,
       spec,
       // Starting hundreds of ranks (a tfjs backend each) on a few cores takes a while.
       joinTimeoutMs: options.joinTimeoutMs ?? (launch ? 60_000 + 1000 * config.ranks : 1_800_000),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-      launcherFailure: launch?.failure,
+      launcherFailure: launch ? Promise.race([launch.failure, aborted]) : aborted,
       onStep: options.onStep,
     });
     return {

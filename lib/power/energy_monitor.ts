@@ -205,6 +205,20 @@ export class EnergyMonitor implements AsyncDisposable {
   }
 
   /**
+   * Measures a window given after the fact by its ends on this monitor's clock (e.g. a step
+   * timed in another process, converted from the shared wall clock).
+   *
+   * @param name Window name.
+   * @param startMs Start, in ms on the monitor's clock.
+   * @param endMs End, in ms.
+   * @param cpuMs CPU time spent in the window, for the power model. @default 0
+   * @returns Its measurement, once a sample after `endMs` has arrived.
+   */
+  measureWindow(name: string, startMs: number, endMs: number, cpuMs = 0): Promise<EnergyMeasurement> {
+    return this.#sampleAfter(endMs).then(() => this.#measure(name, startMs, endMs, cpuMs));
+  }
+
+  /**
    * Measures the idle baseline: a window of `durationMs` in which the caller runs nothing.
    * Later measurements report idle energy and energy above idle.
    *

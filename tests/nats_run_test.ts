@@ -1,0 +1,171 @@
+// Multi-process runs over a real nats-server: worker processes started by the local launcher,
+// Web Workers per rank, the coordinator. The server is started here on a free port and stopped
+// by pid.
+import { validateTrainConfig } from "../lib/config.ts";
+import { RunFailedError } from "../lib/coordinator.ts";
+import { predictCosts } from "../lib/cost_model.ts";
+import { startNatsServer } from "../lib/nats/nats_server.ts";
+import { runOverNats } from "../lib/nats_run.ts";
+import { selectBackend } from "../lib/backend.ts";
+import { trainInProcess } from "../lib/trainer.ts";
+import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
+
+const server = await startNatsServer();
+const connection = { servers: server.url };
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+function denoProcesses(): number[] {
+  const out = new Deno.Command("ps", { args: ["-C", "deno", "-o", "pid="], stdout: "piped" })
+    .outputSync();
+  return new TextDecoder().decode(out.stdout).split("\n").map((s) => Number(s.trim())).filter((n) =>
+    n > 0
+  );
+}
+
+const small = (extra: Record<string, unknown>) =>
+  validateTrainConfig({
+    width: 64,
+    batch: 8,
+    layers: 2,
+    steps: 6,
+    task: { evalEvery: 3, evalSize: 16 },
+    ...extra,
+  });
+
+for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as const) {
+  Deno.test({
+    ...opts,
+    name:
+      `${mode} over NATS, 4 ranks in 2 processes: the in-process loss curve bit for bit, bytes as predicted`,
+    fn: async () => {
+      const config = small({ mode, ranks: 4, ...extra });
+      const run = await runOverNats(config, { connection, processes: 2 });
+      await selectBackend("wasm");
+      const [reference] = await trainInProcess(config);
+      const predicted = predictCosts(config);
+      assertEquals(run.outcomes.length, 4);
+      for (const o of run.outcomes) {
+        assertEquals(o.result.evals.map((e) => e.loss), reference.evals.map((e) => e.loss));
+        for (const s of o.result.steps) {
+          assertEquals(s.bytesSent, predicted.bytesSentPerRankPerStep);
+          assertEquals(s.bytesReceived, predicted.bytesReceivedPerRankPerStep);
+        }
+      }
+      assertEquals(new Set(run.hellos.map((h) => h.pid)).size, 2);
+    },
+  });
+}
+
+Deno.test({
+  ...opts,
+  name: "a rank that exits mid-run fails the run naming it; nothing is left running",
+  fn: async () => {
+    const before = new Set(denoProcesses());
+    const start = performance.now();
+    const error = await assertRejects(
+      () =>
+        runOverNats(small({ mode: "tp", ranks: 4, steps: 50 }), {
+          connection,
+          processes: 2,
+          fault: { rank: 3, atStep: 2, kind: "exit" },
+          heartbeatTimeoutMs: 5000,
+        }),
+      RunFailedError,
+    ) as RunFailedError;
+    assert(error.ranks.includes(3), `${error.message} (ranks ${error.ranks})`);
+    assert(performance.now() - start < 30_000);
+    const left = denoProcesses().filter((p) => !before.has(p));
+    assertEquals(left, [], "worker processes left behind");
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a worker process killed mid-run fails the run at once, naming its ranks",
+  fn: async () => {
+    let victim = 0;
+    const start = performance.now();
+    const error = await assertRejects(
+      () =>
+        runOverNats(small({ mode: "tp", ranks: 4, steps: 500 }), {
+          connection,
+          processes: 2,
+          onLaunched: (processes) => (victim = processes.find((p) => p.ranks[0] === 2)!.pid),
+          onStep: (e) => e.record.step === 1 && Deno.kill(victim, "SIGKILL"),
+        }),
+      RunFailedError,
+      "the process hosting ranks 2-3",
+    ) as RunFailedError;
+    assertEquals(error.ranks, [2, 3]);
+    assert(performance.now() - start < 10_000, `took ${performance.now() - start} ms`);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a hung rank (no heartbeat) fails the run within the heartbeat timeout, naming it",
+  fn: async () => {
+    const start = performance.now();
+    const error = await assertRejects(
+      () =>
+        runOverNats(small({ mode: "phantom", phantomWidth: 2, ranks: 2, steps: 50 }), {
+          connection,
+          processes: 1,
+          fault: { rank: 1, atStep: 3, kind: "hang" },
+          heartbeatTimeoutMs: 2000,
+        }),
+      RunFailedError,
+      "ranks 1 sent no heartbeat for 2000 ms",
+    ) as RunFailedError;
+    assertEquals(error.ranks, [1]);
+    assert(performance.now() - start < 20_000, `took ${performance.now() - start} ms`);
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "ranks that never join fail the run at the join deadline, naming them",
+  fn: async () => {
+    let announced = "";
+    await assertRejects(
+      () =>
+        runOverNats(small({ mode: "tp", ranks: 2 }), {
+          connection,
+          launcher: "manual",
+          joinTimeoutMs: 500,
+          onWaitingForRanks: (runId) => (announced = runId),
+        }),
+      RunFailedError,
+      "ranks 0, 1 did not join within 500 ms",
+    );
+    assert(announced.startsWith("run-"));
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "a config error on the ranks is reported as the run's error",
+  fn: async () => {
+    const config = small({ mode: "tp", ranks: 2 });
+    await assertRejects(
+      () => runOverNats({ ...config, backend: "tensorflow" }, { connection, processes: 1 }),
+      RunFailedError,
+      "Cannot use backend tensorflow",
+    );
+  },
+});
+
+Deno.test({
+  ...opts,
+  name: "p = 32 phantom smoke run over NATS",
+  fn: async () => {
+    const run = await runOverNats(
+      small({ mode: "phantom", ranks: 32, width: 256, phantomWidth: 1, steps: 3, batch: 4 }),
+      { connection },
+    );
+    assertEquals(run.outcomes.length, 32);
+    assertEquals(new Set(run.outcomes.map((o) => o.result.steps.at(-1)!.loss)).size, 1);
+  },
+});
+
+Deno.test({ ...opts, name: "stop the test server", fn: () => server.stop() });
