@@ -7,7 +7,7 @@
  */
 
 import type { TrainConfig } from "./config.ts";
-import { type CoordinatedRun, coordinateRun } from "./coordinator.ts";
+import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
 import type { NatsConnectionOptions } from "./nats/connection.ts";
 import { startNatsServer } from "./nats/nats_server.ts";
