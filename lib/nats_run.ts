@@ -43,6 +43,8 @@ export interface NatsRunOptions {
   onWaitingForRanks?: (runId: string, url: string) => void;
   /** Rank 0's step records. */
   onStep?: (event: StepEvent) => void;
+  /** Aborting stops the run: workers are killed, a server started here is stopped. */
+  signal?: AbortSignal;
   /** Called with the worker processes started by the local launcher. */
   onLaunched?: (processes: { pid: number; ranks: [number, number] }[]) => void;
 }
