@@ -19,16 +19,17 @@ import { ConfigError } from "../lib/config_error.ts";
 import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { type RunMetrics, summarizeRun } from "../lib/run_summary.ts";
-import { trainInProcess } from "../lib/trainer.ts";
 import { type EnergyMetrics, summarizeEnergy } from "../lib/energy_summary.ts";
-import {
-  type EnergyMeasurement,
-  EnergyMonitor,
-  type PowerModel,
-} from "../lib/power/energy_monitor.ts";
+import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { parseInteger, parseIntList } from "./_cli.ts";
+import { type CommunicatorChoice, runPoint } from "./_point.ts";
+import { oneOf } from "../lib/config.ts";
+import { describeNats, type NatsConnectionOptions } from "../lib/nats/connection.ts";
+import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
+import { bytesPerElement, WIRE_DTYPES, type WireDtype } from "../lib/nats/wire.ts";
+import { type LauncherName, LAUNCHERS } from "../lib/nats_run.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -51,6 +52,19 @@ Point options:
   --optimizer sgd|adam       optimizer (default: adam)
   --lr X                     learning rate (default: 0.001)
 Run options:
+  --communicator nats|inprocess
+                             nats (default): ranks in worker processes talking over NATS;
+                             inprocess: all ranks in this process, no transport
+  --nats URL[,URL...]        use this NATS server or cluster (default: start a local nats-server)
+  --nats-token T | --nats-user U --nats-password P | --nats-creds FILE | --nats-nkey FILE
+  --nats-tls-ca FILE --nats-tls-cert FILE --nats-tls-key FILE
+                             NATS authentication and TLS (never written to results or logs)
+  --launcher local|slurm|manual
+                             local (default): start worker processes here; slurm: wait for
+                             srun-started workers; manual: wait for workers started by hand
+  --processes N              local worker processes (default: min(ranks, CPU cores))
+  --dtype float32|float16|bfloat16
+                             element type of activations on the wire (default: float32)
   --backend NAME             wasm (default), cpu, webgpu, tensorflow
   --power NAME               power backend: auto (default), nvml, nvidia-smi, amd-smi, rocm-smi,
                              rapl, none
@@ -64,6 +78,11 @@ Run options:
 
 interface CliOptions {
   configs: Record<string, unknown>[];
+  communicator: "in-process" | "nats";
+  nats?: NatsConnectionOptions;
+  launcher: LauncherName;
+  processes?: number;
+  dtype: WireDtype;
   warmup: number;
   backend: string;
   out: string;
@@ -103,6 +122,19 @@ function parseCli(args: string[]): CliOptions | "help" {
       lr: { type: "string" },
       backend: { type: "string", default: "wasm" },
       power: { type: "string", default: "auto" },
+      communicator: { type: "string", default: "nats" },
+      nats: { type: "string" },
+      "nats-token": { type: "string" },
+      "nats-user": { type: "string" },
+      "nats-password": { type: "string" },
+      "nats-creds": { type: "string" },
+      "nats-nkey": { type: "string" },
+      "nats-tls-ca": { type: "string" },
+      "nats-tls-cert": { type: "string" },
+      "nats-tls-key": { type: "string" },
+      launcher: { type: "string", default: "local" },
+      processes: { type: "string" },
+      dtype: { type: "string", default: "float32" },
       "power-model": { type: "string" },
       "power-period": { type: "string", default: "100" },
       quick: { type: "boolean", default: false },
@@ -156,8 +188,30 @@ function parseCli(args: string[]): CliOptions | "help" {
       phantomWidth: mode === "phantom" ? int("phantom-width") ?? 16 : undefined,
     }))
   );
+  const communicator = oneOf("--communicator", values.communicator, ["nats", "inprocess"] as const);
+  const tlsFiles = [values["nats-tls-ca"], values["nats-tls-cert"], values["nats-tls-key"]];
+  const nats: NatsConnectionOptions | undefined = values.nats
+    ? {
+      servers: values.nats.split(","),
+      token: values["nats-token"],
+      user: values["nats-user"],
+      password: values["nats-password"],
+      credsFile: values["nats-creds"],
+      nkeySeedFile: values["nats-nkey"],
+      tls: tlsFiles.some(Boolean)
+        ? { caFile: tlsFiles[0], certFile: tlsFiles[1], keyFile: tlsFiles[2] }
+        : undefined,
+    }
+    : undefined;
   return {
     configs,
+    communicator: communicator === "inprocess" ? "in-process" : "nats",
+    nats,
+    launcher: oneOf("--launcher", values.launcher, LAUNCHERS),
+    processes: values.processes === undefined
+      ? undefined
+      : parseInteger("--processes", values.processes),
+    dtype: oneOf("--dtype", values.dtype, WIRE_DTYPES),
     warmup,
     backend: values.backend,
     out: values.out,
@@ -236,10 +290,64 @@ async function main(args: string[]): Promise<number> {
   });
   if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
   const environment = await collectEnvironment(backend);
+  const abort = new AbortController();
+  const server = options.communicator === "nats" && !options.nats
+    ? await startNatsServer()
+    : undefined;
+  const onInterrupt = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  try {
+    return await sweep(options, checked, { backend, power, monitor, environment, server, abort });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+    await server?.stop();
+  }
+}
+
+interface SweepContext {
+  backend: Awaited<ReturnType<typeof selectBackend>>;
+  power: Awaited<ReturnType<typeof openPowerSampler>>;
+  monitor: EnergyMonitor;
+  environment: Awaited<ReturnType<typeof collectEnvironment>>;
+  server: Awaited<ReturnType<typeof startNatsServer>> | undefined;
+  abort: AbortController;
+}
+
+async function sweep(
+  options: CliOptions,
+  checked: { raw: Record<string, unknown>; config?: TrainConfig; error?: string }[],
+  ctx: SweepContext,
+): Promise<number> {
+  const { backend, power, monitor, environment, server } = ctx;
+  const connection = options.nats ?? (server ? { servers: server.url } : undefined);
+  const communicator: CommunicatorChoice = options.communicator === "in-process" || !connection
+    ? { kind: "in-process" }
+    : {
+      kind: "nats",
+      connection,
+      launcher: options.launcher,
+      processes: options.processes,
+      dtype: options.dtype,
+    };
+  const transport = communicator.kind === "nats"
+    ? {
+      kind: "nats",
+      servers: describeNats(communicator.connection),
+      serverVersion: server?.version ?? "external",
+      launcher: options.launcher,
+      processes: options.processes ?? null,
+      dtype: options.dtype,
+    }
+    : { kind: "in-process" };
+  const wireBytes = communicator.kind === "nats" ? bytesPerElement(options.dtype) : 4;
   await Deno.mkdir(options.out, { recursive: true });
   const file = join(options.out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
   console.log(
-    `backend ${backend.name} (${JSON.stringify(backend.flags)}), communicator in-process`,
+    `backend ${backend.name} (${JSON.stringify(backend.flags)}), communicator ${
+      communicator.kind === "nats"
+        ? `NATS ${transport.servers}, ${options.launcher} launcher`
+        : "in-process"
+    }`,
   );
   console.log(
     "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
@@ -253,14 +361,9 @@ async function main(args: string[]): Promise<number> {
       record = { id, status: "failed", error: point.error, config: point.raw };
     } else {
       try {
-        const windows: Promise<EnergyMeasurement>[] = [];
-        const results = await trainInProcess(point.config as TrainConfig, {
-          onStepStart: (step) => monitor.begin(`${id}#${step}`),
-          onStep: (s) => windows.push(monitor.end(`${id}#${s.step}`)),
-        });
-        await monitor.sampleNow();
-        const timed = (await Promise.all(windows)).slice(options.warmup);
-        const metrics = summarizeRun(point.config, results, options.warmup);
+        const outcome = await runPoint(id, point.config, communicator, monitor, ctx.abort.signal);
+        const timed = outcome.windows.slice(options.warmup);
+        const metrics = summarizeRun(point.config, outcome.ranks, options.warmup, wireBytes);
         record = {
           id,
           status: "ok",
@@ -269,12 +372,25 @@ async function main(args: string[]): Promise<number> {
           energy: summarizeEnergy(timed),
         };
       } catch (error) {
-        record = { id, status: "failed", error: String(error), config: { ...point.config } };
+        const message = error instanceof Error ? error.message : String(error);
+        record = { id, status: "failed", error: message, config: { ...point.config } };
+        if (ctx.abort.signal.aborted) {
+          runs.push(record);
+          await write(runs);
+          console.error("interrupted: results so far are in " + file);
+          return 130;
+        }
       }
     }
     runs.push(record);
     console.log(formatRow(record));
     // Rewrite after every point so an interrupted sweep keeps what it measured.
+    await write(runs);
+  }
+  console.log(`results: ${file}`);
+  return runs.some((r) => r.status === "failed") ? 1 : 0;
+
+  async function write(runs: RunRecord[]): Promise<void> {
     await writeTextFileAtomic(
       file,
       JSON.stringify(
@@ -282,7 +398,7 @@ async function main(args: string[]): Promise<number> {
           schemaVersion: 0,
           format: "phantom-bench-preliminary",
           createdAt: new Date().toISOString(),
-          communicator: "in-process",
+          communicator: transport,
           power: {
             backend: power.sampler.backend,
             devices: power.sampler.devices,
@@ -300,8 +416,6 @@ async function main(args: string[]): Promise<number> {
       ) + "\n",
     );
   }
-  console.log(`results: ${file}`);
-  return runs.some((r) => r.status === "failed") ? 1 : 0;
 }
 
 if (import.meta.main) {
@@ -309,7 +423,7 @@ if (import.meta.main) {
     Deno.exit(await main(Deno.args));
   } catch (error) {
     const userError = error instanceof ConfigError || error instanceof BackendUnavailableError ||
-      error instanceof TelemetryError ||
+      error instanceof TelemetryError || error instanceof NatsServerError ||
       (error instanceof TypeError && "code" in error &&
         String(error.code).startsWith("ERR_PARSE_ARGS"));
     if (!userError) throw error;

@@ -46,6 +46,7 @@ export interface RunMetrics {
  * @param config The run's configuration.
  * @param ranks Every rank's measurements.
  * @param warmupSteps Leading steps to leave out of the timing distributions.
+ * @param bytesPerElement Wire bytes per element, for the predicted bytes. @default 4
  * @returns The metrics.
  * @throws {RangeError} If no rank result is given or every step is warm-up.
  */
@@ -53,6 +54,7 @@ export function summarizeRun(
   config: TrainConfig,
   ranks: RankRunResult[],
   warmupSteps: number,
+  bytesPerElement = 4,
 ): RunMetrics {
   if (ranks.length === 0) throw new RangeError("Cannot summarise run: no rank results");
   const steps = ranks[0].steps.length;
@@ -61,7 +63,7 @@ export function summarizeRun(
       `Cannot summarise run: warm-up (${warmupSteps}) leaves none of ${steps} steps`,
     );
   }
-  const predicted = predictCosts(config);
+  const predicted = predictCosts(config, { bytesPerElement });
   const all = ranks.flatMap((r) => r.steps);
   const stepMs: number[] = [];
   const commMs: number[] = [];

@@ -14,6 +14,7 @@ async function bench(...args: string[]) {
       "--allow-sys",
       "--allow-run",
       "--allow-ffi",
+      "--allow-net",
       "bench/main.ts",
       ...args,
     ],
@@ -49,7 +50,13 @@ Deno.test("bench: a single point runs, prints its row and writes a results file"
   assert(/phantom\s+4\s+64\s+2/.test(r.stdout), r.stdout);
   const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
   const results = JSON.parse(await Deno.readTextFile(file));
-  assertEquals(results.communicator, "in-process");
+  // Default transport: NATS, with a nats-server the bench started and stopped itself.
+  assertEquals(results.communicator.kind, "nats");
+  assertEquals(results.communicator.dtype, "float32");
+  assert(
+    results.communicator.serverVersion.startsWith("nats-server"),
+    results.communicator.serverVersion,
+  );
   assertEquals(results.runs.length, 2);
   for (const run of results.runs) {
     assertEquals(run.status, "ok");
@@ -132,6 +139,9 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--backend", "cuda"], 'backend ("cuda") must be one of wasm, cpu, webgpu, tensorflow'],
   [["--bogus"], "Unknown option '--bogus'"],
   [["--power", "ipmi"], 'power ("ipmi") must be one of auto, nvml'],
+  [["--communicator", "mpi"], '--communicator ("mpi") must be one of nats, inprocess'],
+  [["--launcher", "pbs"], '--launcher ("pbs") must be one of local, slurm, manual'],
+  [["--dtype", "int8"], '--dtype ("int8") must be one of float32, float16, bfloat16'],
   [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],
   [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
   [["--steps", "5", "--warmup", "5"], '--warmup ("5") must be an integer from 0 to steps - 1 (4)'],
@@ -145,6 +155,36 @@ for (const [args, message] of USAGE_ERRORS) {
     assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
   });
 }
+
+Deno.test("bench: float16 on the wire over NATS halves the measured and predicted bytes", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await bench(
+    "--mode",
+    "phantom",
+    "--ranks",
+    "4",
+    "--width",
+    "64",
+    "--phantom-width",
+    "2",
+    "--batch",
+    "8",
+    "--steps",
+    "3",
+    "--warmup",
+    "1",
+    "--dtype",
+    "float16",
+    "--out",
+    dir,
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+  const run = JSON.parse(await Deno.readTextFile(file)).runs[0];
+  assertEquals(run.metrics.bytesMatchPrediction, true);
+  // 2 layers x (b k + (p-1) b k) + b d_out, 2 bytes each.
+  assertEquals(run.metrics.bytesSentPerRankPerStep, 2 * (2 * (8 * 2 + 3 * 8 * 2) + 8 * 16));
+});
 
 Deno.test("bench: --help documents every flag", async () => {
   const r = await bench("--help");

@@ -214,7 +214,12 @@ export class EnergyMonitor implements AsyncDisposable {
    * @param cpuMs CPU time spent in the window, for the power model. @default 0
    * @returns Its measurement, once a sample after `endMs` has arrived.
    */
-  measureWindow(name: string, startMs: number, endMs: number, cpuMs = 0): Promise<EnergyMeasurement> {
+  measureWindow(
+    name: string,
+    startMs: number,
+    endMs: number,
+    cpuMs = 0,
+  ): Promise<EnergyMeasurement> {
     return this.#sampleAfter(endMs).then(() => this.#measure(name, startMs, endMs, cpuMs));
   }
 
