@@ -92,7 +92,6 @@ interface Mailbox {
 }
 
 const HEADER_OVERHEAD = 4096;
-const FLUSH_ABOVE_BYTES = 1 << 20;
 
 /**
  * One rank's communicator over NATS.
@@ -324,11 +323,7 @@ export class NatsCommunicator implements Communicator, AsyncDisposable {
       return Promise.reject(new CollectiveError(`Communicator of rank ${this.rank} is closed`));
     }
     const seq = this.#seq++;
-    const bytesBefore = this.#stats.wireBytesSent;
     if (this.size > 1) spec.publish(seq);
-    const flush = this.#stats.wireBytesSent - bytesBefore > FLUSH_ABOVE_BYTES
-      ? this.#nc.flush()
-      : undefined;
     const result = new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         const box = this.#mail.get(seq);
@@ -368,7 +363,7 @@ export class NatsCommunicator implements Communicator, AsyncDisposable {
       box.waiter = waiter;
       this.#settle(seq, box);
     });
-    return flush ? flush.then(() => result) : result;
+    return result;
   }
 
   #publish(
@@ -521,7 +516,8 @@ export class NatsCommunicator implements Communicator, AsyncDisposable {
           ),
         );
       }
-      decoded.set(from, decode(bytes, this.dtype));
+      // Message buffers are fresh per message and never reused by the client: no copy needed.
+      decoded.set(from, decode(bytes, this.dtype, { owned: true }));
     }
     for (const from of w.expectFrom) {
       this.#stats.bytesReceived += decoded.get(from)!.length * this.bytesPerElement;

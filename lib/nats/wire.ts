@@ -51,10 +51,16 @@ export function encode(values: Float32Array, dtype: WireDtype): Uint8Array {
  *
  * @param bytes The bytes (any alignment).
  * @param dtype The wire dtype.
- * @returns New float32 values.
+ * @param options `owned`: the caller hands `bytes` over (nobody else will touch them), so aligned
+ *   float32 data may be returned as a view instead of a copy.
+ * @returns Float32 values the caller owns.
  * @throws {RangeError} If the byte count is not a whole number of elements.
  */
-export function decode(bytes: Uint8Array, dtype: WireDtype): Float32Array {
+export function decode(
+  bytes: Uint8Array,
+  dtype: WireDtype,
+  options: { owned?: boolean } = {},
+): Float32Array {
   const size = bytesPerElement(dtype);
   if (bytes.byteLength % size !== 0) {
     throw new RangeError(
@@ -64,7 +70,8 @@ export function decode(bytes: Uint8Array, dtype: WireDtype): Float32Array {
   // new Uint8Array(x) copies (a Node Buffer's slice() would not), giving an aligned offset 0.
   const aligned = bytes.byteOffset % size === 0 ? bytes : new Uint8Array(bytes);
   if (dtype === "float32") {
-    return new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4).slice();
+    const view = new Float32Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 4);
+    return options.owned || aligned !== bytes ? view : view.slice();
   }
   const halves = new Uint16Array(aligned.buffer, aligned.byteOffset, aligned.byteLength / 2);
   const out = new Float32Array(halves.length);
