@@ -26,6 +26,10 @@ export interface CommStats {
   bytesReceived: number;
   /** Collective calls completed. */
   collectives: number;
+  /** Bytes on the wire sent (payload plus transport overhead), where the transport counts them. */
+  wireBytesSent?: number;
+  /** Bytes on the wire received, where the transport counts them. */
+  wireBytesReceived?: number;
 }
 
 /**
@@ -132,11 +136,16 @@ export class CollectiveError extends Error {
  * ```
  */
 export function diffStats(after: CommStats, before: CommStats): CommStats {
-  return {
+  const diff: CommStats = {
     bytesSent: after.bytesSent - before.bytesSent,
     bytesReceived: after.bytesReceived - before.bytesReceived,
     collectives: after.collectives - before.collectives,
   };
+  if (after.wireBytesSent !== undefined && before.wireBytesSent !== undefined) {
+    diff.wireBytesSent = after.wireBytesSent - before.wireBytesSent;
+    diff.wireBytesReceived = (after.wireBytesReceived ?? 0) - (before.wireBytesReceived ?? 0);
+  }
+  return diff;
 }
 
 /**

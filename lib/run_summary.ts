@@ -25,6 +25,10 @@ export interface RunMetrics {
   bytesReceivedPerRankPerStep: number;
   /** Whether every rank's measured bytes in every step equal the prediction. */
   bytesMatchPrediction: boolean;
+  /** Wire bytes (payload plus subjects, headers, chunking) sent per rank per step, the largest; null in process. */
+  wireBytesSentPerRankPerStep: number | null;
+  /** Wire bytes received per rank per step, the largest; null in process. */
+  wireBytesReceivedPerRankPerStep: number | null;
   /** The cost model for this configuration. */
   predicted: Pick<
     CostPrediction,
@@ -80,6 +84,12 @@ export function summarizeRun(
     commTimeMs: distribution(commMs),
     bytesSentPerRankPerStep: Math.max(...all.map((s) => s.bytesSent)),
     bytesReceivedPerRankPerStep: Math.max(...all.map((s) => s.bytesReceived)),
+    wireBytesSentPerRankPerStep: all.every((s) => s.wireBytesSent !== undefined)
+      ? Math.max(...all.map((s) => s.wireBytesSent!))
+      : null,
+    wireBytesReceivedPerRankPerStep: all.every((s) => s.wireBytesReceived !== undefined)
+      ? Math.max(...all.map((s) => s.wireBytesReceived!))
+      : null,
     bytesMatchPrediction: all.every((s) =>
       s.bytesSent === predicted.bytesSentPerRankPerStep &&
       s.bytesReceived === predicted.bytesReceivedPerRankPerStep

@@ -32,6 +32,10 @@ export interface StepRecord {
   bytesReceived: number;
   /** Training loss of the step's batch (before the update). */
   loss: number;
+  /** Wire bytes sent (payload, headers, chunking) where the transport counts them. */
+  wireBytesSent?: number;
+  /** Wire bytes received, where the transport counts them. */
+  wireBytesReceived?: number;
 }
 
 /** A held-out evaluation. */
@@ -123,6 +127,10 @@ export async function trainRank(
         bytesReceived: bytes.bytesReceived,
         loss,
       };
+      if (bytes.wireBytesSent !== undefined) {
+        record.wireBytesSent = bytes.wireBytesSent;
+        record.wireBytesReceived = bytes.wireBytesReceived;
+      }
       steps.push(record);
       options.onStep?.(record);
       const done = step + 1;

@@ -49,6 +49,7 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
         for (const s of o.result.steps) {
           assertEquals(s.bytesSent, predicted.bytesSentPerRankPerStep);
           assertEquals(s.bytesReceived, predicted.bytesReceivedPerRankPerStep);
+          assert(s.wireBytesSent! > s.bytesSent, "wire bytes include headers and subjects");
         }
       }
       assertEquals(new Set(run.hellos.map((h) => h.pid)).size, 2);

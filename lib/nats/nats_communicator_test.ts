@@ -127,6 +127,12 @@ Deno.test({
     intruder.publish(`pb.${id}x.all.0.barrier.-.-.-1.7`, new Uint8Array(0), { headers: h });
     await intruder.flush();
     await assertRejects(() => pending, CollectiveError, "sender 7 is not another rank");
+    // A message on this run's subjects whose header names another run.
+    const pending2 = comm.barrier();
+    h.set("run", "someone-else");
+    intruder.publish(`pb.${id}x.all.1.barrier.-.-.-1.1`, new Uint8Array(0), { headers: h });
+    await intruder.flush();
+    await assertRejects(() => pending2, CollectiveError, "run someone-else is not this run");
     await comm.close();
     await nc.close();
     await intruder.close();

@@ -14,6 +14,8 @@ export interface NatsServerOptions {
   maxPayloadBytes?: number;
   /** How long to wait for the server to accept connections, in ms. @default 10000 */
   startTimeoutMs?: number;
+  /** Require this token from clients (for tests of authenticated connections). */
+  token?: string;
 }
 
 /** A running server. */
@@ -75,6 +77,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     // max_pending must be at least max_payload; leave room for many messages in flight.
     `max_pending: ${Math.max(64 * 1024 * 1024, 8 * maxPayloadBytes)}`,
     `write_deadline: "30s"`,
+    ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
     "",
   ].join("\n");
   await Deno.writeTextFile(`${dir}/nats.conf`, config);
@@ -84,6 +87,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     stderr: "piped",
     stdin: "null",
   }).spawn();
+  // Drain the server's log for good: a closed pipe would kill it (SIGPIPE) at its next log line.
+  const log = drain(child.stderr);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -98,19 +103,17 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     }, 3000);
     await child.status;
     clearTimeout(timer);
-    await child.stderr.cancel().catch(() => {});
+    await log.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
     await waitForPort(port, options.startTimeoutMs ?? 10_000, child.status);
   } catch (error) {
-    const log = await readSome(child.stderr);
     await stop();
     throw new NatsServerError(
-      `nats-server did not start on port ${port}: ${(error as Error).message}\n${log}`,
+      `nats-server did not start on port ${port}: ${(error as Error).message}\n${log.tail()}`,
     );
   }
-  child.stderr.cancel().catch(() => {}); // its log is not needed once it runs
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
@@ -150,7 +153,7 @@ async function waitForPort(port: number, timeoutMs: number, exited: Promise<Deno
   while (Date.now() < deadline) {
     if (done) throw new Error(`the process exited with code ${done.code}`);
     try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port }); // accepting: up
       conn.close();
       return;
     } catch {
@@ -160,10 +163,12 @@ async function waitForPort(port: number, timeoutMs: number, exited: Promise<Deno
   throw new Error(`no connection after ${timeoutMs} ms`);
 }
 
-async function readSome(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.getReader();
-  const timeout = new Promise<undefined>((r) => setTimeout(() => r(undefined), 200));
-  const chunk = await Promise.race([reader.read().then((r) => r.value), timeout]);
-  reader.releaseLock();
-  return chunk ? new TextDecoder().decode(chunk).slice(0, 2000) : "";
+/** Reads a stream to its end, keeping the last 4 KiB of text. */
+function drain(stream: ReadableStream<Uint8Array>): { tail: () => string; done: Promise<void> } {
+  let text = "";
+  const decoder = new TextDecoder();
+  const done = (async () => {
+    for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-4096);
+  })().catch(() => {});
+  return { tail: () => text, done };
 }

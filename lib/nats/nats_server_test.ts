@@ -1,0 +1,63 @@
+import { ConfigError } from "../config_error.ts";
+import { connectNats, describeNats } from "./connection.ts";
+import { NatsServerError, startNatsServer } from "./nats_server.ts";
+import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+
+Deno.test({
+  ...opts,
+  name: "nats-server starts on a free port with the asked max_payload and stops by pid",
+  fn: async () => {
+    const server = await startNatsServer({ maxPayloadBytes: 4 * 1024 * 1024 });
+    const nc = await connectNats({ servers: server.url });
+    assertEquals(nc.info?.max_payload, 4 * 1024 * 1024);
+    await nc.close();
+    await server.stop();
+    await server.stop(); // idempotent
+    const alive = await new Deno.Command("kill", {
+      args: ["-0", String(server.pid)],
+      stderr: "null",
+    })
+      .output();
+    assertEquals(alive.success, false);
+  },
+});
+
+Deno.test("a missing nats-server binary is an error that says how to install it", async () => {
+  await assertRejects(
+    () => startNatsServer({ binary: "/nonexistent/nats-server" }),
+    NatsServerError,
+    "sudo apt-get install nats-server",
+  );
+});
+
+Deno.test({
+  ...opts,
+  name: "token authentication: refused without the token, accepted with it, never described",
+  fn: async () => {
+    await using server = await startNatsServer({ token: "s3cret-token" });
+    await assertRejects(() => connectNats({ servers: server.url }), Error);
+    const nc = await connectNats({ servers: server.url, token: "s3cret-token" });
+    await nc.close();
+    const text = describeNats({
+      servers: `nats://u:pw@127.0.0.1:${server.port}`,
+      token: "s3cret-token",
+    });
+    assert(!text.includes("s3cret") && !text.includes("pw@"), text);
+  },
+});
+
+Deno.test("inconsistent connection options are config errors", async () => {
+  await assertRejects(
+    () => connectNats({ servers: "nats://h:1", user: "alice" }),
+    ConfigError,
+    "nats.user",
+  );
+  await assertRejects(
+    () => connectNats({ servers: "nats://h:1", token: "t", credsFile: "/x" }),
+    ConfigError,
+    "must use one authentication method",
+  );
+  await assertRejects(() => connectNats({ servers: "not a url" }), ConfigError, "nats.servers");
+});

@@ -1,0 +1,32 @@
+import { ConfigError } from "../lib/config_error.ts";
+import { assertEquals, assertThrows } from "../lib/testing/asserts.ts";
+import { parseRankList, slurmRank } from "./rank_host.ts";
+
+Deno.test("rank lists: ranges, singles, duplicates", () => {
+  assertEquals(parseRankList("0-3"), [0, 1, 2, 3]);
+  assertEquals(parseRankList("5,1-2,2"), [1, 2, 5]);
+  assertThrows(() => parseRankList("3-1"), ConfigError, "ending before it starts");
+  assertThrows(() => parseRankList("a-b"), ConfigError, '--ranks ("a-b")');
+});
+
+Deno.test("slurm: the rank is SLURM_PROCID", () => {
+  assertEquals(slurmRank({ SLURM_PROCID: "7", SLURM_NTASKS: "8" }), 7);
+  assertThrows(() => slurmRank({}), ConfigError, "SLURM_PROCID (missing)");
+});
+
+Deno.test("worker CLI: missing flags are clear errors", async () => {
+  for (
+    const [args, message] of [[[], "--nats (missing) is required"], [
+      ["--nats", "nats://h:1"],
+      "--run (missing)",
+    ], [["--nats", "nats://h:1", "--run", "r"], "--ranks (missing) is required"]] as const
+  ) {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", new URL("./rank_host.ts", import.meta.url).pathname, ...args],
+      stderr: "piped",
+    }).output();
+    assertEquals(out.code, 2);
+    const err = new TextDecoder().decode(out.stderr);
+    if (!err.includes(message)) throw new Error(`expected "${message}" in: ${err}`);
+  }
+});
