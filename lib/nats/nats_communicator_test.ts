@@ -115,6 +115,7 @@ Deno.test({
       timeoutMs: 2000,
     });
     const pending = comm.barrier();
+    pending.catch(() => {}); // rejected before assertRejects looks: not an unhandled rejection
     const { headers } = await import("@nats-io/transport-node");
     const h = headers();
     for (
@@ -129,6 +130,7 @@ Deno.test({
     await assertRejects(() => pending, CollectiveError, "sender 7 is not another rank");
     // A message on this run's subjects whose header names another run.
     const pending2 = comm.barrier();
+    pending2.catch(() => {});
     h.set("run", "someone-else");
     intruder.publish(`pb.${id}x.all.1.barrier.-.-.-1.1`, new Uint8Array(0), { headers: h });
     await intruder.flush();
