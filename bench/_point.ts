@@ -1,17 +1,18 @@
 /**
  * Runs one benchmark point on the chosen communicator and returns every rank's measurements with
- * one energy window per step of rank 0: live windows in process, or, over NATS, windows rebuilt
- * from rank 0's step start times on the shared wall clock (this machine's power sampler then
- * measures the whole host, which is what a single-machine run uses).
+ * rank 0's step start times on the energy monitor's clock (live in process; over NATS converted
+ * from the shared wall clock) and the CPU time spent in each step by the processes hosting ranks
+ * (for a declared power model).
  *
  * @module
  */
 
+import process from "node:process";
 import type { TrainConfig } from "../lib/config.ts";
 import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
 import type { WireDtype } from "../lib/nats/wire.ts";
 import { type LauncherName, runOverNats } from "../lib/nats_run.ts";
-import type { EnergyMeasurement, EnergyMonitor } from "../lib/power/energy_monitor.ts";
+import type { StepRecord } from "../lib/trainer.ts";
 import { type RankRunResult, trainInProcess } from "../lib/trainer.ts";
 
 /** Where and how ranks talk. */
@@ -29,40 +30,59 @@ export type CommunicatorChoice =
 export interface PointOutcome {
   /** Every rank's measurements. */
   ranks: RankRunResult[];
-  /** One energy measurement per step (all steps, warm-up included). */
-  windows: EnergyMeasurement[];
+  /** Rank 0's step starts, in ms on this process's performance clock. */
+  stepStartsMs: number[];
+  /** CPU time of the rank-hosting processes during each step, in ms. */
+  stepCpuMs: number[];
 }
 
+/** Options of {@linkcode runPoint}. */
+export interface PointOptions {
+  /** Aborts a NATS run. */
+  signal?: AbortSignal;
+  /** Rank 0's step records as they come (progress). */
+  onStep?: (record: StepRecord) => void;
+}
+
+const cpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
 /**
- * @param id Point id (window names).
  * @param config The configuration.
  * @param communicator In-process or NATS.
- * @param monitor The energy monitor.
- * @param signal Aborts a NATS run.
+ * @param options Abort signal and progress.
  * @returns The measurements.
  */
 export async function runPoint(
-  id: string,
   config: TrainConfig,
   communicator: CommunicatorChoice,
-  monitor: EnergyMonitor,
-  signal?: AbortSignal,
+  options: PointOptions = {},
 ): Promise<PointOutcome> {
   if (communicator.kind === "in-process") {
-    const windows: Promise<EnergyMeasurement>[] = [];
+    const stepStartsMs: number[] = [];
+    const stepCpuMs: number[] = [];
+    let cpuStart = 0;
     const ranks = await trainInProcess(config, {
-      onStepStart: (step) => monitor.begin(`${id}#${step}`),
-      onStep: (s) => windows.push(monitor.end(`${id}#${s.step}`)),
+      onStepStart: () => {
+        stepStartsMs.push(performance.now());
+        cpuStart = cpuMs();
+      },
+      onStep: (s) => {
+        stepCpuMs.push(cpuMs() - cpuStart);
+        options.onStep?.(s);
+      },
     });
-    await monitor.sampleNow();
-    return { ranks, windows: await Promise.all(windows) };
+    return { ranks, stepStartsMs, stepCpuMs };
   }
   const run = await runOverNats(config, {
     connection: communicator.connection,
     launcher: communicator.launcher,
     processes: communicator.processes,
     dtype: communicator.dtype,
-    signal,
+    signal: options.signal,
+    onStep: (e) => options.onStep?.(e.record),
     onWaitingForRanks: (runId, url) =>
       console.log(
         `waiting for ${config.ranks} ranks of run ${runId}: start them with\n` +
@@ -71,16 +91,16 @@ export async function runPoint(
       ),
   });
   const rank0 = run.outcomes[0];
-  // CPU time per step: one rank per process reports its process's CPU time.
+  // One rank per process reports its process's CPU time.
   const perProcess = new Map<number, number[]>();
   for (const o of run.outcomes) {
     if (!perProcess.has(o.pid)) perProcess.set(o.pid, o.stepProcessCpuMs);
   }
-  await monitor.sampleNow();
-  const windows = await Promise.all(rank0.result.steps.map((s, i) => {
-    const start = rank0.stepStartsEpochMs[i] - performance.timeOrigin;
-    const cpuMs = [...perProcess.values()].reduce((sum, c) => sum + (c[i] ?? 0), 0);
-    return monitor.measureWindow(`${id}#${i}`, start, start + s.stepMs, cpuMs);
-  }));
-  return { ranks: run.outcomes.map((o) => o.result), windows };
+  return {
+    ranks: run.outcomes.map((o) => o.result),
+    stepStartsMs: rank0.stepStartsEpochMs.map((t) => t - performance.timeOrigin),
+    stepCpuMs: rank0.result.steps.map((_, i) =>
+      [...perProcess.values()].reduce((sum, c) => sum + (c[i] ?? 0), 0)
+    ),
+  };
 }

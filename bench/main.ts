@@ -1,12 +1,7 @@
 /**
- * `deno task bench`: trains TP and phantom FFNs on the teacher-student task and reports step time,
- * communication, payload bytes (measured next to the cost model), FLOP rate and held-out loss.
- *
- * This version runs every rank of a point in this process over the in-process communicator; the
- * NATS transport and the full sweep runner arrive with their issues. Energy per step comes from
- * the power sampler (a window per step of rank 0), labelled with its method: a hardware counter,
- * integrated power, a declared model, or unavailable. Results are written as JSON under --out and
- * labelled with the communicator used.
+ * `deno task bench`: runs a benchmark sweep (default: `default`) or a single point given by axis
+ * flags, over NATS (a local nats-server unless --nats URL) or in process, and writes one results
+ * file (schema version 1, lib/results.ts) under --out, rewritten atomically after every run.
  *
  * @module
  */
@@ -14,32 +9,38 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
-import { type TrainConfig, validateTrainConfig } from "../lib/config.ts";
+import { oneOf } from "../lib/config.ts";
 import { ConfigError } from "../lib/config_error.ts";
 import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
-import { type RunMetrics, summarizeRun } from "../lib/run_summary.ts";
-import { type EnergyMetrics, summarizeEnergy } from "../lib/energy_summary.ts";
-import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
-import { openPowerSampler } from "../lib/power/open_sampler.ts";
-import { TelemetryError } from "../lib/power/power_sampler.ts";
-import { parseInteger, parseIntList } from "./_cli.ts";
-import { type CommunicatorChoice, runPoint } from "./_point.ts";
-import { oneOf } from "../lib/config.ts";
 import { describeNats, type NatsConnectionOptions } from "../lib/nats/connection.ts";
 import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { bytesPerElement, WIRE_DTYPES, type WireDtype } from "../lib/nats/wire.ts";
 import { type LauncherName, LAUNCHERS } from "../lib/nats_run.ts";
+import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
+import { openPowerSampler } from "../lib/power/open_sampler.ts";
+import { TelemetryError } from "../lib/power/power_sampler.ts";
+import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results.ts";
+import { expandSweep, type Sweep } from "../lib/sweep.ts";
+import { parseInteger, parseIntList } from "./_cli.ts";
+import type { CommunicatorChoice } from "./_point.ts";
+import { runSweep } from "./runner.ts";
+import { SWEEPS } from "./sweeps.ts";
 
 const HELP = `Usage: deno task bench [options]
 
-With no point options, runs the default sweep: TP and phantom at ranks 1, 2, 4, 8
-(width 1024, phantom width 16, 2 hidden layers, batch 128, 50 steps).
-With any point option, runs that single point (other fields take the defaults below).
+Runs a sweep (default: "default", TP and phantom at p = 1, 2, 4, 8) or, with any point option,
+a single point. Writes one results file under --out.
 
-Point options:
+Sweep options:
+  --sweep NAME|FILE          default, scaling, width, to-target, comm, or a JSON sweep file
+  --quick                    the sweep's quick variant (fewer steps and points)
+  --filter EXPR              keep points matching all conditions, e.g. mode=phantom,ranks<=8
+  --repeats N                repeats of every point (default: the sweep's)
+  --cooldown MS              pause between runs (default: 2000; --quick: 0)
+Point options (any of them runs one point; the rest take these defaults):
   --mode tp|phantom|serial   parallelisation of the hidden layers (default: tp and phantom)
-  --ranks P[,P...]           ranks p; p must divide the width (default: 1,2,4,8)
+  --ranks P[,P...]           ranks p; p must divide the width (default: 1)
   --width N                  hidden width n (default: 1024)
   --phantom-width K          ghost neurons per rank, 1 <= K < n/p (default: 16; phantom only)
   --layers L                 hidden-to-hidden layers (default: 2)
@@ -51,6 +52,7 @@ Point options:
   --seed S                   seed of weights, batches and teacher (default: 1)
   --optimizer sgd|adam       optimizer (default: adam)
   --lr X                     learning rate (default: 0.001)
+  --target X                 loss target: a fraction of the initial loss (0.2) or an MSE (0.05abs)
 Run options:
   --communicator nats|inprocess
                              nats (default): ranks in worker processes talking over NATS;
@@ -71,34 +73,29 @@ Run options:
   --power-model IDLE,CORE    with no telemetry: model energy as IDLE watts plus CORE watts per busy
                              CPU core (results say "modelled")
   --power-period MS          power sampling period (default: 100)
-  --quick                    fewer steps (for smoke tests)
   --out DIR                  results folder (default: reports/results)
   --help                     this text
 `;
 
+const POINT_FLAGS = ["mode", "ranks", "width", "phantom-width", "layers", "batch"] as const;
+
 interface CliOptions {
-  configs: Record<string, unknown>[];
+  sweep: Sweep | "comm";
+  quick: boolean;
+  filter?: string;
+  repeats?: number;
+  cooldownMs: number;
+  overrides: Record<string, unknown>;
   communicator: "in-process" | "nats";
   nats?: NatsConnectionOptions;
   launcher: LauncherName;
   processes?: number;
   dtype: WireDtype;
-  warmup: number;
   backend: string;
   out: string;
   power: string;
   powerModel?: PowerModel;
   powerPeriodMs: number;
-}
-
-/** One run of the results file. */
-interface RunRecord {
-  id: string;
-  status: "ok" | "failed";
-  error?: string;
-  config: Record<string, unknown>;
-  metrics?: RunMetrics;
-  energy?: EnergyMetrics;
 }
 
 function parseCli(args: string[]): CliOptions | "help" {
@@ -107,6 +104,11 @@ function parseCli(args: string[]): CliOptions | "help" {
     strict: true,
     allowPositionals: false,
     options: {
+      sweep: { type: "string" },
+      quick: { type: "boolean", default: false },
+      filter: { type: "string" },
+      repeats: { type: "string" },
+      cooldown: { type: "string" },
       mode: { type: "string" },
       ranks: { type: "string" },
       width: { type: "string" },
@@ -120,8 +122,7 @@ function parseCli(args: string[]): CliOptions | "help" {
       seed: { type: "string" },
       optimizer: { type: "string" },
       lr: { type: "string" },
-      backend: { type: "string", default: "wasm" },
-      power: { type: "string", default: "auto" },
+      target: { type: "string" },
       communicator: { type: "string", default: "nats" },
       nats: { type: "string" },
       "nats-token": { type: "string" },
@@ -135,9 +136,10 @@ function parseCli(args: string[]): CliOptions | "help" {
       launcher: { type: "string", default: "local" },
       processes: { type: "string" },
       dtype: { type: "string", default: "float32" },
+      backend: { type: "string", default: "wasm" },
+      power: { type: "string", default: "auto" },
       "power-model": { type: "string" },
       "power-period": { type: "string", default: "100" },
-      quick: { type: "boolean", default: false },
       out: { type: "string", default: join("reports", "results") },
       help: { type: "boolean", default: false },
     },
@@ -147,78 +149,155 @@ function parseCli(args: string[]): CliOptions | "help" {
     const v = values[flag as keyof typeof values];
     return v === undefined ? undefined : parseInteger(`--${flag}`, String(v));
   };
-  const seed = values.seed === undefined ? 1 : Number(values.seed);
-  if (values.seed !== undefined && !/^\d+$/.test(values.seed)) {
-    throw new ConfigError("--seed", values.seed, "must be an integer from 0 to 4294967295");
-  }
-  const lr = values.lr === undefined ? undefined : Number(values.lr);
-  if (values.lr !== undefined && !(values.lr.trim() !== "" && Number.isFinite(lr))) {
-    throw new ConfigError("--lr", values.lr, "must be a finite number");
-  }
-  const steps = int("steps") ?? (values.quick ? 12 : 50);
-  const warmup = values.warmup === undefined ? (values.quick ? 2 : 5) : Number(values.warmup);
-  if (!/^\d+$/.test(String(warmup)) || warmup >= steps) {
+  const quick = values.quick;
+  const single = POINT_FLAGS.some((f) => values[f] !== undefined);
+  if (single && values.sweep) {
     throw new ConfigError(
-      "--warmup",
-      values.warmup,
-      `must be an integer from 0 to steps - 1 (${steps - 1})`,
+      "--sweep",
+      values.sweep,
+      "cannot be combined with point options (--mode, --ranks, ...)",
     );
   }
-  const pointFlags = ["mode", "ranks", "width", "phantom-width", "layers", "batch"];
-  const single = pointFlags.some((f) => values[f as keyof typeof values] !== undefined);
-  const modes = values.mode ? [values.mode] : ["tp", "phantom"];
-  const ranks = values.ranks ? parseIntList("--ranks", values.ranks) : single ? [1] : [1, 2, 4, 8];
-  const base = {
-    width: int("width") ?? 1024,
-    layers: int("layers") ?? 2,
-    batch: int("batch") ?? 128,
-    inputWidth: int("input-width") ?? 32,
-    outputWidth: int("output-width") ?? 16,
-    steps,
-    seed,
-    backend: values.backend,
-    optimizer: { name: values.optimizer ?? "adam", learningRate: lr ?? 0.001 },
-    task: { evalEvery: Math.max(1, Math.floor(steps / 10)) },
-  };
-  const configs = modes.flatMap((mode) =>
-    ranks.map((p) => ({
-      ...base,
-      mode,
-      ranks: p,
-      phantomWidth: mode === "phantom" ? int("phantom-width") ?? 16 : undefined,
-    }))
-  );
+  const overrides: Record<string, unknown> = { backend: values.backend };
+  if (values.seed !== undefined) {
+    if (!/^\d+$/.test(values.seed)) {
+      throw new ConfigError("--seed", values.seed, "must be an integer from 0 to 4294967295");
+    }
+    overrides.seed = Number(values.seed);
+  }
+  if (values.lr !== undefined || values.optimizer !== undefined) {
+    const lr = Number(values.lr ?? 0.001);
+    if (values.lr !== undefined && (values.lr.trim() === "" || !Number.isFinite(lr))) {
+      throw new ConfigError("--lr", values.lr, "must be a finite number");
+    }
+    overrides.optimizer = { name: values.optimizer ?? "adam", learningRate: lr };
+  }
+  for (
+    const [flag, field] of [["steps", "steps"], ["input-width", "inputWidth"], [
+      "output-width",
+      "outputWidth",
+    ]]
+  ) {
+    const v = int(flag);
+    if (v !== undefined) overrides[field] = v;
+  }
+  let sweep: Sweep | "comm";
+  if (single) {
+    const steps = int("steps") ?? (quick ? 12 : 50);
+    sweep = {
+      id: "point",
+      version: 1,
+      description: "a single point from command-line options",
+      base: {
+        width: int("width") ?? 1024,
+        layers: int("layers") ?? 2,
+        batch: int("batch") ?? 128,
+        inputWidth: 32,
+        outputWidth: 16,
+        phantomWidth: int("phantom-width") ?? 16,
+        steps,
+        task: { evalEvery: Math.max(1, Math.floor(steps / 10)) },
+      },
+      axes: {
+        mode: values.mode ? [values.mode] : ["tp", "phantom"],
+        ranks: values.ranks ? parseIntList("--ranks", values.ranks) : [1],
+      },
+      repeats: 1,
+      warmup: quick ? 2 : 5,
+    };
+  } else {
+    sweep = values.sweep === "comm" ? "comm" : loadSweep(values.sweep ?? "default");
+  }
+  if (values.warmup !== undefined && sweep !== "comm") {
+    const warmup = Number(values.warmup);
+    if (!/^\d+$/.test(values.warmup)) {
+      throw new ConfigError("--warmup", values.warmup, "must be a non-negative integer");
+    }
+    sweep = { ...sweep, warmup, quick: { ...sweep.quick, warmup } };
+  }
+  if (values.target !== undefined && sweep !== "comm") {
+    sweep = { ...sweep, target: parseTarget(values.target) };
+  }
   const communicator = oneOf("--communicator", values.communicator, ["nats", "inprocess"] as const);
   const tlsFiles = [values["nats-tls-ca"], values["nats-tls-cert"], values["nats-tls-key"]];
-  const nats: NatsConnectionOptions | undefined = values.nats
-    ? {
-      servers: values.nats.split(","),
-      token: values["nats-token"],
-      user: values["nats-user"],
-      password: values["nats-password"],
-      credsFile: values["nats-creds"],
-      nkeySeedFile: values["nats-nkey"],
-      tls: tlsFiles.some(Boolean)
-        ? { caFile: tlsFiles[0], certFile: tlsFiles[1], keyFile: tlsFiles[2] }
-        : undefined,
-    }
-    : undefined;
   return {
-    configs,
+    sweep,
+    quick,
+    filter: values.filter,
+    repeats: int("repeats"),
+    cooldownMs: values.cooldown === undefined
+      ? (quick ? 0 : 2000)
+      : parseInteger("--cooldown", values.cooldown),
+    overrides,
     communicator: communicator === "inprocess" ? "in-process" : "nats",
-    nats,
+    nats: values.nats
+      ? {
+        servers: values.nats.split(","),
+        token: values["nats-token"],
+        user: values["nats-user"],
+        password: values["nats-password"],
+        credsFile: values["nats-creds"],
+        nkeySeedFile: values["nats-nkey"],
+        tls: tlsFiles.some(Boolean)
+          ? { caFile: tlsFiles[0], certFile: tlsFiles[1], keyFile: tlsFiles[2] }
+          : undefined,
+      }
+      : undefined,
     launcher: oneOf("--launcher", values.launcher, LAUNCHERS),
-    processes: values.processes === undefined
-      ? undefined
-      : parseInteger("--processes", values.processes),
+    processes: int("processes"),
     dtype: oneOf("--dtype", values.dtype, WIRE_DTYPES),
-    warmup,
     backend: values.backend,
     out: values.out,
     power: values.power,
     powerModel: parsePowerModel(values["power-model"]),
     powerPeriodMs: parseInteger("--power-period", values["power-period"]),
   };
+}
+
+function loadSweep(name: string): Sweep {
+  if (SWEEPS[name]) return SWEEPS[name];
+  if (!name.endsWith(".json")) {
+    throw new ConfigError(
+      "--sweep",
+      name,
+      `must be one of ${[...Object.keys(SWEEPS), "comm"].join(", ")} or a .json file`,
+    );
+  }
+  let sweep: Sweep;
+  try {
+    sweep = JSON.parse(Deno.readTextFileSync(name));
+  } catch (error) {
+    throw new ConfigError("--sweep", name, `cannot be read as JSON: ${(error as Error).message}`);
+  }
+  const fields = sweep as unknown as Record<string, unknown>;
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  const checks: [string, (v: unknown) => boolean, string][] = [
+    ["id", (v) => typeof v === "string", "a string"],
+    ["version", (v) => typeof v === "number", "a number"],
+    ["base", isObject, "an object"],
+    ["axes", isObject, "an object"],
+    ["repeats", (v) => typeof v === "number", "a number"],
+    ["warmup", (v) => typeof v === "number", "a number"],
+  ];
+  for (const [field, ok, what] of checks) {
+    if (!ok(fields[field])) {
+      throw new ConfigError(`--sweep ${name}: ${field}`, fields[field], `must be ${what}`);
+    }
+  }
+  return { ...sweep, description: sweep.description ?? "" };
+}
+
+function parseTarget(text: string) {
+  const m = text.trim().match(/^(\d*\.?\d+(?:e-?\d+)?)(abs)?$/);
+  const value = m ? Number(m[1]) : NaN;
+  if (!m || !(value > 0) || (!m[2] && value >= 1)) {
+    throw new ConfigError(
+      "--target",
+      text,
+      "must be a fraction of the initial loss below 1 (0.2) or an MSE with abs (0.05abs)",
+    );
+  }
+  return { kind: m[2] ? "absolute" as const : "fraction" as const, value };
 }
 
 function parsePowerModel(text: string | undefined): PowerModel | undefined {
@@ -234,35 +313,31 @@ function parsePowerModel(text: string | undefined): PowerModel | undefined {
   return { idleW: parts[0], wattsPerBusyCore: parts[1] };
 }
 
-function runId(c: Record<string, unknown>): string {
-  const k = c.phantomWidth === undefined ? "" : `-k${c.phantomWidth}`;
-  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}`;
-}
-
-function formatRow(record: RunRecord): string {
-  const c = record.config;
+function formatRow(run: RunResult): string {
+  const c = run.config;
   const head = `${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
     String(c.width).padStart(7)
   }${String(c.phantomWidth ?? "-").padStart(5)}`;
-  if (!record.metrics) return `${head}  FAILED: ${record.error}`;
-  const m = record.metrics;
+  if (!run.metrics) return `${head}  FAILED: ${run.error}`;
+  const m = run.metrics;
   const step = m.stepTimeMs.median;
   const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${
     m.bytesMatchPrediction ? "" : " MISMATCH"
   }`;
-  const [first, last] = [m.lossCurve[0][2], m.lossCurve.at(-1)![2]];
-  const e = record.energy;
-  const energy = e?.joulesPerStep
+  const curve = m.loss.curve;
+  const e = m.energy;
+  const energy = e.joulesPerStep
     ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})`
     : "unavailable";
-  const comm = (100 * m.commTimeMs.median / step).toFixed(0);
+  const toTarget = m.loss.stepsToTarget === null ? "not reached" : `${m.loss.stepsToTarget} steps`;
   return [
     head,
     step.toFixed(1).padStart(10),
-    `${comm.padStart(6)}%`,
+    `${(100 * m.commTimeMs.median / step).toFixed(0).padStart(6)}%`,
     bytes.padStart(24),
     m.achievedGflops.toFixed(1).padStart(9),
-    `   ${first.toFixed(4)} -> ${last.toFixed(4)}`,
+    `   ${curve[0][3].toFixed(4)} -> ${curve.at(-1)![3].toFixed(4)}`,
+    `  ${toTarget.padStart(11)}`,
     `   ${energy}`,
   ].join("");
 }
@@ -273,14 +348,14 @@ async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  // Validate every point before training anything: a typo fails in a second, not mid-sweep.
-  const checked = options.configs.map((raw) => {
-    try {
-      return { raw, config: validateTrainConfig(raw) };
-    } catch (error) {
-      if (error instanceof ConfigError) return { raw, error: error.message };
-      throw error;
-    }
+  if (options.sweep === "comm") return await runComm(options);
+  const sweep = options.sweep;
+  // Expanding validates every point before anything runs: a typo fails in a second.
+  const expansion = expandSweep(sweep, {
+    quick: options.quick,
+    repeats: options.repeats,
+    filter: options.filter,
+    overrides: options.overrides,
   });
   const backend = await selectBackend(options.backend);
   const power = await openPowerSampler(options.power);
@@ -289,133 +364,128 @@ async function main(args: string[]): Promise<number> {
     powerModel: options.powerModel,
   });
   if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
-  const environment = await collectEnvironment(backend);
-  const abort = new AbortController();
   const server = options.communicator === "nats" && !options.nats
     ? await startNatsServer()
     : undefined;
+  const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
-    return await sweep(options, checked, { backend, power, monitor, environment, server, abort });
+    const environment = {
+      ...(await collectEnvironment(backend)),
+      natsServer: server?.version ?? (options.nats ? "external" : null),
+    };
+    const connection = options.nats ?? (server ? { servers: server.url } : undefined);
+    const communicator: CommunicatorChoice = options.communicator === "in-process" || !connection
+      ? { kind: "in-process" }
+      : {
+        kind: "nats",
+        connection,
+        launcher: options.launcher,
+        processes: options.processes,
+        dtype: options.dtype,
+      };
+    const dtype = communicator.kind === "nats" ? options.dtype : "float32";
+    await Deno.mkdir(options.out, { recursive: true });
+    const file = join(
+      options.out,
+      `bench-${sweep.id}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`,
+    );
+    const runs: RunResult[] = [];
+    const write = () => {
+      const results: ResultsFile = {
+        schemaVersion: SCHEMA_VERSION,
+        createdAt: new Date().toISOString(),
+        environment,
+        sweep: {
+          id: sweep.id,
+          version: sweep.version,
+          description: sweep.description,
+          quick: options.quick,
+          filter: options.filter ?? null,
+          repeats: expansion.repeats,
+          excluded: expansion.excluded,
+        },
+        communicator: communicator.kind === "nats"
+          ? {
+            kind: "nats",
+            servers: describeNats(communicator.connection),
+            launcher: options.launcher,
+            processes: options.processes ?? null,
+            dtype,
+          }
+          : { kind: "in-process" },
+        power: {
+          backend: power.sampler.backend,
+          devices: power.sampler.devices,
+          selection: power.reasons,
+          notes: power.sampler.notes,
+          periodMs: monitor.periodMs,
+          idleW: monitor.idleW() ?? null,
+          model: options.powerModel ?? null,
+        },
+        runs,
+      };
+      return writeTextFileAtomic(file, JSON.stringify(results, null, 2) + "\n");
+    };
+    console.log(
+      `sweep ${sweep.id} v${sweep.version}: ${expansion.points.length} points x ${expansion.repeats} repeats` +
+        (expansion.excluded.length ? `, ${expansion.excluded.length} excluded` : ""),
+    );
+    for (const x of expansion.excluded) console.log(`  excluded ${x.point}: ${x.reason}`);
+    console.log(
+      `backend ${backend.name} (${JSON.stringify(backend.flags)}); ${
+        communicator.kind === "nats"
+          ? `NATS ${describeNats(communicator.connection)}, ${options.launcher} launcher`
+          : "in-process"
+      }; power ${power.sampler.backend}`,
+    );
+    console.log(
+      "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
+        "      to target   J/step",
+    );
+    await write();
+    await runSweep(expansion, {
+      communicator,
+      bytesPerElement: communicator.kind === "nats" ? bytesPerElement(options.dtype) : 4,
+      dtype,
+      monitor,
+      target: sweep.target ?? { kind: "fraction", value: 0.5 },
+      cooldownMs: options.cooldownMs,
+      signal: abort.signal,
+      onRun: async (run) => {
+        runs.push(run);
+        console.log(formatRow(run));
+        await write(); // an interrupted sweep keeps what it measured
+      },
+    });
+    console.log(`results: ${file}`);
+    if (abort.signal.aborted) {
+      console.error("interrupted: the results so far are in the file above");
+      return 130;
+    }
+    return runs.some((r) => r.status === "failed") ? 1 : 0;
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
     await server?.stop();
   }
 }
 
-interface SweepContext {
-  backend: Awaited<ReturnType<typeof selectBackend>>;
-  power: Awaited<ReturnType<typeof openPowerSampler>>;
-  monitor: EnergyMonitor;
-  environment: Awaited<ReturnType<typeof collectEnvironment>>;
-  server: Awaited<ReturnType<typeof startNatsServer>> | undefined;
-  abort: AbortController;
-}
-
-async function sweep(
-  options: CliOptions,
-  checked: { raw: Record<string, unknown>; config?: TrainConfig; error?: string }[],
-  ctx: SweepContext,
-): Promise<number> {
-  const { backend, power, monitor, environment, server } = ctx;
-  const connection = options.nats ?? (server ? { servers: server.url } : undefined);
-  const communicator: CommunicatorChoice = options.communicator === "in-process" || !connection
-    ? { kind: "in-process" }
-    : {
-      kind: "nats",
-      connection,
-      launcher: options.launcher,
-      processes: options.processes,
-      dtype: options.dtype,
-    };
-  const transport = communicator.kind === "nats"
-    ? {
-      kind: "nats",
-      servers: describeNats(communicator.connection),
-      serverVersion: server?.version ?? "external",
-      launcher: options.launcher,
-      processes: options.processes ?? null,
-      dtype: options.dtype,
-    }
-    : { kind: "in-process" };
-  const wireBytes = communicator.kind === "nats" ? bytesPerElement(options.dtype) : 4;
+async function runComm(options: CliOptions): Promise<number> {
+  const args = ["run", "--allow-all", new URL("./comm.ts", import.meta.url).pathname];
+  if (options.quick) args.push("--ranks", "2,4", "--sizes", "1K,64K,1M");
+  if (options.nats) args.push("--nats", (options.nats.servers as string[]).join(","));
   await Deno.mkdir(options.out, { recursive: true });
-  const file = join(options.out, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
-  console.log(
-    `backend ${backend.name} (${JSON.stringify(backend.flags)}), communicator ${
-      communicator.kind === "nats"
-        ? `NATS ${transport.servers}, ${options.launcher} launcher`
-        : "in-process"
-    }`,
+  args.push(
+    "--json",
+    join(options.out, `comm-${new Date().toISOString().replace(/[:.]/g, "-")}.json`),
   );
-  console.log(
-    "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
-      "             J/step",
-  );
-  const runs: RunRecord[] = [];
-  for (const point of checked) {
-    const id = runId(point.raw);
-    let record: RunRecord;
-    if (!point.config) {
-      record = { id, status: "failed", error: point.error, config: point.raw };
-    } else {
-      try {
-        const outcome = await runPoint(id, point.config, communicator, monitor, ctx.abort.signal);
-        const timed = outcome.windows.slice(options.warmup);
-        const metrics = summarizeRun(point.config, outcome.ranks, options.warmup, wireBytes);
-        record = {
-          id,
-          status: "ok",
-          config: { ...point.config },
-          metrics,
-          energy: summarizeEnergy(timed),
-        };
-      } catch (error) {
-        const message = error instanceof Error ? error.message : String(error);
-        record = { id, status: "failed", error: message, config: { ...point.config } };
-        if (ctx.abort.signal.aborted) {
-          runs.push(record);
-          await write(runs);
-          console.error("interrupted: results so far are in " + file);
-          return 130;
-        }
-      }
-    }
-    runs.push(record);
-    console.log(formatRow(record));
-    // Rewrite after every point so an interrupted sweep keeps what it measured.
-    await write(runs);
-  }
-  console.log(`results: ${file}`);
-  return runs.some((r) => r.status === "failed") ? 1 : 0;
-
-  async function write(runs: RunRecord[]): Promise<void> {
-    await writeTextFileAtomic(
-      file,
-      JSON.stringify(
-        {
-          schemaVersion: 0,
-          format: "phantom-bench-preliminary",
-          createdAt: new Date().toISOString(),
-          communicator: transport,
-          power: {
-            backend: power.sampler.backend,
-            devices: power.sampler.devices,
-            selection: power.reasons,
-            notes: power.sampler.notes,
-            periodMs: monitor.periodMs,
-            idleW: monitor.idleW() ?? null,
-            model: options.powerModel ?? null,
-          },
-          environment,
-          runs,
-        },
-        null,
-        2,
-      ) + "\n",
-    );
-  }
+  const out = await new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  return out.code;
 }
 
 if (import.meta.main) {

@@ -16,6 +16,7 @@ function rank(
     step,
     stepMs: ms,
     commMs: ms / 4,
+    forwardMs: ms / 3,
     bytesSent,
     bytesReceived: predicted.bytesReceivedPerRankPerStep,
     loss: 1,

@@ -26,6 +26,8 @@ export interface StepRecord {
   stepMs: number;
   /** Part of stepMs spent inside collectives, in ms. */
   commMs: number;
+  /** Time from the step's start to the loss (forward pass, output all-reduce included), in ms. */
+  forwardMs: number;
   /** Payload bytes sent during the step. */
   bytesSent: number;
   /** Payload bytes received during the step. */
@@ -111,6 +113,7 @@ export async function trainRank(
       const start = now();
       const y = await model.forward(batch.x, "train");
       const { loss, dY } = await mseLoss(y, batch.y);
+      const forwardMs = now() - start;
       const grads = await model.backward(dY);
       optimizer.apply(params, grads);
       // Wait for the update so its time lands in this step on asynchronous backends.
@@ -123,6 +126,7 @@ export async function trainRank(
         step,
         stepMs,
         commMs: timed.commMs - commBefore,
+        forwardMs,
         bytesSent: bytes.bytesSent,
         bytesReceived: bytes.bytesReceived,
         loss,

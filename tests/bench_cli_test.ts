@@ -1,5 +1,6 @@
 // End-to-end tests of `deno task bench` as a user runs it: a subprocess, its output, its exit
-// code and its results file.
+// code and its results file (validated by the loader).
+import { parseResults, type ResultsFile } from "../lib/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -26,67 +27,82 @@ async function bench(...args: string[]) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-Deno.test("bench: a single point runs, prints its row and writes a results file", async () => {
+async function results(dir: string): Promise<ResultsFile> {
+  const files = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+  assertEquals(files.length, 1, `one results file, got ${files}`);
+  return parseResults(await Deno.readTextFile(files[0]), files[0]);
+}
+
+const SMALL = [
+  "--width",
+  "64",
+  "--phantom-width",
+  "2",
+  "--batch",
+  "8",
+  "--steps",
+  "6",
+  "--warmup",
+  "1",
+];
+
+Deno.test("bench: a quick run through the real NATS path writes a valid results file", async () => {
   const dir = await Deno.makeTempDir();
-  const r = await bench(
-    "--mode",
-    "phantom",
-    "--ranks",
-    "2,4",
-    "--width",
-    "64",
-    "--phantom-width",
-    "2",
-    "--batch",
-    "8",
-    "--steps",
-    "6",
-    "--warmup",
-    "1",
-    "--out",
-    dir,
-  );
+  const r = await bench("--mode", "phantom", "--ranks", "2,4", ...SMALL, "--out", dir);
   assertEquals(r.code, 0, r.stderr);
   assert(/phantom\s+4\s+64\s+2/.test(r.stdout), r.stdout);
-  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
-  const results = JSON.parse(await Deno.readTextFile(file));
-  // Default transport: NATS, with a nats-server the bench started and stopped itself.
-  assertEquals(results.communicator.kind, "nats");
-  assertEquals(results.communicator.dtype, "float32");
-  assert(
-    results.communicator.serverVersion.startsWith("nats-server"),
-    results.communicator.serverVersion,
-  );
-  assertEquals(results.runs.length, 2);
-  for (const run of results.runs) {
+  const file = await results(dir);
+  assertEquals(file.sweep.id, "point");
+  assertEquals(file.communicator.kind, "nats");
+  assertEquals((file.environment.natsServer as string).startsWith("nats-server"), true);
+  assertEquals(file.runs.length, 2);
+  for (const run of file.runs) {
     assertEquals(run.status, "ok");
-    assertEquals(run.metrics.bytesMatchPrediction, true);
-    assertEquals(run.metrics.stepTimeMs.samples.length, 5);
+    assertEquals(run.metrics!.bytesMatchPrediction, true);
+    assertEquals(run.metrics!.stepTimeMs.samples.length, 5);
+    assert(run.metrics!.wireBytesSentPerRankPerStep! > run.metrics!.bytesSentPerRankPerStep);
+    assertEquals(run.metrics!.loss.curve[0][0], 0);
+    assertEquals(run.config.dtype, "float32");
   }
-  assertEquals(results.environment.tfjs.backend.name, "wasm");
-  // The power selection says why; on a host without telemetry (the build machines) energy is
-  // unavailable rather than invented.
-  assert(results.power.selection.length >= 1);
-  if (results.power.backend === "none") {
-    for (const run of results.runs) assertEquals(run.energy.method, "unavailable");
+  assertEquals((file.environment.tfjs as { backend: { name: string } }).backend.name, "wasm");
+  // On a host without telemetry (the build machines) energy is unavailable, not invented.
+  if (file.power.backend === "none") {
+    for (const run of file.runs) assertEquals(run.metrics!.energy.method, "unavailable");
   }
 });
 
-Deno.test("bench: a declared power model gives energy labelled modelled", async () => {
+Deno.test("bench: the same point and seed give the same loss curve; repeats share the config hash", async () => {
   const dir = await Deno.makeTempDir();
   const r = await bench(
     "--mode",
     "tp",
     "--ranks",
     "2",
-    "--width",
-    "32",
-    "--batch",
-    "4",
-    "--steps",
-    "4",
-    "--warmup",
-    "1",
+    ...SMALL,
+    "--repeats",
+    "2",
+    "--communicator",
+    "inprocess",
+    "--out",
+    dir,
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const [a, b] = (await results(dir)).runs;
+  assertEquals([a.repeat, b.repeat], [0, 1]);
+  assertEquals(a.configHash, b.configHash);
+  assertEquals(a.metrics!.loss.curve.map((c) => c[3]), b.metrics!.loss.curve.map((c) => c[3]));
+});
+
+Deno.test("bench: a declared power model gives energy labelled modelled, per step and phase", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await bench(
+    "--mode",
+    "tp",
+    "--ranks",
+    "2",
+    ...SMALL,
+    "--communicator",
+    "inprocess",
     "--power",
     "none",
     "--power-model",
@@ -96,39 +112,52 @@ Deno.test("bench: a declared power model gives energy labelled modelled", async 
   );
   assertEquals(r.code, 0, r.stderr);
   assert(r.stdout.includes("(modelled)"), r.stdout);
-  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
-  const results = JSON.parse(await Deno.readTextFile(file));
-  const energy = results.runs[0].energy;
+  const file = await results(dir);
+  const energy = file.runs[0].metrics!.energy;
   assertEquals(energy.method, "modelled");
-  assertEquals(energy.joulesPerStep.samples.length, 3);
-  assert(energy.joulesPerStep.median > 0);
-  assertEquals(results.power.model, { idleW: 40, wattsPerBusyCore: 12 });
+  assertEquals(energy.joulesPerStep!.samples.length, 5);
+  assert(energy.perPhase!.forward.median > 0 && energy.perPhase!.backward.median > 0);
+  assert(file.runs[0].metrics!.loss.curve.every((c) => c[2] !== null));
+  assertEquals(file.power.model, { idleW: 40, wattsPerBusyCore: 12 });
 });
 
-Deno.test("bench: a bad point fails alone, with its error recorded, and the exit code says so", async () => {
+Deno.test("bench: a bad point is excluded by rule, a failing run is recorded, the others still run", async () => {
   const dir = await Deno.makeTempDir();
-  // p = 3 does not divide 64; p = 2 does.
+  // p = 3 does not divide 64 (excluded); tensorflow cannot load here (the run fails); p = 2 runs.
   const r = await bench(
     "--mode",
     "tp",
     "--ranks",
     "3,2",
-    "--width",
-    "64",
-    "--batch",
-    "4",
-    "--steps",
-    "3",
-    "--warmup",
-    "0",
+    ...SMALL,
     "--out",
     dir,
+    "--backend",
+    "wasm",
   );
-  assertEquals(r.code, 1);
-  assert(r.stdout.includes("FAILED: Invalid config: ranks (3) must divide width (64)"), r.stdout);
-  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
-  const runs = JSON.parse(await Deno.readTextFile(file)).runs;
-  assertEquals(runs.map((x: { status: string }) => x.status), ["failed", "ok"]);
+  assertEquals(r.code, 0, r.stderr);
+  assert(r.stdout.includes("excluded tp-p3-n64-L2-b8"), r.stdout);
+  const file = await results(dir);
+  assertEquals(file.sweep.excluded[0].reason, "Invalid config: ranks (3) must divide width (64)");
+  assertEquals(file.runs.map((x) => x.status), ["ok"]);
+  const sweepFile = `${dir}/sweep.json`;
+  await Deno.writeTextFile(
+    sweepFile,
+    JSON.stringify({
+      id: "mixed",
+      version: 1,
+      repeats: 1,
+      warmup: 1,
+      base: { mode: "tp", width: 64, batch: 4, steps: 3, layers: 1 },
+      axes: { variant: [{ ranks: 2, steps: 1 }, { ranks: 2 }] },
+    }),
+  );
+  const out = `${dir}/out`;
+  const m = await bench("--sweep", sweepFile, "--communicator", "inprocess", "--out", out);
+  assertEquals(m.code, 1, m.stdout + m.stderr);
+  const runs = (await results(out)).runs;
+  assertEquals(runs.map((x) => x.status), ["failed", "ok"]);
+  assert(runs[0].error!.includes("warm-up (1) leaves none of the 1 steps"), runs[0].error);
 });
 
 const USAGE_ERRORS: [string[], string][] = [
@@ -144,12 +173,19 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--dtype", "int8"], '--dtype ("int8") must be one of float32, float16, bfloat16'],
   [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],
   [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
-  [["--steps", "5", "--warmup", "5"], '--warmup ("5") must be an integer from 0 to steps - 1 (4)'],
+  [["--sweep", "huge"], '--sweep ("huge") must be one of scaling, width, to-target, default, comm'],
+  [["--sweep", "/nonexistent.json"], "cannot be read as JSON"],
+  [["--sweep", "scaling", "--ranks", "2"], "cannot be combined with point options"],
+  [["--filter", "ranks~2"], '"ranks~2"'],
+  [["--repeats", "0"], '--repeats ("0") must be a positive integer'],
+  [["--target", "2"], '--target ("2") must be a fraction of the initial loss below 1'],
+  [["--cooldown", "x"], '--cooldown ("x") must be a positive integer'],
+  [["--warmup", "-1"], "Option '--warmup' argument is ambiguous"],
 ];
 
 for (const [args, message] of USAGE_ERRORS) {
   Deno.test(`bench: ${args.join(" ")} is a clear usage error without a stack trace`, async () => {
-    const r = await bench(...args);
+    const r = await bench(...args, "--out", await Deno.makeTempDir());
     assertEquals(r.code, 2, r.stdout + r.stderr);
     assert(r.stderr.includes(message), r.stderr);
     assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
@@ -163,12 +199,7 @@ Deno.test("bench: float16 on the wire over NATS halves the measured and predicte
     "phantom",
     "--ranks",
     "4",
-    "--width",
-    "64",
-    "--phantom-width",
-    "2",
-    "--batch",
-    "8",
+    ...SMALL.slice(0, 6),
     "--steps",
     "3",
     "--warmup",
@@ -179,36 +210,46 @@ Deno.test("bench: float16 on the wire over NATS halves the measured and predicte
     dir,
   );
   assertEquals(r.code, 0, r.stderr);
-  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
-  const run = JSON.parse(await Deno.readTextFile(file)).runs[0];
-  assertEquals(run.metrics.bytesMatchPrediction, true);
+  const run = (await results(dir)).runs[0];
+  assertEquals(run.metrics!.bytesMatchPrediction, true);
   // 2 layers x (b k + (p-1) b k) + b d_out, 2 bytes each.
-  assertEquals(run.metrics.bytesSentPerRankPerStep, 2 * (2 * (8 * 2 + 3 * 8 * 2) + 8 * 16));
+  assertEquals(run.metrics!.bytesSentPerRankPerStep, 2 * (2 * (8 * 2 + 3 * 8 * 2) + 8 * 16));
+  assertEquals(run.config.dtype, "float16");
 });
 
 Deno.test("bench: --help documents every flag", async () => {
   const r = await bench("--help");
   assertEquals(r.code, 0);
-  for (
-    const flag of [
-      "--mode",
-      "--ranks",
-      "--width",
-      "--phantom-width",
-      "--layers",
-      "--batch",
-      "--steps",
-      "--warmup",
-      "--seed",
-      "--optimizer",
-      "--lr",
-      "--backend",
-      "--quick",
-      "--out",
-    ]
-  ) {
-    assert(r.stdout.includes(flag), `--help lacks ${flag}`);
-  }
+  const flags = [
+    "--sweep",
+    "--quick",
+    "--filter",
+    "--repeats",
+    "--cooldown",
+    "--mode",
+    "--ranks",
+    "--width",
+    "--phantom-width",
+    "--layers",
+    "--batch",
+    "--steps",
+    "--warmup",
+    "--seed",
+    "--optimizer",
+    "--lr",
+    "--target",
+    "--communicator",
+    "--nats",
+    "--launcher",
+    "--processes",
+    "--dtype",
+    "--backend",
+    "--power",
+    "--power-model",
+    "--power-period",
+    "--out",
+  ];
+  for (const flag of flags) assert(r.stdout.includes(flag), `--help lacks ${flag}`);
 });
 
 Deno.test("report and compare fail clearly until they are implemented", async () => {

@@ -61,7 +61,7 @@ Deno.test({
   ...opts,
   name: "a rank that exits mid-run fails the run naming it; nothing is left running",
   fn: async () => {
-    const before = new Set(denoProcesses());
+    let launched: number[] = [];
     const start = performance.now();
     const error = await assertRejects(
       () =>
@@ -70,13 +70,15 @@ Deno.test({
           processes: 2,
           fault: { rank: 3, atStep: 2, kind: "exit" },
           heartbeatTimeoutMs: 5000,
+          onLaunched: (processes) => (launched = processes.map((p) => p.pid)),
         }),
       RunFailedError,
     ) as RunFailedError;
     assert(error.ranks.includes(3), `${error.message} (ranks ${error.ranks})`);
     assert(performance.now() - start < 30_000);
-    const left = denoProcesses().filter((p) => !before.has(p));
-    assertEquals(left, [], "worker processes left behind");
+    assertEquals(launched.length, 2);
+    const alive = launched.filter((pid) => denoProcesses().includes(pid));
+    assertEquals(alive, [], "worker processes left behind");
   },
 });
 

@@ -1,0 +1,150 @@
+/**
+ * The sweep runner: every point of an expansion, `repeats` times, on the chosen communicator,
+ * with a cooldown between runs. Each run becomes a {@linkcode RunResult}: timing after warm-up,
+ * measured and predicted bytes, energy per step and phase from windows over rank 0's steps, and
+ * loss to target. A run that fails is recorded with its error and the sweep goes on.
+ *
+ * @module
+ */
+
+import { configHash, type RunResult } from "../lib/results.ts";
+import { type StepWindows, summarizeEnergy } from "../lib/energy_summary.ts";
+import { lossToTarget } from "../lib/loss_target.ts";
+import type { EnergyMonitor } from "../lib/power/energy_monitor.ts";
+import { summarizeRun } from "../lib/run_summary.ts";
+import { distribution } from "../lib/stats.ts";
+import type { Expansion, SweepPoint, TargetSpec } from "../lib/sweep.ts";
+import { type CommunicatorChoice, runPoint } from "./_point.ts";
+import { Progress } from "./progress.ts";
+
+/** What the runner needs. */
+export interface RunnerContext {
+  /** Transport. */
+  communicator: CommunicatorChoice;
+  /** Wire bytes per element (4, or 2 for half types over NATS). */
+  bytesPerElement: number;
+  /** Wire dtype recorded in each run's config. */
+  dtype: string;
+  /** The energy monitor. */
+  monitor: EnergyMonitor;
+  /** Loss target. */
+  target: TargetSpec;
+  /** Pause between runs, in ms (lets power settle). */
+  cooldownMs: number;
+  /** Interrupts the sweep. */
+  signal?: AbortSignal;
+  /** Called after every run (e.g. to rewrite the results file). */
+  onRun?: (run: RunResult) => Promise<void> | void;
+}
+
+/**
+ * Runs an expansion.
+ *
+ * @param expansion Points, repeats, warm-up.
+ * @param ctx Transport, monitor, target, cooldown, callbacks.
+ * @returns One result per run, in order (failed runs included).
+ */
+export async function runSweep(expansion: Expansion, ctx: RunnerContext): Promise<RunResult[]> {
+  const runs: RunResult[] = [];
+  const progress = new Progress(expansion.points.length * expansion.repeats);
+  for (const point of expansion.points) {
+    for (let repeat = 0; repeat < expansion.repeats; repeat++) {
+      if (ctx.signal?.aborted) return runs;
+      if (runs.length > 0 && ctx.cooldownMs > 0) {
+        await new Promise((r) => setTimeout(r, ctx.cooldownMs));
+      }
+      progress.start(`${point.id} #${repeat}`, point.config.steps);
+      const run = await runOne(point, repeat, expansion.warmup, ctx, (s) => progress.step(s));
+      progress.finish();
+      runs.push(run);
+      await ctx.onRun?.(run);
+    }
+  }
+  return runs;
+}
+
+async function runOne(
+  point: SweepPoint,
+  repeat: number,
+  warmup: number,
+  ctx: RunnerContext,
+  onStep: (step: number) => void,
+): Promise<RunResult> {
+  const config = {
+    ...point.config,
+    phantomWidth: point.config.phantomWidth ?? null,
+    dtype: ctx.dtype,
+    warmup,
+  };
+  const base = {
+    id: `${point.id}#${repeat}`,
+    point: point.id,
+    repeat,
+    configHash: await configHash(config),
+    config,
+  };
+  try {
+    if (warmup >= point.config.steps) {
+      throw new RangeError(
+        `warm-up (${warmup}) leaves none of the ${point.config.steps} steps to time`,
+      );
+    }
+    const outcome = await runPoint(point.config, ctx.communicator, {
+      signal: ctx.signal,
+      onStep: (s) => onStep(s.step),
+    });
+    const summary = summarizeRun(point.config, outcome.ranks, warmup, ctx.bytesPerElement);
+    const rank0 = outcome.ranks[0];
+    const windows = await stepWindows(
+      ctx.monitor,
+      outcome.stepStartsMs,
+      rank0.steps,
+      outcome.stepCpuMs,
+    );
+    const energy = summarizeEnergy(windows.slice(warmup));
+    const stepJoules = energy.method === "unavailable"
+      ? null
+      : windows.map((w) => w.step.totalJ ?? 0);
+    const timed = rank0.steps.slice(warmup);
+    const { lossCurve: _curve, ...metrics } = summary;
+    return {
+      ...base,
+      status: "ok",
+      metrics: {
+        ...metrics,
+        computeTimeMs: distribution(timed.map((s) => s.stepMs - s.commMs)),
+        energy,
+        loss: lossToTarget(rank0.evals, stepJoules, ctx.target),
+      },
+    };
+  } catch (error) {
+    return {
+      ...base,
+      status: "failed",
+      error: error instanceof Error ? error.message : String(error),
+    };
+  }
+}
+
+async function stepWindows(
+  monitor: EnergyMonitor,
+  startsMs: number[],
+  steps: { step: number; stepMs: number; forwardMs: number }[],
+  cpuMs: number[],
+): Promise<StepWindows[]> {
+  await monitor.sampleNow();
+  return await Promise.all(steps.map(async (s, i) => {
+    const start = startsMs[i];
+    const split = start + s.forwardMs;
+    const end = start + s.stepMs;
+    const cpu = cpuMs[i] ?? 0;
+    // The model's CPU time is split between phases in proportion to their duration.
+    const share = s.stepMs > 0 ? s.forwardMs / s.stepMs : 0;
+    const [step, forward, backward] = await Promise.all([
+      monitor.measureWindow(`step ${i}`, start, end, cpu),
+      monitor.measureWindow(`forward ${i}`, start, split, cpu * share),
+      monitor.measureWindow(`backward ${i}`, split, end, cpu * (1 - share)),
+    ]);
+    return { step, forward, backward };
+  }));
+}

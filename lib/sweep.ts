@@ -1,0 +1,200 @@
+/**
+ * Sweeps are data: a plain object (id, version, base configuration, axes, repeats, warm-up,
+ * exclusions, loss target) that {@linkcode expandSweep}, a pure function, turns into run points.
+ * Points that cannot exist (p not dividing n, k not below n/p, ...) are excluded by the
+ * configuration rules with the reason recorded, never silently dropped.
+ *
+ * @module
+ */
+
+import { ConfigError } from "./config_error.ts";
+import { type TrainConfig, validateTrainConfig } from "./config.ts";
+
+/** The loss target of a sweep's runs. */
+export interface TargetSpec {
+  /** `absolute` MSE, or `fraction` of the initial held-out loss. */
+  kind: "absolute" | "fraction";
+  /** The number. */
+  value: number;
+}
+
+/** A benchmark sweep. */
+export interface Sweep {
+  /** Name, e.g. `scaling`. */
+  id: string;
+  /** Bumped whenever the sweep's points change meaning. */
+  version: number;
+  /** One line for humans. */
+  description: string;
+  /** Fields every point starts from (config fields, and `warmup`). */
+  base: Record<string, unknown>;
+  /** Axes: field -> values; a value that is an object is merged into the point. Cartesian product. */
+  axes: Record<string, unknown[]>;
+  /** Repeats of every point. */
+  repeats: number;
+  /** Steps excluded from timing. */
+  warmup: number;
+  /** Extra exclusions: points matching every field of `when` are excluded with `reason`. */
+  exclusions?: { when: Record<string, unknown>; reason: string }[];
+  /** Overrides applied with --quick (e.g. fewer steps, fewer ranks). */
+  quick?: { base?: Record<string, unknown>; axes?: Record<string, unknown[]>; warmup?: number };
+  /** Loss target. @default 50% of the initial loss */
+  target?: TargetSpec;
+}
+
+/** One point of a sweep. */
+export interface SweepPoint {
+  /** Readable id, e.g. `phantom-p8-n1024-k16-L2-b64`. */
+  id: string;
+  /** The validated configuration. */
+  config: TrainConfig;
+  /** Raw fields as expanded. */
+  raw: Record<string, unknown>;
+}
+
+/** The expansion of a sweep. */
+export interface Expansion {
+  /** Points to run (each `repeats` times). */
+  points: SweepPoint[];
+  /** Points that cannot or should not run, with the reason. */
+  excluded: { point: string; reason: string }[];
+  /** Repeats per point. */
+  repeats: number;
+  /** Warm-up steps. */
+  warmup: number;
+}
+
+/** Options of {@linkcode expandSweep}. */
+export interface ExpandOptions {
+  /** Apply the sweep's quick overrides. */
+  quick?: boolean;
+  /** Override the repeats. */
+  repeats?: number;
+  /** Keep only points matching this filter (see {@linkcode parseFilter}). */
+  filter?: string;
+  /** Fields forced onto every point (e.g. backend from the CLI). */
+  overrides?: Record<string, unknown>;
+}
+
+/**
+ * Expands a sweep into points.
+ *
+ * @param sweep The sweep.
+ * @param options Quick mode, repeats, filter, overrides.
+ * @returns Points, exclusions, repeats and warm-up.
+ * @throws {ConfigError} If the filter does not parse or repeats is not a positive integer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { expandSweep } from "./sweep.ts";
+ * const e = expandSweep({
+ *   id: "demo", version: 1, description: "", repeats: 1, warmup: 1,
+ *   base: { mode: "tp", width: 64 }, axes: { ranks: [1, 3, 4] },
+ * });
+ * assert(e.points.length === 2 && e.excluded[0].reason.includes("must divide width"));
+ * ```
+ */
+export function expandSweep(sweep: Sweep, options: ExpandOptions = {}): Expansion {
+  const quick = options.quick ? sweep.quick ?? {} : {};
+  const base = { ...sweep.base, ...quick.base, ...options.overrides };
+  const axes = { ...sweep.axes, ...quick.axes };
+  for (const key of Object.keys(options.overrides ?? {})) delete axes[key];
+  const repeats = options.repeats ?? sweep.repeats;
+  if (!Number.isSafeInteger(repeats) || repeats < 1) {
+    throw new ConfigError("--repeats", repeats, "must be a positive integer");
+  }
+  const keep = options.filter ? parseFilter(options.filter) : () => true;
+  const points: SweepPoint[] = [];
+  const excluded: Expansion["excluded"] = [];
+  for (const raw of product(base, axes)) {
+    if (raw.mode !== "phantom") delete raw.phantomWidth;
+    const id = pointId(raw);
+    if (!keep(raw)) continue;
+    const rule = sweep.exclusions?.find((x) =>
+      Object.entries(x.when).every(([k, v]) => raw[k] === v)
+    );
+    if (rule) {
+      excluded.push({ point: id, reason: rule.reason });
+      continue;
+    }
+    try {
+      const { warmup: _w, ...fields } = raw;
+      points.push({ id, raw, config: validateTrainConfig(fields) });
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      excluded.push({ point: id, reason: error.message });
+    }
+  }
+  return { points, excluded, repeats, warmup: quick.warmup ?? sweep.warmup };
+}
+
+function product(
+  base: Record<string, unknown>,
+  axes: Record<string, unknown[]>,
+): Record<string, unknown>[] {
+  let out: Record<string, unknown>[] = [{ ...base }];
+  for (const [key, values] of Object.entries(axes)) {
+    out = out.flatMap((partial) =>
+      values.map((v) =>
+        v !== null && typeof v === "object" && !Array.isArray(v)
+          ? { ...partial, ...(v as Record<string, unknown>) }
+          : { ...partial, [key]: v }
+      )
+    );
+  }
+  return out;
+}
+
+/**
+ * A readable point id.
+ *
+ * @param c Point fields.
+ * @returns E.g. `phantom-p8-n1024-k16-L2-b64`.
+ */
+export function pointId(c: Record<string, unknown>): string {
+  const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
+  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}`;
+}
+
+const FILTER = /^\s*([A-Za-z]+)\s*(<=|>=|!=|=|<|>)\s*([^,]+?)\s*$/;
+
+/**
+ * Parses a filter: comma-separated conditions on point fields, all of which must hold, e.g.
+ * `mode=phantom,ranks<=8`.
+ *
+ * @param text The filter.
+ * @returns A predicate over point fields.
+ * @throws {ConfigError} Naming --filter and the condition that does not parse.
+ */
+export function parseFilter(text: string): (point: Record<string, unknown>) => boolean {
+  const tests = text.split(",").map((part) => {
+    const m = part.match(FILTER);
+    if (!m) {
+      throw new ConfigError(
+        "--filter",
+        text,
+        `has a condition that does not parse: "${part.trim()}" (use e.g. mode=phantom,ranks<=8)`,
+      );
+    }
+    const [, field, op, rawValue] = m;
+    const value = /^-?\d+(\.\d+)?$/.test(rawValue) ? Number(rawValue) : rawValue;
+    return (p: Record<string, unknown>) => {
+      const v = p[field];
+      switch (op) {
+        case "=":
+          return v === value;
+        case "!=":
+          return v !== value;
+        case "<":
+          return typeof v === "number" && v < Number(value);
+        case ">":
+          return typeof v === "number" && v > Number(value);
+        case "<=":
+          return typeof v === "number" && v <= Number(value);
+        default:
+          return typeof v === "number" && v >= Number(value);
+      }
+    };
+  });
+  return (p) => tests.every((t) => t(p));
+}
