@@ -26,6 +26,8 @@ export interface Environment {
   gitCommit: string;
   /** Host name. */
   hostname: string;
+  /** NVIDIA GPUs as nvidia-smi lists them (name, driver); empty where there is none. */
+  gpus: { name: string; driver: string }[];
 }
 
 /**
@@ -49,7 +51,25 @@ export async function collectEnvironment(backend: BackendInfo, root = "."): Prom
     tfjs: { version: tf.version_core, backend },
     gitCommit: await gitCommit(root),
     hostname: tryOr(() => Deno.hostname(), "unknown"),
+    gpus: await nvidiaGpus(),
   };
+}
+
+async function nvidiaGpus(): Promise<{ name: string; driver: string }[]> {
+  try {
+    const out = await new Deno.Command("nvidia-smi", {
+      args: ["--query-gpu=name,driver_version", "--format=csv,noheader"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!out.success) return [];
+    return new TextDecoder().decode(out.stdout).trim().split("\n").filter(Boolean).map((line) => {
+      const [name, driver] = line.split(",").map((s) => s.trim());
+      return { name, driver };
+    });
+  } catch {
+    return []; // no nvidia-smi: no NVIDIA GPU here
+  }
 }
 
 function tryOr<T>(fn: () => T, fallback: T): T {
