@@ -225,9 +225,7 @@ function parseCli(args: string[]): CliOptions | "help" {
     quick,
     filter: values.filter,
     repeats: int("repeats"),
-    cooldownMs: values.cooldown === undefined
-      ? (quick ? 0 : 2000)
-      : parseInteger("--cooldown", values.cooldown),
+    cooldownMs: values.cooldown === undefined ? (quick ? 0 : 2000) : parseCooldown(values.cooldown),
     overrides,
     communicator: communicator === "inprocess" ? "in-process" : "nats",
     nats: values.nats
@@ -285,6 +283,13 @@ function loadSweep(name: string): Sweep {
     }
   }
   return { ...sweep, description: sweep.description ?? "" };
+}
+
+function parseCooldown(text: string): number {
+  if (!/^\d+$/.test(text.trim())) {
+    throw new ConfigError("--cooldown", text, "must be a whole number of ms (0 or more)");
+  }
+  return Number(text);
 }
 
 function parseTarget(text: string) {

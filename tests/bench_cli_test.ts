@@ -179,7 +179,7 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--filter", "ranks~2"], '"ranks~2"'],
   [["--repeats", "0"], '--repeats ("0") must be a positive integer'],
   [["--target", "2"], '--target ("2") must be a fraction of the initial loss below 1'],
-  [["--cooldown", "x"], '--cooldown ("x") must be a positive integer'],
+  [["--cooldown", "x"], '--cooldown ("x") must be a whole number of ms'],
   [["--warmup", "-1"], "Option '--warmup' argument is ambiguous"],
 ];
 
