@@ -13,7 +13,11 @@ import { oneOf } from "../lib/config.ts";
 import { ConfigError } from "../lib/config_error.ts";
 import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
-import { describeNats, type NatsConnectionOptions } from "../lib/nats/connection.ts";
+import {
+  describeNats,
+  type NatsConnectionOptions,
+  validateServers,
+} from "../lib/nats/connection.ts";
 import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { bytesPerElement, WIRE_DTYPES, type WireDtype } from "../lib/nats/wire.ts";
 import { type LauncherName, LAUNCHERS } from "../lib/nats_run.ts";
@@ -230,7 +234,7 @@ function parseCli(args: string[]): CliOptions | "help" {
     communicator: communicator === "inprocess" ? "in-process" : "nats",
     nats: values.nats
       ? {
-        servers: values.nats.split(","),
+        servers: validateServers(values.nats.split(",")),
         token: values["nats-token"],
         user: values["nats-user"],
         password: values["nats-password"],

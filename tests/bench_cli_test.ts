@@ -179,6 +179,9 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--filter", "ranks~2"], '"ranks~2"'],
   [["--repeats", "0"], '--repeats ("0") must be a positive integer'],
   [["--target", "2"], '--target ("2") must be a fraction of the initial loss below 1'],
+  [["--processes", "0"], '--processes ("0") must be a positive integer'],
+  [["--power-period", "fast"], '--power-period ("fast") must be a positive integer'],
+  [["--nats", "not a url"], 'nats.servers (["not a url"]) must be one or more URLs'],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number of ms'],
   [["--warmup", "-1"], "Option '--warmup' argument is ambiguous"],
 ];

@@ -43,16 +43,7 @@ export interface NatsConnectionOptions {
  * @throws {ConfigError} If the options are inconsistent (e.g. a user without a password).
  */
 export async function connectNats(options: NatsConnectionOptions): Promise<NatsConnection> {
-  const servers = Array.isArray(options.servers) ? options.servers : [options.servers];
-  if (
-    servers.length === 0 || servers.some((s) => !/^((nats|tls|ws|wss):\/\/)?[^\s/]+\/?$/.test(s))
-  ) {
-    throw new ConfigError(
-      "nats.servers",
-      options.servers,
-      "must be one or more URLs like nats://host:4222",
-    );
-  }
+  const servers = validateServers(options.servers);
   if ((options.user === undefined) !== (options.password === undefined)) {
     throw new ConfigError(
       "nats.user",
@@ -88,6 +79,25 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     pingInterval: 30_000,
     maxPingOut: 4,
   });
+}
+
+/**
+ * Checks server URLs.
+ *
+ * @param servers One URL or several.
+ * @returns The URLs as a list.
+ * @throws {ConfigError} Naming nats.servers if one is not a URL like nats://host:4222.
+ */
+export function validateServers(servers: string | string[]): string[] {
+  const list = Array.isArray(servers) ? servers : [servers];
+  if (list.length === 0 || list.some((s) => !/^((nats|tls|ws|wss):\/\/)?[^\s/]+\/?$/.test(s))) {
+    throw new ConfigError(
+      "nats.servers",
+      servers,
+      "must be one or more URLs like nats://host:4222",
+    );
+  }
+  return list;
 }
 
 /**
