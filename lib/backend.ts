@@ -53,8 +53,33 @@ export class BackendUnavailableError extends Error {
  * assert(info.tfjsBackend === "cpu");
  * ```
  */
-export async function selectBackend(name: string): Promise<BackendInfo> {
+export function selectBackend(name: string): Promise<BackendInfo> {
   const backend = oneOf("backend", name, BACKENDS);
+  // tfjs has one engine per realm: ranks sharing a worker thread must not initialise it
+  // concurrently (a second setBackend during the first fails). Serialise, and reuse a selection.
+  const previous = selection;
+  // Reuse a pending selection, or a finished one still active (tf.setBackend elsewhere may
+  // have switched away since).
+  if (previous?.name === backend && (!previous.settled || tf.getBackend() === backend)) {
+    return previous.info;
+  }
+  const info = (previous?.info.catch(() => undefined) ?? Promise.resolve(undefined))
+    .then(() => activate(backend));
+  const current = { name: backend, info, settled: false };
+  selection = current;
+  info.then(
+    () => (current.settled = true),
+    () => {
+      if (selection === current) selection = undefined;
+    },
+  );
+  return info;
+}
+
+/** The realm's current or pending backend selection (tfjs itself is realm-global). */
+let selection: { name: BackendName; info: Promise<BackendInfo>; settled: boolean } | undefined;
+
+async function activate(backend: BackendName): Promise<BackendInfo> {
   const flags = await LOADERS[backend]();
   const ok = await tf.setBackend(backendKey(backend));
   if (!ok) {

@@ -34,3 +34,9 @@ Deno.test("tensorflow backend: fails here with a message saying why and what to 
     assert(error.message.includes("libtensorflow"), error.message);
   }
 });
+
+Deno.test("concurrent selections in one realm share one initialisation", async () => {
+  const infos = await Promise.all(Array.from({ length: 16 }, () => selectBackend("wasm")));
+  assert(infos.every((i) => i.tfjsBackend === "wasm"));
+  assertEquals(tf.getBackend(), "wasm");
+});
