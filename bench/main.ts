@@ -223,7 +223,6 @@ function parseCli(args: string[]): CliOptions | "help" {
     sweep = { ...sweep, target: parseTarget(values.target) };
   }
   const communicator = oneOf("--communicator", values.communicator, ["nats", "inprocess"] as const);
-  const tlsFiles = [values["nats-tls-ca"], values["nats-tls-cert"], values["nats-tls-key"]];
   return {
     sweep,
     quick,
@@ -233,16 +232,11 @@ function parseCli(args: string[]): CliOptions | "help" {
     overrides,
     communicator: communicator === "inprocess" ? "in-process" : "nats",
     nats: values.nats
-      ? {
-        servers: validateServers(values.nats.split(",")),
-        token: values["nats-token"],
-        user: values["nats-user"],
-        password: values["nats-password"],
-        credsFile: values["nats-creds"],
-        nkeySeedFile: values["nats-nkey"],
-        tls: tlsFiles.some(Boolean)
-          ? { caFile: tlsFiles[0], certFile: tlsFiles[1], keyFile: tlsFiles[2] }
-          : undefined,
+      ? natsConnectionFromFlags(
+        values.nats,
+        Object.fromEntries(NATS_AUTH_FLAGS.map((f) => [f, values[`nats-${f}` as keyof typeof values] as string | undefined])),
+      )
+      : undefined,
       }
       : undefined,
     launcher: oneOf("--launcher", values.launcher, LAUNCHERS),

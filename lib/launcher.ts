@@ -7,11 +7,12 @@
  */
 
 import { RunFailedError } from "./coordinator.ts";
+import { natsConnectionEnv, type NatsConnectionOptions } from "./nats/connection.ts";
 
 /** Options of {@linkcode launchLocal}. */
 export interface LocalLaunchOptions {
-  /** NATS URL the workers connect to. */
-  natsUrl: string;
+  /** The NATS servers and credentials the workers use (credentials travel in their environment). */
+  connection: NatsConnectionOptions;
   /** The run. */
   runId: string;
   /** Ranks p. */
@@ -66,12 +67,15 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
         "--allow-ffi",
         host,
         "--nats",
-        options.natsUrl,
+        (Array.isArray(options.connection.servers)
+          ? options.connection.servers
+          : [options.connection.servers]).join(","),
         "--run",
         options.runId,
         "--ranks",
         `${first}-${last}`,
       ],
+      env: natsConnectionEnv(options.connection),
       stdin: "null",
       stdout: "null",
       stderr: "piped",

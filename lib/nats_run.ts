@@ -91,7 +91,7 @@ export async function runOverNats(
     fault: options.fault,
   };
   const launch = launcher === "local"
-    ? launchLocal({ natsUrl: url, runId, ranks: config.ranks, processes: options.processes })
+    ? launchLocal({ connection, runId, ranks: config.ranks, processes: options.processes })
     : undefined;
   if (!launch) options.onWaitingForRanks?.(runId, url);
   else options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));

@@ -171,4 +171,19 @@ Deno.test({
   },
 });
 
+Deno.test({
+  ...opts,
+  name:
+    "an authenticated server: the launcher hands the token to its workers (not on a command line)",
+  fn: async () => {
+    await using secured = await startNatsServer({ token: "t0ken-for-test" });
+    const run = await runOverNats(small({ mode: "tp", ranks: 2, steps: 2 }), {
+      connection: { servers: secured.url, token: "t0ken-for-test" },
+      processes: 1,
+    });
+    assertEquals(run.outcomes.length, 2);
+    assert(!run.natsUrl.includes("t0ken"));
+  },
+});
+
 Deno.test({ ...opts, name: "stop the test server", fn: () => server.stop() });

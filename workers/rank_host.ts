@@ -13,7 +13,11 @@
 
 import { parseArgs } from "node:util";
 import { ConfigError } from "../lib/config_error.ts";
-import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
+import {
+  NATS_AUTH_FLAGS,
+  natsConnectionFromFlags,
+  type NatsConnectionOptions,
+} from "../lib/nats/connection.ts";
 
 const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --launcher slurm)
 
@@ -24,6 +28,7 @@ const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --laun
   --threads N           most Web Workers in this process (default 8); more ranks share them
   --token T / --user U --password P / --creds FILE / --nkey FILE   NATS authentication
   --tls-ca FILE --tls-cert FILE --tls-key FILE                     TLS
+  (or PHANTOM_NATS_TOKEN, _USER, _PASSWORD, _CREDS, _NKEY, _TLS_CA, _TLS_CERT, _TLS_KEY)
 `;
 
 /**
@@ -139,18 +144,10 @@ async function main(args: string[]): Promise<number> {
     throw new ConfigError("--launcher", values.launcher, "must be slurm or manual");
   } else if (values.ranks) ranks = parseRankList(values.ranks);
   else throw new ConfigError("--ranks", values.ranks, "is required without --launcher slurm");
-  const tls = values["tls-ca"] || values["tls-cert"] || values["tls-key"]
-    ? { caFile: values["tls-ca"], certFile: values["tls-cert"], keyFile: values["tls-key"] }
-    : undefined;
-  const connection: NatsConnectionOptions = {
-    servers: values.nats.split(","),
-    token: values.token,
-    user: values.user,
-    password: values.password,
-    credsFile: values.creds,
-    nkeySeedFile: values.nkey,
-    tls,
-  };
+  const connection = natsConnectionFromFlags(
+    values.nats,
+    Object.fromEntries(NATS_AUTH_FLAGS.map((f) => [f, values[f]])),
+  );
   const threads = Number(values.threads);
   if (!/^\d+$/.test(values.threads) || threads < 1) {
     throw new ConfigError("--threads", values.threads, "must be a positive integer");

@@ -132,3 +132,80 @@ export function describeNats(options: NatsConnectionOptions): string {
 function stripUserInfo(url: string): string {
   return url.replace(/\/\/[^@/]*@/, "//");
 }
+
+/** Authentication and TLS options as command-line flags (and PHANTOM_NATS_* variables). */
+export const NATS_AUTH_FLAGS = [
+  "token",
+  "user",
+  "password",
+  "creds",
+  "nkey",
+  "tls-ca",
+  "tls-cert",
+  "tls-key",
+] as const;
+
+/** One of {@linkcode NATS_AUTH_FLAGS}. */
+export type NatsAuthFlag = typeof NATS_AUTH_FLAGS[number];
+
+const envName = (flag: NatsAuthFlag) => `PHANTOM_NATS_${flag.toUpperCase().replace("-", "_")}`;
+
+/**
+ * Builds connection options from flags, falling back to `PHANTOM_NATS_TOKEN`, `_USER`,
+ * `_PASSWORD`, `_CREDS`, `_NKEY`, `_TLS_CA`, `_TLS_CERT`, `_TLS_KEY` in the environment (how the
+ * launcher hands credentials to worker processes without putting them on a command line).
+ *
+ * @param servers Comma-separated URLs.
+ * @param flags Flag values by name.
+ * @param env The environment.
+ * @returns Validated-looking options (servers checked; the rest on connect).
+ * @throws {ConfigError} If a server URL is malformed.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { natsConnectionFromFlags } from "./connection.ts";
+ * const o = natsConnectionFromFlags("nats://h:4222", {}, { PHANTOM_NATS_TOKEN: "t" });
+ * assert(o.token === "t");
+ * ```
+ */
+export function natsConnectionFromFlags(
+  servers: string,
+  flags: Partial<Record<NatsAuthFlag, string>>,
+  env: Record<string, string | undefined> = Deno.env.toObject(),
+): NatsConnectionOptions {
+  const get = (flag: NatsAuthFlag) => flags[flag] ?? env[envName(flag)];
+  const tls = [get("tls-ca"), get("tls-cert"), get("tls-key")];
+  return {
+    servers: validateServers(servers.split(",")),
+    token: get("token"),
+    user: get("user"),
+    password: get("password"),
+    credsFile: get("creds"),
+    nkeySeedFile: get("nkey"),
+    tls: tls.some(Boolean) ? { caFile: tls[0], certFile: tls[1], keyFile: tls[2] } : undefined,
+  };
+}
+
+/**
+ * The PHANTOM_NATS_* variables that carry a connection's credentials to a child process.
+ *
+ * @param options The connection.
+ * @returns Variables to add to the child's environment.
+ */
+export function natsConnectionEnv(options: NatsConnectionOptions): Record<string, string> {
+  const values: Partial<Record<NatsAuthFlag, string>> = {
+    token: options.token,
+    user: options.user,
+    password: options.password,
+    creds: options.credsFile,
+    nkey: options.nkeySeedFile,
+    "tls-ca": options.tls?.caFile,
+    "tls-cert": options.tls?.certFile,
+    "tls-key": options.tls?.keyFile,
+  };
+  return Object.fromEntries(
+    Object.entries(values).filter(([, v]) => v !== undefined).map((
+      [k, v],
+    ) => [envName(k as NatsAuthFlag), v!]),
+  );
+}

@@ -72,3 +72,18 @@ Deno.test("inconsistent connection options are config errors", async () => {
   );
   await assertRejects(() => connectNats({ servers: "not a url" }), ConfigError, "nats.servers");
 });
+
+Deno.test("connection options from flags fall back to PHANTOM_NATS_* and round-trip to a child's environment", async () => {
+  const { natsConnectionFromFlags, natsConnectionEnv } = await import("./connection.ts");
+  const o = natsConnectionFromFlags("nats://a:1,nats://b:2", { user: "alice" }, {
+    PHANTOM_NATS_PASSWORD: "pw",
+    PHANTOM_NATS_TLS_CA: "/ca.pem",
+  });
+  assertEquals(o.servers, ["nats://a:1", "nats://b:2"]);
+  assertEquals([o.user, o.password, o.tls?.caFile], ["alice", "pw", "/ca.pem"]);
+  assertEquals(natsConnectionEnv(o), {
+    PHANTOM_NATS_USER: "alice",
+    PHANTOM_NATS_PASSWORD: "pw",
+    PHANTOM_NATS_TLS_CA: "/ca.pem",
+  });
+});
