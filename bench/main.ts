@@ -15,8 +15,9 @@ import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import {
   describeNats,
+  NATS_AUTH_FLAGS,
+  natsConnectionFromFlags,
   type NatsConnectionOptions,
-  validateServers,
 } from "../lib/nats/connection.ts";
 import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { bytesPerElement, WIRE_DTYPES, type WireDtype } from "../lib/nats/wire.ts";
@@ -234,10 +235,12 @@ function parseCli(args: string[]): CliOptions | "help" {
     nats: values.nats
       ? natsConnectionFromFlags(
         values.nats,
-        Object.fromEntries(NATS_AUTH_FLAGS.map((f) => [f, values[`nats-${f}` as keyof typeof values] as string | undefined])),
+        Object.fromEntries(
+          NATS_AUTH_FLAGS.map((
+            f,
+          ) => [f, values[`nats-${f}` as keyof typeof values] as string | undefined]),
+        ),
       )
-      : undefined,
-      }
       : undefined,
     launcher: oneOf("--launcher", values.launcher, LAUNCHERS),
     processes: int("processes"),
