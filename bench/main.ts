@@ -31,6 +31,7 @@ import { parseInteger, parseIntList } from "./_cli.ts";
 import type { CommunicatorChoice } from "./_point.ts";
 import { runSweep } from "./runner.ts";
 import { SWEEPS } from "./sweeps.ts";
+import { writeReport } from "../reports/main.ts";
 
 const HELP = `Usage: deno task bench [options]
 
@@ -466,6 +467,15 @@ async function main(args: string[]): Promise<number> {
       },
     });
     console.log(`results: ${file}`);
+    try {
+      const html = file.replace(/\.json$/, ".html");
+      await writeReport(file, html);
+      console.log(`report: ${html}`);
+    } catch (error) {
+      console.error(
+        `warning: no report written (${(error as Error).message}); the results file is complete`,
+      );
+    }
     if (abort.signal.aborted) {
       console.error("interrupted: the results so far are in the file above");
       return 130;

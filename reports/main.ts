@@ -1,14 +1,133 @@
 /**
- * `deno task report`: the HTML report generator. Not implemented yet (its own issue); it fails
- * clearly instead of writing a placeholder report.
+ * `deno task report [RESULTS...] [--out FILE] [--site DIR]`: self-contained HTML reports of
+ * results files (lib/report_html.ts). Without RESULTS it reports the newest file in
+ * reports/results. `--site DIR` writes a report for every results file (given, or all in
+ * reports/results) and an index page linking them, ready to publish as static files.
+ * Exits 2 on unusable input (missing, corrupt or other-schema files).
  *
  * @module
  */
 
+import { parseArgs } from "node:util";
+import { basename, join } from "node:path";
+import { ConfigError } from "../lib/config_error.ts";
+import { writeTextFileAtomic } from "../lib/atomic_write.ts";
+import { renderReport, renderSiteIndex } from "../lib/report_html.ts";
+import { loadResults, ResultsError } from "../lib/results.ts";
+
+const RESULTS_DIR = join("reports", "results");
+
+/** @returns The Chart.js UMD build shipped in node_modules (npm package chart.js). */
+export function chartJsSource(): string {
+  const path = new URL("../node_modules/chart.js/dist/chart.umd.min.js", import.meta.url);
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    throw new ConfigError(
+      "chart.js",
+      path.pathname,
+      `cannot be read (run npm ci): ${(error as Error).message}`,
+    );
+  }
+}
+
+function resultsFiles(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(dir)]
+      .filter((e) => e.isFile && e.name.startsWith("bench-") && e.name.endsWith(".json"))
+      .map((e) => join(dir, e.name))
+      .sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Writes the report of one results file.
+ *
+ * @param resultsPath The results file.
+ * @param outPath The HTML file.
+ * @returns The loaded results (for an index).
+ */
+export async function writeReport(resultsPath: string, outPath: string) {
+  const results = await loadResults(resultsPath);
+  const title = `phantom-bench: ${results.sweep.id} (${results.createdAt})`;
+  await writeTextFileAtomic(outPath, renderReport(results, chartJsSource(), title));
+  return results;
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      out: { type: "string" },
+      site: { type: "string" },
+      help: { type: "boolean", default: false },
+    },
+  });
+  if (values.help) {
+    console.log("Usage: deno task report [RESULTS...] [--out FILE] [--site DIR]");
+    return 0;
+  }
+  if (values.site) {
+    const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR);
+    if (files.length === 0) {
+      throw new ConfigError(
+        "RESULTS",
+        RESULTS_DIR,
+        "holds no results file (bench-*.json) to publish",
+      );
+    }
+    await Deno.mkdir(values.site, { recursive: true });
+    const entries = [];
+    for (const file of files) {
+      const report = basename(file).replace(/\.json$/, ".html");
+      const results = await writeReport(file, join(values.site, report));
+      entries.push({
+        report,
+        results: basename(file),
+        sweep: results.sweep.id,
+        createdAt: results.createdAt,
+        runs: results.runs.length,
+        failed: results.runs.filter((r) => r.status === "failed").length,
+      });
+    }
+    entries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
+    await writeTextFileAtomic(join(values.site, "index.html"), renderSiteIndex(entries));
+    console.log(`site: ${join(values.site, "index.html")} (${entries.length} reports)`);
+    return 0;
+  }
+  const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR).slice(-1);
+  if (files.length === 0) {
+    throw new ConfigError(
+      "RESULTS",
+      RESULTS_DIR,
+      "holds no results file: run deno task bench first",
+    );
+  }
+  if (values.out && files.length > 1) {
+    throw new ConfigError("--out", values.out, "takes one results file; use --site for several");
+  }
+  for (const file of files) {
+    const out = values.out ?? join("reports", "out", basename(file).replace(/\.json$/, ".html"));
+    await Deno.mkdir(join(out, ".."), { recursive: true });
+    await writeReport(file, out);
+    console.log(`report: ${out}`);
+  }
+  return 0;
+}
+
 if (import.meta.main) {
-  console.error(
-    "error: `deno task report` is not implemented yet. Results are in reports/results/*.json " +
-      "(written by `deno task bench`); the HTML report generator is a separate issue.",
-  );
-  Deno.exit(2);
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    const usable = error instanceof ConfigError || error instanceof ResultsError ||
+      (error instanceof TypeError && "code" in error &&
+        String(error.code).startsWith("ERR_PARSE_ARGS"));
+    if (!usable) throw error;
+    console.error(`error: ${(error as Error).message}`);
+    Deno.exit(2);
+  }
 }
