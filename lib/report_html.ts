@@ -209,6 +209,14 @@ ${chart("chart-loss-time", "Held-out loss versus training time (ms)")}
 ${chart("chart-loss-energy", "Held-out loss versus energy (J)")}
 ${chart("chart-pareto", "Time versus energy per step, all runs (Pareto view)")}
 <h2>Provenance</h2>${provenance(results)}
+<h3>Configurations</h3>
+<table id="configs"><thead><tr><th>run</th><th>config hash</th><th>configuration</th></tr></thead><tbody>${
+    results.runs.map((r) =>
+      `<tr><td>${escapeHtml(r.id)}</td><td><code>${escapeHtml(r.configHash)}</code></td><td><code>${
+        escapeHtml(JSON.stringify(r.config))
+      }</code></td></tr>`
+    ).join("")
+  }</tbody></table>
 <div id="selfcheck" data-errors="" data-violations="" data-charts=""></div>
 <script type="application/json" id="data">${scriptJson(data)}</script>
 <script>${chartJs.replace(/<\/script/gi, "<\\/script")}</script>
