@@ -42,3 +42,32 @@ export function parseInteger(flag: string, text: string): number {
   }
   return value;
 }
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/**
+ * Runs an entry point's main function and exits with its code. User errors (the given classes,
+ * ConfigError, and node:util parseArgs errors) print one line, `error: MESSAGE`, and exit 2
+ * without a stack trace; anything else is a bug and keeps its stack.
+ *
+ * @param main The entry point's main function.
+ * @param userErrors Further error classes that are the user's to fix.
+ * @param hint A line printed after a user error (e.g. where --help is).
+ */
+export async function runMain(
+  main: (args: string[]) => Promise<number>,
+  userErrors: ErrorClass[] = [],
+  hint?: string,
+): Promise<never> {
+  try {
+    Deno.exit(await main(Deno.args));
+  } catch (error) {
+    const parse = error instanceof TypeError && "code" in error &&
+      String(error.code).startsWith("ERR_PARSE_ARGS");
+    const user = parse || [ConfigError, ...userErrors].some((c) => error instanceof c);
+    if (!user) throw error;
+    console.error(`error: ${(error as Error).message}`);
+    if (hint) console.error(hint);
+    Deno.exit(2);
+  }
+}

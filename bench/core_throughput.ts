@@ -12,13 +12,12 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { selectBackend } from "../lib/backend.ts";
+import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
 import { validateTrainConfig } from "../lib/config.ts";
-import { ConfigError } from "../lib/config_error.ts";
 import { matmulShapes, predictCosts } from "../lib/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";
 import { median } from "../lib/stats.ts";
-import { parseInteger, parseIntList } from "./_cli.ts";
+import { parseInteger, parseIntList, runMain } from "./_cli.ts";
 
 interface Row {
   mode: string;
@@ -60,8 +59,9 @@ async function timeMatmuls(config: ReturnType<typeof validateTrainConfig>, repea
   return median(times);
 }
 
-async function main(): Promise<number> {
+async function main(args: string[]): Promise<number> {
   const { values } = parseArgs({
+    args,
     options: {
       backend: { type: "string", default: "wasm" },
       widths: { type: "string", default: "1024,2048,4096" },
@@ -141,17 +141,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main());
-  } catch (error) {
-    if (
-      error instanceof ConfigError ||
-      (error instanceof Error && error.name === "BackendUnavailableError")
-    ) {
-      console.error(`error: ${error.message}`);
-      Deno.exit(2);
-    }
-    throw error;
-  }
-}
+if (import.meta.main) await runMain(main, [BackendUnavailableError]);

@@ -27,7 +27,7 @@ import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results.ts";
 import { expandSweep, type Sweep } from "../lib/sweep.ts";
-import { parseInteger, parseIntList } from "./_cli.ts";
+import { parseInteger, parseIntList, runMain } from "./_cli.ts";
 import type { CommunicatorChoice } from "./_point.ts";
 import { runSweep } from "./runner.ts";
 import { SWEEPS } from "./sweeps.ts";
@@ -505,16 +505,9 @@ async function runComm(options: CliOptions): Promise<number> {
 }
 
 if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    const userError = error instanceof ConfigError || error instanceof BackendUnavailableError ||
-      error instanceof TelemetryError || error instanceof NatsServerError ||
-      (error instanceof TypeError && "code" in error &&
-        String(error.code).startsWith("ERR_PARSE_ARGS"));
-    if (!userError) throw error;
-    console.error(`error: ${(error as Error).message}`);
-    console.error("Run `deno task bench --help` for the options.");
-    Deno.exit(2);
-  }
+  await runMain(
+    main,
+    [BackendUnavailableError, TelemetryError, NatsServerError],
+    "Run `deno task bench --help` for the options.",
+  );
 }

@@ -13,6 +13,7 @@ import { compareResults, comparisonMarkdown, METRICS } from "../lib/compare.ts";
 import { ConfigError } from "../lib/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/exports.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
+import { runMain } from "../bench/_cli.ts";
 
 const HELP = `Usage:
   deno task compare BASELINE CURRENT [--noise PCT] [--noise-for METRIC=PCT]... [--alpha A] [--markdown FILE]
@@ -114,15 +115,4 @@ function percent(flag: string, text: string): number {
   return v;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    const usable = error instanceof ConfigError || error instanceof ResultsError ||
-      (error instanceof TypeError && "code" in error &&
-        String(error.code).startsWith("ERR_PARSE_ARGS"));
-    if (!usable) throw error;
-    console.error(`error: ${(error as Error).message}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runMain(main, [ResultsError]);

@@ -14,6 +14,7 @@ import { ConfigError } from "../lib/config_error.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { renderReport, renderSiteIndex } from "../lib/report_html.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
+import { runMain } from "../bench/_cli.ts";
 
 const RESULTS_DIR = join("reports", "results");
 
@@ -119,15 +120,4 @@ async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    const usable = error instanceof ConfigError || error instanceof ResultsError ||
-      (error instanceof TypeError && "code" in error &&
-        String(error.code).startsWith("ERR_PARSE_ARGS"));
-    if (!usable) throw error;
-    console.error(`error: ${(error as Error).message}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runMain(main, [ResultsError]);

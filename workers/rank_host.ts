@@ -18,6 +18,7 @@ import {
   natsConnectionFromFlags,
   type NatsConnectionOptions,
 } from "../lib/nats/connection.ts";
+import { runMain } from "../bench/_cli.ts";
 
 const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --launcher slurm)
 
@@ -155,14 +156,4 @@ async function main(args: string[]): Promise<number> {
   return (await hostRanks(connection, values.run, ranks, threads)) ? 0 : 1;
 }
 
-if (import.meta.main) {
-  try {
-    Deno.exit(await main(Deno.args));
-  } catch (error) {
-    const parse = error instanceof TypeError && "code" in error &&
-      String(error.code).startsWith("ERR_PARSE_ARGS");
-    if (!(error instanceof ConfigError) && !parse) throw error;
-    console.error(`error: ${(error as Error).message}`);
-    Deno.exit(2);
-  }
-}
+if (import.meta.main) await runMain(main);
