@@ -165,6 +165,10 @@ export function renderReport(
     predictedBytes: r.metrics!.predicted.bytesSentPerRankPerStep,
     curve: r.metrics!.loss.curve,
   }));
+  const methods = [...new Set(data.map((d) => d.method))];
+  const energyNote = data.some((d) => d.joules !== null)
+    ? ` (method: ${methods.join(", ")})`
+    : " (no energy data: every run's energy is unavailable)";
   const chart = (id: string, caption: string) =>
     `<figure><canvas id="${id}" width="640" height="320"></canvas><figcaption>${
       escapeHtml(caption)
@@ -196,14 +200,14 @@ Energy numbers say how they were obtained: a hardware <i>counter</i>, <i>integra
   }</tbody></table>
 <h2>Charts</h2>
 ${chart("chart-step-time", "Step time (median) versus ranks")}
-${chart("chart-energy", "Energy per step versus ranks (see method in the tables)")}
+${chart("chart-energy", `Energy per step versus ranks${energyNote}`)}
 ${
     chart(
       "chart-bytes",
       "Payload bytes sent per rank per step versus ranks: measured (points) and predicted (lines)",
     )
   }
-${chart("chart-phases", "Energy per step by phase")}
+${chart("chart-phases", `Energy per step by phase${energyNote}`)}
 ${chart("chart-loss-step", "Held-out loss versus step")}
 ${chart("chart-loss-time", "Held-out loss versus training time (ms)")}
 ${chart("chart-loss-energy", "Held-out loss versus energy (J)")}
@@ -244,7 +248,8 @@ const CLIENT = `
     return new Chart(document.getElementById(id), {
       type: "scatter", data: { datasets: datasets },
       options: { animation: false, responsive: false, scales: {
-        x: { type: logX ? "logarithmic" : "linear", title: { display: true, text: xTitle } },
+        x: { type: logX ? "logarithmic" : "linear", title: { display: true, text: xTitle },
+          ticks: logX ? { callback: function (v) { return Number.isInteger(Math.log2(v)) ? String(v) : ""; } } : {} },
         y: { title: { display: true, text: yTitle } } } }
     });
   }
