@@ -29,9 +29,11 @@ async function step(models: RankFfn[]): Promise<StepOutcome[]> {
     const { loss, dY } = await mseLoss(y, target);
     const grads = await model.backward(dY, true);
     const out = {
-      y: values(y),
+      y: await values(y),
       loss,
-      grads: new Map([...grads].map(([k, g]) => [k, values(g)])),
+      grads: new Map(
+        await Promise.all([...grads].map(async ([k, g]) => [k, await values(g)] as const)),
+      ),
     };
     tf.dispose([x, target, y, dY, ...grads.values()]);
     model[Symbol.dispose]();

@@ -37,9 +37,9 @@ export function f32(m: Mat): Mat {
   return new Mat(m.rows, m.cols, Float32Array.from(m.data));
 }
 
-/** @returns The tensor's values as float64. */
-export function values(t: tf.Tensor): Float64Array {
-  return Float64Array.from(t.dataSync());
+/** @returns The tensor's values as float64 (read asynchronously: GPU backends have no dataSync here). */
+export async function values(t: tf.Tensor): Promise<Float64Array> {
+  return Float64Array.from(await t.data());
 }
 
 /** What one rank's layer produced. */
@@ -74,10 +74,13 @@ export async function runLayers(
     const out = await layer.forward(x, "train");
     const dy = toTensor(dOut[r]);
     const { grads, dInput } = await layer.backward(dy, true);
+    const gradValues = await Promise.all(
+      Object.entries(grads).map(async ([k, g]) => [k, await values(g)] as const),
+    );
     const outcome: RankOutcome = {
-      out: values(out),
-      dInput: dInput ? values(dInput) : new Float64Array(),
-      grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, values(g)])),
+      out: await values(out),
+      dInput: dInput ? await values(dInput) : new Float64Array(),
+      grads: Object.fromEntries(gradValues),
     };
     tf.dispose([x, out, dy, ...(dInput ? [dInput] : []), ...Object.values(grads)]);
     return outcome;
