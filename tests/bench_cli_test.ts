@@ -258,3 +258,16 @@ Deno.test("bench: --help documents every flag", async () => {
   ];
   for (const flag of flags) assert(r.stdout.includes(flag), `--help lacks ${flag}`);
 });
+
+Deno.test("bench: --sweep comm --quick runs the collective benchmark and checks every result", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await bench("--sweep", "comm", "--quick", "--out", dir);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  const [file] = [...Deno.readDirSync(dir)].map((e) => `${dir}/${e.name}`);
+  const rows = JSON.parse(await Deno.readTextFile(file)).rows as { op: string; correct: boolean }[];
+  assertEquals(
+    new Set(rows.map((x) => x.op)),
+    new Set(["raw-fanout", "allGather", "reduceScatter", "allReduce"]),
+  );
+  assert(rows.every((x) => x.correct));
+});
