@@ -206,7 +206,7 @@ function parseCli(args: string[]): CliOptions | "help" {
       },
       axes: {
         mode: values.mode ? [values.mode] : ["tp", "phantom"],
-        ranks: values.ranks ? parseIntList("--ranks", values.ranks) : [1],
+        ranks: values.ranks ? [...new Set(parseIntList("--ranks", values.ranks))] : [1],
       },
       repeats: 1,
       warmup: quick ? 2 : 5,

@@ -271,3 +271,54 @@ Deno.test("bench: --sweep comm --quick runs the collective benchmark and checks 
   );
   assert(rows.every((x) => x.correct));
 });
+
+Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits 130", async () => {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "bench/main.ts",
+      "--mode",
+      "tp",
+      "--ranks",
+      "2,4",
+      "--width",
+      "64",
+      "--batch",
+      "8",
+      "--steps",
+      "3000",
+      "--warmup",
+      "1",
+      "--cooldown",
+      "0",
+      "--out",
+      dir,
+    ],
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Interrupt once the first point is running.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("[1/2]")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill("SIGINT");
+  const rest = reader.read().then(async function drain(r): Promise<void> {
+    if (!r.done) return drain(await reader.read());
+  });
+  const status = await child.status;
+  await rest;
+  await child.stderr.cancel();
+  assertEquals(status.code, 130);
+  const file = await results(dir);
+  assertEquals(file.runs.length, 1);
+  assertEquals(file.runs[0].status, "failed");
+  assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
+});
