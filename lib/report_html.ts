@@ -109,6 +109,29 @@ function ratioTable(results: ResultsFile): string {
   }</tbody></table>`;
 }
 
+function targetTable(results: ResultsFile): string {
+  const ok = results.runs.filter((r) => r.status === "ok" && r.metrics);
+  const key = (r: RunResult) => r.metrics!.loss.timeToTargetMs ?? Infinity;
+  const rows = [...ok].sort((a, b) => key(a) - key(b)).map((r) => {
+    const m = r.metrics!;
+    const l = m.loss;
+    return `<tr><td>${escapeHtml(r.id)}</td><td>${
+      escapeHtml(r.config.mode)
+    }</td><td>${r.config.ranks}</td><td>${r.config.width}</td><td>${
+      r.config.phantomWidth ?? "–"
+    }</td><td>${m.predicted.parametersTotal}</td><td>${num(l.target.absolute)}</td><td>${
+      l.stepsToTarget ?? "not reached"
+    }</td><td>${num(l.timeToTargetMs)} ms</td><td>${
+      l.energyToTargetJ === null
+        ? "–"
+        : `${num(l.energyToTargetJ)} J (${escapeHtml(m.energy.method)})`
+    }</td></tr>`;
+  });
+  return `<table id="to-target"><thead><tr><th>run</th><th>mode</th><th>p</th><th>n</th><th>k</th><th>parameters</th><th>target MSE</th><th>steps</th><th>time</th><th>energy</th></tr></thead><tbody>${
+    rows.join("")
+  }</tbody></table>`;
+}
+
 function provenance(results: ResultsFile): string {
   const env = results.environment as Record<string, unknown>;
   const item = (k: string, v: unknown) =>
@@ -189,6 +212,9 @@ figure{display:inline-block;margin:1em}code{white-space:pre-wrap}
 Energy numbers say how they were obtained: a hardware <i>counter</i>, <i>integrated</i> power samples, a declared <i>modelled</i> estimate, or <i>unavailable</i>.</p>
 <h2>Runs</h2>${runsTable(results)}
 <h2>Phantom / TP at matching points</h2>${ratioTable(results)}
+<h2>Loss to target, fastest first</h2>
+<p>Models of different size and rank count side by side: the paper's claim that small phantom models on few ranks reach a loss sooner and with less energy than large TP models on many.</p>
+${targetTable(results)}
 <h2>Failures and exclusions</h2>
 <table id="failures"><tbody>${
     failed.map((r) =>

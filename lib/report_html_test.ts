@@ -31,7 +31,18 @@ Deno.test("report: text from results is escaped everywhere, the embedded JSON ca
 
 Deno.test("report: every table and chart is present; ratios at matching points; failures and exclusions listed", () => {
   const html = renderReport(evilResults(), "");
-  for (const id of ["runs", "ratios", "failures", "provenance", "configs", "selfcheck", "data"]) {
+  for (
+    const id of [
+      "runs",
+      "ratios",
+      "to-target",
+      "failures",
+      "provenance",
+      "configs",
+      "selfcheck",
+      "data",
+    ]
+  ) {
     assert(html.includes(`id="${id}"`), `missing #${id}`);
   }
   assertEquals(html.match(/<canvas /g)?.length, 8);
