@@ -222,7 +222,10 @@ ${targetTable(results)}
     ).join("") +
     excluded.map((x) =>
       `<tr><td>${escapeHtml(x.point)}</td><td>excluded: ${escapeHtml(x.reason)}</td></tr>`
-    ).join("")
+    ).join("") +
+    (failed.length + excluded.length === 0
+      ? "<tr><td>none</td><td>every point ran and succeeded</td></tr>"
+      : "")
   }</tbody></table>
 <h2>Charts</h2>
 ${chart("chart-step-time", "Step time (median) versus ranks")}
