@@ -32,18 +32,6 @@ export interface PhantomWeights {
 }
 
 /**
- * The row block of D_r that holds D_{s->r}.
- *
- * @param s The sending rank (s != r).
- * @param r The owning rank.
- * @returns Index j: rows j*k .. (j+1)*k of D_r.
- */
-export function decompressionBlock(s: number, r: number): number {
-  if (s === r) throw new RangeError(`Cannot index D_{s->r}: s (${s}) must differ from r`);
-  return s < r ? s : s - 1;
-}
-
-/**
  * One rank's share of a phantom hidden layer.
  *
  * @example

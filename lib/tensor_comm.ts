@@ -28,25 +28,6 @@ export async function allGatherTensor(
 }
 
 /**
- * Sums chunk s over ranks and returns this rank's sum.
- *
- * @param comm The communicator.
- * @param chunks p tensors; chunk s goes to rank s (this rank's own chunk is added locally).
- * @param tag Label of the call.
- * @returns The sum for this rank, shaped like `chunks[comm.rank]`.
- */
-export async function reduceScatterTensor(
-  comm: Communicator,
-  chunks: tf.Tensor2D[],
-  tag: CollectiveTag,
-): Promise<tf.Tensor2D> {
-  const own = chunks[comm.rank];
-  if (comm.size === 1) return tf.clone(own);
-  const arrays = await Promise.all(chunks.map(floats));
-  return tf.tensor2d(await comm.reduceScatter(arrays, tag), own.shape);
-}
-
-/**
  * Reduce-scatter of a row-stacked tensor: row block s (contiguous in memory, so no copy is made to
  * cut it) goes to rank s. Layers stack their outgoing blocks transposed for this reason.
  *

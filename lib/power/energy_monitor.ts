@@ -201,7 +201,7 @@ export class EnergyMonitor implements AsyncDisposable {
     this.#open.delete(name);
     const endMs = this.#now();
     const cpuMs = this.#cpuTimeMs() - open.cpuStartMs;
-    return this.#sampleAfter(endMs).then(() => this.#measure(name, open.startMs, endMs, cpuMs));
+    return this.measureWindow(name, open.startMs, endMs, cpuMs);
   }
 
   /**

@@ -11,7 +11,7 @@ import { type BackendInfo, selectBackend } from "../backend.ts";
 import type { Communicator } from "../communicator.ts";
 import { createInProcessGroup } from "../in_process_communicator.ts";
 import type { Layer } from "../layer.ts";
-import { Mat } from "./f64.ts";
+import type { Mat } from "./f64.ts";
 
 /**
  * Selects the backend the tests run on: `PHANTOM_TEST_BACKEND` or wasm.
@@ -30,11 +30,6 @@ export function toTensor(m: Mat): tf.Tensor2D {
 /** @returns A float32 vector tensor. */
 export function toVector(v: ArrayLike<number>): tf.Tensor1D {
   return tf.tensor1d(Float32Array.from(v));
-}
-
-/** @returns The matrix rounded to float32 and back: the exact values the tensors hold. */
-export function f32(m: Mat): Mat {
-  return new Mat(m.rows, m.cols, Float32Array.from(m.data));
 }
 
 /** @returns The tensor's values as float64 (read asynchronously: GPU backends have no dataSync here). */
