@@ -16,6 +16,7 @@ import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import {
   describeNats,
   NATS_AUTH_FLAGS,
+  natsAuthOptions,
   natsConnectionFromFlags,
   type NatsConnectionOptions,
 } from "../lib/nats/connection.ts";
@@ -131,14 +132,7 @@ function parseCli(args: string[]): CliOptions | "help" {
       target: { type: "string" },
       communicator: { type: "string", default: "nats" },
       nats: { type: "string" },
-      "nats-token": { type: "string" },
-      "nats-user": { type: "string" },
-      "nats-password": { type: "string" },
-      "nats-creds": { type: "string" },
-      "nats-nkey": { type: "string" },
-      "nats-tls-ca": { type: "string" },
-      "nats-tls-cert": { type: "string" },
-      "nats-tls-key": { type: "string" },
+      ...natsAuthOptions("nats-"),
       launcher: { type: "string", default: "local" },
       processes: { type: "string" },
       dtype: { type: "string", default: "float32" },

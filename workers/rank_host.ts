@@ -15,6 +15,7 @@ import { parseArgs } from "node:util";
 import { ConfigError } from "../lib/config_error.ts";
 import {
   NATS_AUTH_FLAGS,
+  natsAuthOptions,
   natsConnectionFromFlags,
   type NatsConnectionOptions,
 } from "../lib/nats/connection.ts";
@@ -120,14 +121,7 @@ async function main(args: string[]): Promise<number> {
       ranks: { type: "string" },
       launcher: { type: "string" },
       threads: { type: "string", default: "8" },
-      token: { type: "string" },
-      user: { type: "string" },
-      password: { type: "string" },
-      creds: { type: "string" },
-      nkey: { type: "string" },
-      "tls-ca": { type: "string" },
-      "tls-cert": { type: "string" },
-      "tls-key": { type: "string" },
+      ...natsAuthOptions(),
       help: { type: "boolean", default: false },
     },
   });
@@ -147,7 +141,9 @@ async function main(args: string[]): Promise<number> {
   else throw new ConfigError("--ranks", values.ranks, "is required without --launcher slurm");
   const connection = natsConnectionFromFlags(
     values.nats,
-    Object.fromEntries(NATS_AUTH_FLAGS.map((f) => [f, values[f]])),
+    Object.fromEntries(
+      NATS_AUTH_FLAGS.map((f) => [f, (values as Record<string, unknown>)[f] as string | undefined]),
+    ),
   );
   const threads = Number(values.threads);
   if (!/^\d+$/.test(values.threads) || threads < 1) {

@@ -145,6 +145,19 @@ export const NATS_AUTH_FLAGS = [
   "tls-key",
 ] as const;
 
+/**
+ * node:util parseArgs options for the authentication flags, e.g. `--nats-token` with prefix
+ * `nats-`.
+ *
+ * @param prefix Flag name prefix.
+ * @returns Option definitions, one string option per flag.
+ */
+export function natsAuthOptions(prefix = ""): Record<string, { type: "string" }> {
+  return Object.fromEntries(
+    NATS_AUTH_FLAGS.map((f) => [`${prefix}${f}`, { type: "string" as const }]),
+  );
+}
+
 /** One of {@linkcode NATS_AUTH_FLAGS}. */
 export type NatsAuthFlag = typeof NATS_AUTH_FLAGS[number];
 
