@@ -2,29 +2,20 @@
 // code and its results file (validated by the loader).
 import { parseResults, type ResultsFile } from "../lib/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
+import { ROOT, runDeno } from "../lib/testing/run_deno.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-net",
+];
 
-async function bench(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-sys",
-      "--allow-run",
-      "--allow-ffi",
-      "--allow-net",
-      "bench/main.ts",
-      ...args,
-    ],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function bench(...args: string[]) {
+  return runDeno(["run", ...PERMISSIONS, "bench/main.ts", ...args]);
 }
 
 async function results(dir: string): Promise<ResultsFile> {

@@ -3,8 +3,8 @@
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { SCHEMA_VERSION } from "../lib/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
+import { runDeno } from "../lib/testing/run_deno.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const dir = await Deno.makeTempDir();
 const write = async (name: string, content: unknown) => {
   const path = `${dir}/${name}`;
@@ -12,15 +12,8 @@ const write = async (name: string, content: unknown) => {
   return path;
 };
 
-async function compare(...args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "reports/compare.ts", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function compare(...args: string[]) {
+  return runDeno(["run", "--allow-read", "--allow-write", "reports/compare.ts", ...args]);
 }
 
 const baseline = await write(

@@ -3,8 +3,8 @@
 // every chart canvas drawn, every table present, and results text rendered as text.
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
+import { runDeno } from "../lib/testing/run_deno.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
 const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
   try {
     return Deno.statSync(p).isFile;
@@ -49,26 +49,22 @@ Deno.test({
       { point: `evil<script>document.title="pwned"</script>`, status: "failed" },
     ]);
     await Deno.writeTextFile(`${dir}/bench-fixture.json`, JSON.stringify(results));
-    const report = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "reports/main.ts",
-        `${dir}/bench-fixture.json`,
-        "--out",
-        `${dir}/report.html`,
-      ],
-      cwd: ROOT,
-      stderr: "piped",
-    }).output();
-    assertEquals(report.code, 0, new TextDecoder().decode(report.stderr));
+    const report = await runDeno([
+      "run",
+      "--allow-read",
+      "--allow-write",
+      "reports/main.ts",
+      `${dir}/bench-fixture.json`,
+      "--out",
+      `${dir}/report.html`,
+    ]);
+    assertEquals(report.code, 0, report.stderr);
     const dom = await dumpDom(`file://${dir}/report.html`);
     const check = dom.match(/<div id="selfcheck"[^>]*>/)?.[0] ?? "";
     assert(check.includes('data-errors="0"'), check);
     assert(check.includes('data-violations="0"'), check);
     assert(check.includes('data-charts="8/8/8"'), check);
-    for (const id of ["runs", "ratios", "failures", "provenance"]) {
+    for (const id of ["runs", "ratios", "to-target", "failures", "provenance", "configs"]) {
       assert(dom.includes(`id="${id}"`), `no #${id}`);
     }
     assert(
@@ -82,30 +78,28 @@ Deno.test({
 Deno.test("report: unusable input exits 2; --site writes an index linking every report", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/bench-bad.json`, "{ not json");
-  const bad = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-read", "--allow-write", "reports/main.ts", `${dir}/bench-bad.json`],
-    cwd: ROOT,
-    stderr: "piped",
-  }).output();
+  const bad = await runDeno([
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "reports/main.ts",
+    `${dir}/bench-bad.json`,
+  ]);
   assertEquals(bad.code, 2);
-  assert(new TextDecoder().decode(bad.stderr).includes("not valid JSON"));
+  assert(bad.stderr.includes("not valid JSON"));
   await Deno.writeTextFile(`${dir}/bench-a.json`, JSON.stringify(fixtureResults([{ point: "a" }])));
   await Deno.writeTextFile(`${dir}/bench-b.json`, JSON.stringify(fixtureResults([{ point: "b" }])));
-  const site = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "reports/main.ts",
-      `${dir}/bench-a.json`,
-      `${dir}/bench-b.json`,
-      "--site",
-      `${dir}/site`,
-    ],
-    cwd: ROOT,
-    stderr: "piped",
-  }).output();
-  assertEquals(site.code, 0, new TextDecoder().decode(site.stderr));
+  const site = await runDeno([
+    "run",
+    "--allow-read",
+    "--allow-write",
+    "reports/main.ts",
+    `${dir}/bench-a.json`,
+    `${dir}/bench-b.json`,
+    "--site",
+    `${dir}/site`,
+  ]);
+  assertEquals(site.code, 0, site.stderr);
   const index = await Deno.readTextFile(`${dir}/site/index.html`);
   assert(index.includes('href="bench-a.html"') && index.includes('href="bench-b.html"'));
   assert((await Deno.readTextFile(`${dir}/site/bench-a.html`)).includes('id="runs"'));

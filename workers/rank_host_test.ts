@@ -1,6 +1,7 @@
 import { ConfigError } from "../lib/config_error.ts";
 import { assertEquals, assertThrows } from "../lib/testing/asserts.ts";
 import { parseRankList, slurmRank } from "./rank_host.ts";
+import { runDeno } from "../lib/testing/run_deno.ts";
 
 Deno.test("rank lists: ranges, singles, duplicates", () => {
   assertEquals(parseRankList("0-3"), [0, 1, 2, 3]);
@@ -21,12 +22,8 @@ Deno.test("worker CLI: missing flags are clear errors", async () => {
       "--run (missing)",
     ], [["--nats", "nats://h:1", "--run", "r"], "--ranks (missing) is required"]] as const
   ) {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--allow-all", new URL("./rank_host.ts", import.meta.url).pathname, ...args],
-      stderr: "piped",
-    }).output();
+    const out = await runDeno(["run", "--allow-all", "workers/rank_host.ts", ...args]);
     assertEquals(out.code, 2);
-    const err = new TextDecoder().decode(out.stderr);
-    if (!err.includes(message)) throw new Error(`expected "${message}" in: ${err}`);
+    if (!out.stderr.includes(message)) throw new Error(`expected "${message}" in: ${out.stderr}`);
   }
 });
