@@ -21,7 +21,7 @@ import { connectNatsGroup, type NatsCommunicator } from "../lib/nats/nats_commun
 import { startNatsServer } from "../lib/nats/nats_server.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { median } from "../lib/stats.ts";
-import { parseIntList } from "./_cli.ts";
+import { parseIntList } from "../lib/cli/run_main.ts";
 
 type Op = "allGather" | "reduceScatter" | "allReduce";
 const OPS: Op[] = ["allGather", "reduceScatter", "allReduce"];

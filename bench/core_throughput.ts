@@ -17,7 +17,7 @@ import { validateTrainConfig } from "../lib/config.ts";
 import { matmulShapes, predictCosts } from "../lib/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";
 import { median } from "../lib/stats.ts";
-import { parseInteger, parseIntList, runMain } from "./_cli.ts";
+import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 
 interface Row {
   mode: string;

@@ -28,7 +28,7 @@ import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results.ts";
 import { expandSweep, type Sweep } from "../lib/sweep.ts";
-import { parseInteger, parseIntList, runMain } from "./_cli.ts";
+import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 import type { CommunicatorChoice } from "./_point.ts";
 import { runSweep } from "./runner.ts";
 import { SWEEPS } from "./sweeps.ts";

@@ -15,7 +15,7 @@ import { summarizeRun } from "../lib/run_summary.ts";
 import { distribution } from "../lib/stats.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../lib/sweep.ts";
 import { type CommunicatorChoice, runPoint } from "./_point.ts";
-import { Progress } from "./progress.ts";
+import { Progress } from "../lib/cli/progress.ts";
 
 /** What the runner needs. */
 export interface RunnerContext {

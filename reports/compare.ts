@@ -13,7 +13,7 @@ import { compareResults, comparisonMarkdown, METRICS } from "../lib/compare.ts";
 import { ConfigError } from "../lib/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/exports.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
-import { runMain } from "../bench/_cli.ts";
+import { runMain } from "../lib/cli/run_main.ts";
 
 const HELP = `Usage:
   deno task compare BASELINE CURRENT [--noise PCT] [--noise-for METRIC=PCT]... [--alpha A] [--markdown FILE]

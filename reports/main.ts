@@ -14,7 +14,7 @@ import { ConfigError } from "../lib/config_error.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { renderReport, renderSiteIndex } from "../lib/report_html.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
-import { runMain } from "../bench/_cli.ts";
+import { runMain } from "../lib/cli/run_main.ts";
 
 const RESULTS_DIR = join("reports", "results");
 

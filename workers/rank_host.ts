@@ -19,7 +19,7 @@ import {
   natsConnectionFromFlags,
   type NatsConnectionOptions,
 } from "../lib/nats/connection.ts";
-import { runMain } from "../bench/_cli.ts";
+import { runMain } from "../lib/cli/run_main.ts";
 
 const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --launcher slurm)
 
