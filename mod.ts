@@ -26,14 +26,14 @@
 
 export * from "./lib/atomic_write.ts";
 export * from "./lib/backend.ts";
-export * from "./lib/communicator.ts";
+export * from "./lib/comm/communicator.ts";
 export * from "./lib/config.ts";
 export * from "./lib/config_error.ts";
 export * from "./lib/cost_model.ts";
 export * from "./lib/dense_layer.ts";
 export * from "./lib/environment.ts";
 export * from "./lib/ffn.ts";
-export * from "./lib/in_process_communicator.ts";
+export * from "./lib/comm/in_process_communicator.ts";
 export * from "./lib/init.ts";
 export * from "./lib/layer.ts";
 export * from "./lib/loss.ts";
@@ -44,7 +44,7 @@ export * from "./lib/rng.ts";
 export * from "./lib/run_summary.ts";
 export * from "./lib/stats.ts";
 export * from "./lib/task.ts";
-export * from "./lib/timed_communicator.ts";
+export * from "./lib/comm/timed_communicator.ts";
 export * from "./lib/tp_layer.ts";
 export * from "./lib/trainer.ts";
 export * from "./lib/power/power_sampler.ts";

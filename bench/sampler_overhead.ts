@@ -20,7 +20,7 @@ import { NvmlSampler } from "../lib/power/nvml_sampler.ts";
 import type { PowerSampler } from "../lib/power/power_sampler.ts";
 import { median } from "../lib/stats.ts";
 import { trainRank } from "../lib/trainer.ts";
-import { createInProcessGroup } from "../lib/in_process_communicator.ts";
+import { createInProcessGroup } from "../lib/comm/in_process_communicator.ts";
 
 const cpuMs = () => {
   const u = process.cpuUsage();

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { ModelConfig } from "./config.ts";
 import { RankFfn } from "./ffn.ts";
-import { createInProcessGroup } from "./in_process_communicator.ts";
+import { createInProcessGroup } from "./comm/in_process_communicator.ts";
 import { initRankWeights } from "./init.ts";
 import { mseLoss } from "./loss.ts";
 import { TeacherTask } from "./task.ts";

@@ -23,8 +23,8 @@ import {
 } from "./testing/f64.ts";
 import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";
 import { TpLayer } from "./tp_layer.ts";
-import { createInProcessGroup } from "./in_process_communicator.ts";
-import type { Communicator } from "./communicator.ts";
+import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+import type { Communicator } from "./comm/communicator.ts";
 
 await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };

@@ -10,13 +10,13 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { TrainConfig } from "./config.ts";
-import { type Communicator, diffStats } from "./communicator.ts";
+import { type Communicator, diffStats } from "./comm/communicator.ts";
 import { RankFfn } from "./ffn.ts";
-import { createInProcessGroup } from "./in_process_communicator.ts";
+import { createInProcessGroup } from "./comm/in_process_communicator.ts";
 import { mseLoss, mseValue } from "./loss.ts";
 import { createOptimizer } from "./optimizer.ts";
 import { type Batch, TeacherTask } from "./task.ts";
-import { TimedCommunicator } from "./timed_communicator.ts";
+import { TimedCommunicator } from "./comm/timed_communicator.ts";
 
 /** Measurements of one training step on one rank. */
 export interface StepRecord {

@@ -26,8 +26,8 @@ import {
   type CommStats,
   type Communicator,
   describeTag,
-} from "../communicator.ts";
-import { sumInRankOrder } from "../in_process_communicator.ts";
+} from "../comm/communicator.ts";
+import { sumInRankOrder } from "../comm/in_process_communicator.ts";
 import { connectNats, type NatsConnectionOptions } from "./connection.ts";
 import {
   bytesPerElement,

@@ -1,5 +1,5 @@
-import { CollectiveError } from "../communicator.ts";
-import { communicatorConformance } from "../testing/communicator_conformance.ts";
+import { CollectiveError } from "../comm/communicator.ts";
+import { communicatorConformance } from "../comm/communicator_conformance.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";
 import { connectNatsGroup, NatsCommunicator } from "./nats_communicator.ts";

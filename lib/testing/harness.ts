@@ -8,8 +8,8 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { type BackendInfo, selectBackend } from "../backend.ts";
-import type { Communicator } from "../communicator.ts";
-import { createInProcessGroup } from "../in_process_communicator.ts";
+import type { Communicator } from "../comm/communicator.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import type { Layer } from "../layer.ts";
 import type { Mat } from "./f64.ts";
 
