@@ -8,7 +8,7 @@
  */
 
 import process from "node:process";
-import type { TrainConfig } from "../lib/config.ts";
+import type { TrainConfig } from "../lib/config/config.ts";
 import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
 import type { WireDtype } from "../lib/nats/wire.ts";
 import { type LauncherName, runOverNats } from "../lib/nats_run.ts";

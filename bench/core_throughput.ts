@@ -13,8 +13,8 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
 import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
-import { validateTrainConfig } from "../lib/config.ts";
-import { matmulShapes, predictCosts } from "../lib/cost_model.ts";
+import { validateTrainConfig } from "../lib/config/config.ts";
+import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";
 import { median } from "../lib/stats.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";

@@ -9,8 +9,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
-import { oneOf } from "../lib/config.ts";
-import { ConfigError } from "../lib/config_error.ts";
+import { oneOf } from "../lib/config/config.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import { collectEnvironment } from "../lib/environment.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import {
@@ -27,11 +27,11 @@ import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results.ts";
-import { expandSweep, type Sweep } from "../lib/sweep.ts";
+import { expandSweep, type Sweep } from "../lib/config/sweep.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 import type { CommunicatorChoice } from "./_point.ts";
 import { runSweep } from "./runner.ts";
-import { SWEEPS } from "./sweeps.ts";
+import { SWEEPS } from "../lib/config/sweeps.ts";
 import { writeReport } from "../reports/main.ts";
 
 const HELP = `Usage: deno task bench [options]

@@ -13,7 +13,7 @@ import { lossToTarget } from "../lib/loss_target.ts";
 import type { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { summarizeRun } from "../lib/run_summary.ts";
 import { distribution } from "../lib/stats.ts";
-import type { Expansion, SweepPoint, TargetSpec } from "../lib/sweep.ts";
+import type { Expansion, SweepPoint, TargetSpec } from "../lib/config/sweep.ts";
 import { type CommunicatorChoice, runPoint } from "./_point.ts";
 import { Progress } from "../lib/cli/progress.ts";
 

@@ -7,7 +7,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig } from "./config/config.ts";
 import type { Communicator } from "./comm/communicator.ts";
 import { DenseLayer } from "./dense_layer.ts";
 import { type HiddenWeights, initRankWeights, type Matrix, type RankWeights } from "./init.ts";

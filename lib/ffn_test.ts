@@ -1,5 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelConfig } from "./config.ts";
+import type { ModelConfig } from "./config/config.ts";
 import { RankFfn } from "./ffn.ts";
 import { createInProcessGroup } from "./comm/in_process_communicator.ts";
 import { initRankWeights } from "./init.ts";

@@ -6,7 +6,7 @@
  */
 
 import type { LossMetrics } from "./results.ts";
-import type { TargetSpec } from "./sweep.ts";
+import type { TargetSpec } from "./config/sweep.ts";
 import type { EvalPoint } from "./trainer.ts";
 
 /**

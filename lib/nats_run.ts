@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
 import type { NatsConnectionOptions } from "./nats/connection.ts";

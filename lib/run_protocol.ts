@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config/config.ts";
 import type { WireDtype } from "./nats/wire.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
 

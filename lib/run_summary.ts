@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { TrainConfig } from "./config.ts";
-import { type CostPrediction, predictCosts } from "./cost_model.ts";
+import type { TrainConfig } from "./config/config.ts";
+import { type CostPrediction, predictCosts } from "./config/cost_model.ts";
 import { type Distribution, distribution, median } from "./stats.ts";
 import type { RankRunResult } from "./trainer.ts";
 

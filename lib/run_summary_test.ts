@@ -1,5 +1,5 @@
-import { validateTrainConfig } from "./config.ts";
-import { predictCosts } from "./cost_model.ts";
+import { validateTrainConfig } from "./config/config.ts";
+import { predictCosts } from "./config/cost_model.ts";
 import { summarizeRun } from "./run_summary.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
 import { assertEquals, assertThrows } from "./testing/asserts.ts";

@@ -9,7 +9,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { TrainConfig } from "./config.ts";
+import type { TrainConfig } from "./config/config.ts";
 import { type Communicator, diffStats } from "./comm/communicator.ts";
 import { RankFfn } from "./ffn.ts";
 import { createInProcessGroup } from "./comm/in_process_communicator.ts";
@@ -158,7 +158,7 @@ export async function trainRank(
  * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { validateTrainConfig } from "./config.ts";
+ * import { validateTrainConfig } from "./config/config.ts";
  * import { trainInProcess } from "./trainer.ts";
  * await tf.setBackend("cpu");
  * const config = validateTrainConfig({ mode: "phantom", ranks: 2, width: 16, phantomWidth: 2, steps: 2, batch: 4 });

@@ -1,4 +1,4 @@
-import { validateTrainConfig } from "./config.ts";
+import { validateTrainConfig } from "./config/config.ts";
 import { trainInProcess } from "./trainer.ts";
 import { assert, assertEquals } from "./testing/asserts.ts";
 import { testBackend } from "./testing/harness.ts";

@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { compareResults, comparisonMarkdown, METRICS } from "../lib/compare.ts";
-import { ConfigError } from "../lib/config_error.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/exports.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";

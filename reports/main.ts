@@ -10,7 +10,7 @@
 
 import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
-import { ConfigError } from "../lib/config_error.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
 import { renderReport, renderSiteIndex } from "../lib/report_html.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";

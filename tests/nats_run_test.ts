@@ -1,9 +1,9 @@
 // Multi-process runs over a real nats-server: worker processes started by the local launcher,
 // Web Workers per rank, the coordinator. The server is started here on a free port and stopped
 // by pid.
-import { validateTrainConfig } from "../lib/config.ts";
+import { validateTrainConfig } from "../lib/config/config.ts";
 import { RunFailedError } from "../lib/coordinator.ts";
-import { predictCosts } from "../lib/cost_model.ts";
+import { predictCosts } from "../lib/config/cost_model.ts";
 import { startNatsServer } from "../lib/nats/nats_server.ts";
 import { runOverNats } from "../lib/nats_run.ts";
 import { selectBackend } from "../lib/backend.ts";

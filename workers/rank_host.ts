@@ -12,7 +12,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError } from "../lib/config_error.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import {
   NATS_AUTH_FLAGS,
   natsAuthOptions,

@@ -1,4 +1,4 @@
-import { ConfigError } from "../lib/config_error.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import { assertEquals, assertThrows } from "../lib/testing/asserts.ts";
 import { parseRankList, slurmRank } from "./rank_host.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";

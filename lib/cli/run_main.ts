@@ -4,7 +4,7 @@
  * @module
  */
 
-import { ConfigError } from "../config_error.ts";
+import { ConfigError } from "../config/config_error.ts";
 
 /**
  * Parses a comma-separated list of positive integers from a flag.

@@ -12,7 +12,7 @@ import {
   type NatsConnection,
   nkeyAuthenticator,
 } from "@nats-io/transport-node";
-import { ConfigError } from "../config_error.ts";
+import { ConfigError } from "../config/config_error.ts";
 
 /** How to reach and authenticate to NATS. */
 export interface NatsConnectionOptions {

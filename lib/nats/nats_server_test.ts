@@ -1,4 +1,4 @@
-import { ConfigError } from "../config_error.ts";
+import { ConfigError } from "../config/config_error.ts";
 import { connectNats, describeNats } from "./connection.ts";
 import { NatsServerError, startNatsServer } from "./nats_server.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ConfigError } from "../config_error.ts";
-import { oneOf } from "../config.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { oneOf } from "../config/config.ts";
 import { AmdSmiSampler } from "./amd_smi_sampler.ts";
 import { NoneSampler } from "./none_sampler.ts";
 import { NvidiaSmiSampler } from "./nvidia_smi_sampler.ts";

@@ -1,4 +1,4 @@
-import { ConfigError } from "../config_error.ts";
+import { ConfigError } from "../config/config_error.ts";
 import { openPowerSampler } from "./open_sampler.ts";
 import { writeFakeTools } from "./testing/fake_tools.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";

@@ -1,6 +1,6 @@
 import { ConfigError } from "./config_error.ts";
 import { validateModelConfig, validateTrainConfig } from "./config.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 const VALID = {
   mode: "phantom",

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Sweep } from "../lib/sweep.ts";
+import type { Sweep } from "./sweep.ts";
 
 const POWERS_OF_TWO = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 

@@ -1,7 +1,7 @@
 import { ConfigError } from "./config_error.ts";
 import { expandSweep, parseFilter, type Sweep } from "./sweep.ts";
-import { scaling, SWEEPS, width } from "../bench/sweeps.ts";
-import { assert, assertEquals, assertThrows } from "./testing/asserts.ts";
+import { scaling, SWEEPS, width } from "./sweeps.ts";
+import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 
 Deno.test("scaling: TP and phantom for p = 1..256; impossible points excluded with the rule's reason", () => {
   const e = expandSweep(scaling);

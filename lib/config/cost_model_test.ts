@@ -1,11 +1,11 @@
 import type { ModelConfig } from "./config.ts";
 import { matmulShapes, phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
-import { RankFfn } from "./ffn.ts";
-import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+import { RankFfn } from "../ffn.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
-import { trainInProcess } from "./trainer.ts";
-import { assertEquals } from "./testing/asserts.ts";
-import { testBackend } from "./testing/harness.ts";
+import { trainInProcess } from "../trainer.ts";
+import { assertEquals } from "../testing/asserts.ts";
+import { testBackend } from "../testing/harness.ts";
 
 await testBackend();
 
