@@ -12,7 +12,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { parseArgs } from "node:util";
-import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
+import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";

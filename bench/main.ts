@@ -8,7 +8,7 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { BackendUnavailableError, selectBackend } from "../lib/backend.ts";
+import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { oneOf } from "../lib/config/config.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { collectEnvironment } from "../lib/environment.ts";

@@ -12,7 +12,7 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { selectBackend } from "../lib/backend.ts";
+import { selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { NoneSampler } from "../lib/power/none_sampler.ts";

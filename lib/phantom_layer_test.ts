@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { DenseLayer } from "./dense_layer.ts";
+import { DenseLayer } from "./nn/dense_layer.ts";
 import { PhantomLayer } from "./phantom_layer.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "./nn/rng.ts";
 import { assertAllClose, assertEquals, assertThrows } from "./testing/asserts.ts";
 import {
   add,

@@ -1,5 +1,5 @@
 import { assertEquals } from "./testing/asserts.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "./nn/rng.ts";
 import { assertAllClose } from "./testing/asserts.ts";
 import { randomMat, tpBackward, type TpF64, tpForward } from "./testing/f64.ts";
 import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";

@@ -13,9 +13,9 @@ import type { TrainConfig } from "./config/config.ts";
 import { type Communicator, diffStats } from "./comm/communicator.ts";
 import { RankFfn } from "./ffn.ts";
 import { createInProcessGroup } from "./comm/in_process_communicator.ts";
-import { mseLoss, mseValue } from "./loss.ts";
-import { createOptimizer } from "./optimizer.ts";
-import { type Batch, TeacherTask } from "./task.ts";
+import { mseLoss, mseValue } from "./nn/loss.ts";
+import { createOptimizer } from "./nn/optimizer.ts";
+import { type Batch, TeacherTask } from "./nn/task.ts";
 import { TimedCommunicator } from "./comm/timed_communicator.ts";
 
 /** Measurements of one training step on one rank. */

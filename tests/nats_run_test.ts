@@ -6,7 +6,7 @@ import { RunFailedError } from "../lib/coordinator.ts";
 import { predictCosts } from "../lib/config/cost_model.ts";
 import { startNatsServer } from "../lib/nats/nats_server.ts";
 import { runOverNats } from "../lib/nats_run.ts";
-import { selectBackend } from "../lib/backend.ts";
+import { selectBackend } from "../lib/nn/backend.ts";
 import { trainInProcess } from "../lib/trainer.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { Rng } from "../rng.ts";
+import type { Rng } from "../nn/rng.ts";
 
 /** A row-major float64 matrix. */
 export class Mat {

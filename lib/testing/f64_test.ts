@@ -1,6 +1,6 @@
 // Gradient check of the float64 reference: every analytic gradient of every layer kind (the
 // design's backward formulas) against central finite differences.
-import { Rng } from "../rng.ts";
+import { Rng } from "../nn/rng.ts";
 import { assertAllClose } from "./asserts.ts";
 import {
   denseBackward,

@@ -7,10 +7,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendInfo, selectBackend } from "../backend.ts";
+import { type BackendInfo, selectBackend } from "../nn/backend.ts";
 import type { Communicator } from "../comm/communicator.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
-import type { Layer } from "../layer.ts";
+import type { Layer } from "../nn/layer.ts";
 import type { Mat } from "./f64.ts";
 
 /**

@@ -1,5 +1,5 @@
 import { deriveSeed, Rng } from "./rng.ts";
-import { assert, assertEquals } from "./testing/asserts.ts";
+import { assert, assertEquals } from "../testing/asserts.ts";
 
 Deno.test("rng: the same seed gives the same stream; streams differ by seed and label", () => {
   const a = new Rng(5).normalArray(100, 1);

@@ -12,7 +12,7 @@
  * @module
  */
 
-import type { ModelConfig } from "./config/config.ts";
+import type { ModelConfig } from "../config/config.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 
 /** A row-major float32 matrix. */

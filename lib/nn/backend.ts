@@ -6,8 +6,8 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { BackendName } from "./config/config.ts";
-import { BACKENDS, oneOf } from "./config/config.ts";
+import type { BackendName } from "../config/config.ts";
+import { BACKENDS, oneOf } from "../config/config.ts";
 
 /** What was selected, recorded with every result. */
 export interface BackendInfo {

@@ -1,7 +1,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { BackendUnavailableError, selectBackend } from "./backend.ts";
-import { ConfigError } from "./config/config_error.ts";
-import { assert, assertEquals, assertRejects } from "./testing/asserts.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 Deno.test("wasm backend: selected by name, SIMD detected and recorded", async () => {
   const info = await selectBackend("wasm");

@@ -1,6 +1,6 @@
 import { OutputLayer } from "./output_layer.ts";
 import { Rng } from "./rng.ts";
-import { assertAllClose, assertEquals } from "./testing/asserts.ts";
+import { assertAllClose, assertEquals } from "../testing/asserts.ts";
 import {
   colBlock,
   denseBackward,
@@ -9,8 +9,8 @@ import {
   randomMat,
   rowBlock,
   vcat,
-} from "./testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";
+} from "../testing/f64.ts";
+import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
 
 await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };

@@ -8,10 +8,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Communicator } from "./comm/communicator.ts";
+import type { Communicator } from "../comm/communicator.ts";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
 import { columnSums, matMulNT, matMulTN } from "./ops.ts";
-import { allReduceTensor } from "./comm/tensor_comm.ts";
+import { allReduceTensor } from "../comm/tensor_comm.ts";
 
 /**
  * One rank's share of the output layer.
@@ -21,7 +21,7 @@ import { allReduceTensor } from "./comm/tensor_comm.ts";
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+ * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { OutputLayer } from "./output_layer.ts";
  * await tf.setBackend("cpu");
  * const comms = createInProcessGroup(2);

@@ -1,8 +1,8 @@
 import { DenseLayer } from "./dense_layer.ts";
 import { Rng } from "./rng.ts";
-import { assertAllClose } from "./testing/asserts.ts";
-import { denseBackward, denseForward, randomMat } from "./testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";
+import { assertAllClose } from "../testing/asserts.ts";
+import { denseBackward, denseForward, randomMat } from "../testing/f64.ts";
+import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
 
 await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };

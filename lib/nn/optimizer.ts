@@ -6,7 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { OptimizerConfig } from "./config/config.ts";
+import type { OptimizerConfig } from "../config/config.ts";
 
 /** Updates parameters in place from their gradients. */
 export interface Optimizer extends Disposable {

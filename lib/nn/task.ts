@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ModelConfig, TaskConfig } from "./config/config.ts";
+import type { ModelConfig, TaskConfig } from "../config/config.ts";
 import { deriveSeed, Rng } from "./rng.ts";
 
 /** Inputs and targets, row-major float32. */
