@@ -11,7 +11,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { TrainConfig } from "./config/config.ts";
 import { type Communicator, diffStats } from "./comm/communicator.ts";
-import { RankFfn } from "./ffn.ts";
+import { RankFfn } from "./parallel/ffn.ts";
 import { createInProcessGroup } from "./comm/in_process_communicator.ts";
 import { mseLoss, mseValue } from "./nn/loss.ts";
 import { createOptimizer } from "./nn/optimizer.ts";

@@ -1,6 +1,6 @@
 import type { ModelConfig } from "./config.ts";
 import { matmulShapes, phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
-import { RankFfn } from "../ffn.ts";
+import { RankFfn } from "../parallel/ffn.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
 import { trainInProcess } from "../trainer.ts";

@@ -9,10 +9,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Communicator } from "./comm/communicator.ts";
-import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./nn/layer.ts";
-import { columnSums, matMulNT, matMulTN, reluBackward } from "./nn/ops.ts";
-import { allGatherTensor, reduceScatterRows } from "./comm/tensor_comm.ts";
+import type { Communicator } from "../comm/communicator.ts";
+import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "../nn/layer.ts";
+import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
+import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /**
  * One rank's share of a TP hidden layer.
@@ -22,7 +22,7 @@ import { allGatherTensor, reduceScatterRows } from "./comm/tensor_comm.ts";
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+ * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { TpLayer } from "./tp_layer.ts";
  * await tf.setBackend("cpu");
  * const comms = createInProcessGroup(2); // n = 4, m = 2

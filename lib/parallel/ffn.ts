@@ -7,12 +7,12 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelConfig } from "./config/config.ts";
-import type { Communicator } from "./comm/communicator.ts";
-import { DenseLayer } from "./nn/dense_layer.ts";
-import { type HiddenWeights, initRankWeights, type Matrix, type RankWeights } from "./nn/init.ts";
-import type { Layer, PassMode } from "./nn/layer.ts";
-import { OutputLayer } from "./nn/output_layer.ts";
+import type { ModelConfig } from "../config/config.ts";
+import type { Communicator } from "../comm/communicator.ts";
+import { DenseLayer } from "../nn/dense_layer.ts";
+import { type HiddenWeights, initRankWeights, type Matrix, type RankWeights } from "../nn/init.ts";
+import type { Layer, PassMode } from "../nn/layer.ts";
+import { OutputLayer } from "../nn/output_layer.ts";
 import { PhantomLayer } from "./phantom_layer.ts";
 import { TpLayer } from "./tp_layer.ts";
 
@@ -24,7 +24,7 @@ import { TpLayer } from "./tp_layer.ts";
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+ * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { RankFfn } from "./ffn.ts";
  * await tf.setBackend("cpu");
  * const config = { mode: "phantom" as const, ranks: 2, width: 8, phantomWidth: 1, layers: 2, batch: 3, inputWidth: 4, outputWidth: 2, seed: 1 };

@@ -1,8 +1,8 @@
-import { assertEquals } from "./testing/asserts.ts";
-import { Rng } from "./nn/rng.ts";
-import { assertAllClose } from "./testing/asserts.ts";
-import { randomMat, tpBackward, type TpF64, tpForward } from "./testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";
+import { assertEquals } from "../testing/asserts.ts";
+import { Rng } from "../nn/rng.ts";
+import { assertAllClose } from "../testing/asserts.ts";
+import { randomMat, tpBackward, type TpF64, tpForward } from "../testing/f64.ts";
+import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
 import { TpLayer } from "./tp_layer.ts";
 
 await testBackend();

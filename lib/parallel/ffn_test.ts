@@ -1,12 +1,12 @@
 import * as tf from "@tensorflow/tfjs-core";
-import type { ModelConfig } from "./config/config.ts";
+import type { ModelConfig } from "../config/config.ts";
 import { RankFfn } from "./ffn.ts";
-import { createInProcessGroup } from "./comm/in_process_communicator.ts";
-import { initRankWeights } from "./nn/init.ts";
-import { mseLoss } from "./nn/loss.ts";
-import { TeacherTask } from "./nn/task.ts";
-import { assertAllClose, assertEquals, assertThrows } from "./testing/asserts.ts";
-import { testBackend, values } from "./testing/harness.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
+import { initRankWeights } from "../nn/init.ts";
+import { mseLoss } from "../nn/loss.ts";
+import { TeacherTask } from "../nn/task.ts";
+import { assertAllClose, assertEquals, assertThrows } from "../testing/asserts.ts";
+import { testBackend, values } from "../testing/harness.ts";
 
 await testBackend();
 const TOL = { atol: 2e-5, rtol: 2e-4 };

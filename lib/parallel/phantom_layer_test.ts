@@ -1,8 +1,8 @@
 import * as tf from "@tensorflow/tfjs-core";
-import { DenseLayer } from "./nn/dense_layer.ts";
+import { DenseLayer } from "../nn/dense_layer.ts";
 import { PhantomLayer } from "./phantom_layer.ts";
-import { Rng } from "./nn/rng.ts";
-import { assertAllClose, assertEquals, assertThrows } from "./testing/asserts.ts";
+import { Rng } from "../nn/rng.ts";
+import { assertAllClose, assertEquals, assertThrows } from "../testing/asserts.ts";
 import {
   add,
   colBlock,
@@ -20,11 +20,11 @@ import {
   rowBlock,
   transpose,
   vcat,
-} from "./testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "./testing/harness.ts";
+} from "../testing/f64.ts";
+import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
 import { TpLayer } from "./tp_layer.ts";
-import { createInProcessGroup } from "./comm/in_process_communicator.ts";
-import type { Communicator } from "./comm/communicator.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
+import type { Communicator } from "../comm/communicator.ts";
 
 await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };

@@ -14,10 +14,10 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { Communicator } from "./comm/communicator.ts";
-import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./nn/layer.ts";
-import { columnSums, matMulNT, matMulTN, reluBackward } from "./nn/ops.ts";
-import { allGatherTensor, reduceScatterRows } from "./comm/tensor_comm.ts";
+import type { Communicator } from "../comm/communicator.ts";
+import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "../nn/layer.ts";
+import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
+import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /** Initial values of one rank's phantom layer (taken over by the layer). */
 export interface PhantomWeights {
@@ -39,7 +39,7 @@ export interface PhantomWeights {
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import "@tensorflow/tfjs-backend-cpu";
- * import { createInProcessGroup } from "./comm/in_process_communicator.ts";
+ * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { PhantomLayer } from "./phantom_layer.ts";
  * await tf.setBackend("cpu");
  * const comms = createInProcessGroup(2); // m = 2, k = 1
