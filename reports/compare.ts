@@ -9,9 +9,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { compareResults, comparisonMarkdown, METRICS } from "../lib/compare.ts";
+import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { toBencher, toGithubBenchmark } from "../lib/exports.ts";
+import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 

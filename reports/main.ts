@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/atomic_write.ts";
-import { renderReport, renderSiteIndex } from "../lib/report_html.ts";
+import { renderReport, renderSiteIndex } from "../lib/report/report_html.ts";
 import { loadResults, ResultsError } from "../lib/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 

@@ -1,6 +1,6 @@
 import { escapeHtml, renderReport, renderSiteIndex } from "./report_html.ts";
-import { fixtureResults } from "./testing/results_fixture.ts";
-import { assert, assertEquals } from "./testing/asserts.ts";
+import { fixtureResults } from "../testing/results_fixture.ts";
+import { assert, assertEquals } from "../testing/asserts.ts";
 
 const EVIL = `<script>document.title="pwned"</script>`;
 

@@ -1,8 +1,8 @@
 import { compareResults, comparisonMarkdown } from "./compare.ts";
 import { toBencher, toGithubBenchmark } from "./exports.ts";
-import { parseResults } from "./results.ts";
-import { fixtureResults } from "./testing/results_fixture.ts";
-import { assert, assertEquals } from "./testing/asserts.ts";
+import { parseResults } from "../results.ts";
+import { fixtureResults } from "../testing/results_fixture.ts";
+import { assert, assertEquals } from "../testing/asserts.ts";
 
 const base = fixtureResults([
   { point: "a", stepMs: 100, joulesPerStep: 10 },

@@ -1,5 +1,5 @@
 import { mannWhitneyU, normalCdf } from "./mann_whitney.ts";
-import { assert, assertEquals } from "./testing/asserts.ts";
+import { assert, assertEquals } from "../testing/asserts.ts";
 
 const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol;
 
