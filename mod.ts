@@ -24,14 +24,14 @@
  * @module
  */
 
-export * from "./lib/atomic_write.ts";
+export * from "./lib/results/atomic_write.ts";
 export * from "./lib/nn/backend.ts";
 export * from "./lib/comm/communicator.ts";
 export * from "./lib/config/config.ts";
 export * from "./lib/config/config_error.ts";
 export * from "./lib/config/cost_model.ts";
 export * from "./lib/nn/dense_layer.ts";
-export * from "./lib/environment.ts";
+export * from "./lib/results/environment.ts";
 export * from "./lib/parallel/ffn.ts";
 export * from "./lib/comm/in_process_communicator.ts";
 export * from "./lib/nn/init.ts";
@@ -42,7 +42,7 @@ export * from "./lib/nn/output_layer.ts";
 export * from "./lib/parallel/phantom_layer.ts";
 export * from "./lib/nn/rng.ts";
 export * from "./lib/run_summary.ts";
-export * from "./lib/stats.ts";
+export * from "./lib/results/stats.ts";
 export * from "./lib/nn/task.ts";
 export * from "./lib/comm/timed_communicator.ts";
 export * from "./lib/parallel/tp_layer.ts";
@@ -65,7 +65,7 @@ export * from "./lib/nats_run.ts";
 export * from "./lib/run_protocol.ts";
 export * from "./lib/rank_runtime.ts";
 export * from "./lib/config/sweep.ts";
-export * from "./lib/results.ts";
+export * from "./lib/results/results.ts";
 export * from "./lib/loss_target.ts";
 export * from "./lib/energy_summary.ts";
 export * from "./lib/report/compare.ts";

@@ -19,8 +19,8 @@ import { join } from "node:path";
 import { connectNats } from "../lib/nats/connection.ts";
 import { connectNatsGroup, type NatsCommunicator } from "../lib/nats/nats_communicator.ts";
 import { startNatsServer } from "../lib/nats/nats_server.ts";
-import { writeTextFileAtomic } from "../lib/atomic_write.ts";
-import { median } from "../lib/stats.ts";
+import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
+import { median } from "../lib/results/stats.ts";
 import { parseIntList } from "../lib/cli/run_main.ts";
 
 type Op = "allGather" | "reduceScatter" | "allReduce";

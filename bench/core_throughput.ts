@@ -16,7 +16,7 @@ import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
 import { trainInProcess } from "../lib/trainer.ts";
-import { median } from "../lib/stats.ts";
+import { median } from "../lib/results/stats.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 
 interface Row {

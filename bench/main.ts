@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { oneOf } from "../lib/config/config.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { collectEnvironment } from "../lib/environment.ts";
-import { writeTextFileAtomic } from "../lib/atomic_write.ts";
+import { collectEnvironment } from "../lib/results/environment.ts";
+import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import {
   describeNats,
   NATS_AUTH_FLAGS,
@@ -26,7 +26,7 @@ import { type LauncherName, LAUNCHERS } from "../lib/nats_run.ts";
 import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
-import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results.ts";
+import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results/results.ts";
 import { expandSweep, type Sweep } from "../lib/config/sweep.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 import type { CommunicatorChoice } from "./_point.ts";

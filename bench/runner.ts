@@ -7,12 +7,12 @@
  * @module
  */
 
-import { configHash, type RunResult } from "../lib/results.ts";
+import { configHash, type RunResult } from "../lib/results/results.ts";
 import { type StepWindows, summarizeEnergy } from "../lib/energy_summary.ts";
 import { lossToTarget } from "../lib/loss_target.ts";
 import type { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { summarizeRun } from "../lib/run_summary.ts";
-import { distribution } from "../lib/stats.ts";
+import { distribution } from "../lib/results/stats.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../lib/config/sweep.ts";
 import { type CommunicatorChoice, runPoint } from "./_point.ts";
 import { Progress } from "../lib/cli/progress.ts";

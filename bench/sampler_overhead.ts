@@ -18,7 +18,7 @@ import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { NoneSampler } from "../lib/power/none_sampler.ts";
 import { NvmlSampler } from "../lib/power/nvml_sampler.ts";
 import type { PowerSampler } from "../lib/power/power_sampler.ts";
-import { median } from "../lib/stats.ts";
+import { median } from "../lib/results/stats.ts";
 import { trainRank } from "../lib/trainer.ts";
 import { createInProcessGroup } from "../lib/comm/in_process_communicator.ts";
 

@@ -8,8 +8,8 @@
  */
 
 import type { EnergyMeasurement, EnergyMethod } from "./power/energy_monitor.ts";
-import type { EnergyResult } from "./results.ts";
-import { distribution } from "./stats.ts";
+import type { EnergyResult } from "./results/results.ts";
+import { distribution } from "./results/stats.ts";
 
 /** Windows of one step. */
 export interface StepWindows {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { LossMetrics } from "./results.ts";
+import type { LossMetrics } from "./results/results.ts";
 import type { TargetSpec } from "./config/sweep.ts";
 import type { EvalPoint } from "./trainer.ts";
 

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
-import { loadResults, ResultsError } from "../lib/results.ts";
+import { loadResults, ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
 const HELP = `Usage:

@@ -11,9 +11,9 @@
 import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { writeTextFileAtomic } from "../lib/atomic_write.ts";
+import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { renderReport, renderSiteIndex } from "../lib/report/report_html.ts";
-import { loadResults, ResultsError } from "../lib/results.ts";
+import { loadResults, ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
 const RESULTS_DIR = join("reports", "results");

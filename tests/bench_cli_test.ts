@@ -1,6 +1,6 @@
 // End-to-end tests of `deno task bench` as a user runs it: a subprocess, its output, its exit
 // code and its results file (validated by the loader).
-import { parseResults, type ResultsFile } from "../lib/results.ts";
+import { parseResults, type ResultsFile } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { ROOT, runDeno } from "../lib/testing/run_deno.ts";
 

@@ -1,7 +1,7 @@
 // `deno task compare` as CI runs it: exit codes on regression, improvement, noise and unusable
 // input, the markdown summary, and the exports.
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
-import { SCHEMA_VERSION } from "../lib/results.ts";
+import { SCHEMA_VERSION } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";
 

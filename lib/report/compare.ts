@@ -10,8 +10,8 @@
  */
 
 import { mannWhitneyU } from "./mann_whitney.ts";
-import type { ResultsFile, RunResult } from "../results.ts";
-import { median } from "../stats.ts";
+import type { ResultsFile, RunResult } from "../results/results.ts";
+import { median } from "../results/stats.ts";
 
 /** A metric the comparison knows. */
 export interface MetricSpec {

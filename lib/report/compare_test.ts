@@ -1,6 +1,6 @@
 import { compareResults, comparisonMarkdown } from "./compare.ts";
 import { toBencher, toGithubBenchmark } from "./exports.ts";
-import { parseResults } from "../results.ts";
+import { parseResults } from "../results/results.ts";
 import { fixtureResults } from "../testing/results_fixture.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 

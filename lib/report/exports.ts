@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { ResultsFile, RunResult } from "../results.ts";
+import type { ResultsFile, RunResult } from "../results/results.ts";
 
 /** One BMF measure. */
 export interface BencherMeasure {

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ResultsFile, RunResult } from "../results.ts";
+import type { ResultsFile, RunResult } from "../results/results.ts";
 
 /**
  * Escapes text for HTML content and attribute values.

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../results.ts";
-import { distribution } from "../stats.ts";
+import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../results/results.ts";
+import { distribution } from "../results/stats.ts";
 
 /** Knobs of one synthetic run. */
 export interface FixtureRun {

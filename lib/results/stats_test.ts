@@ -1,5 +1,5 @@
 import { distribution, median, percentile } from "./stats.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 Deno.test("percentiles interpolate linearly between order statistics", () => {
   assertEquals(percentile([3, 1, 2], 0), 1);

@@ -8,7 +8,7 @@
 
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import type { BackendInfo } from "./nn/backend.ts";
+import type { BackendInfo } from "../nn/backend.ts";
 
 /** Where and with what a result was measured. */
 export interface Environment {

@@ -5,7 +5,7 @@ import {
   ResultsError,
   SCHEMA_VERSION,
 } from "./results.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 const dist = { median: 1, p25: 1, p75: 1, samples: [1] };
 const okRun = {

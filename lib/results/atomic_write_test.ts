@@ -1,5 +1,5 @@
 import { writeTextFileAtomic } from "./atomic_write.ts";
-import { assert, assertEquals, assertRejects } from "./testing/asserts.ts";
+import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 Deno.test("atomic write: readers see the old or the new content, never a torn file", async () => {
   const dir = await Deno.makeTempDir();
