@@ -15,7 +15,7 @@ import { parseArgs } from "node:util";
 import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
-import { trainInProcess } from "../lib/trainer.ts";
+import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { median } from "../lib/results/stats.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 

@@ -22,15 +22,15 @@ import {
 } from "../lib/nats/connection.ts";
 import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { bytesPerElement, WIRE_DTYPES, type WireDtype } from "../lib/nats/wire.ts";
-import { type LauncherName, LAUNCHERS } from "../lib/nats_run.ts";
+import { type LauncherName, LAUNCHERS } from "../lib/runtime/nats_run.ts";
 import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../lib/results/results.ts";
 import { expandSweep, type Sweep } from "../lib/config/sweep.ts";
 import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
-import type { CommunicatorChoice } from "./_point.ts";
-import { runSweep } from "./runner.ts";
+import type { CommunicatorChoice } from "../lib/runtime/point.ts";
+import { runSweep } from "../lib/runtime/runner.ts";
 import { SWEEPS } from "../lib/config/sweeps.ts";
 import { writeReport } from "../reports/main.ts";
 

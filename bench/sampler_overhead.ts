@@ -19,7 +19,7 @@ import { NoneSampler } from "../lib/power/none_sampler.ts";
 import { NvmlSampler } from "../lib/power/nvml_sampler.ts";
 import type { PowerSampler } from "../lib/power/power_sampler.ts";
 import { median } from "../lib/results/stats.ts";
-import { trainRank } from "../lib/trainer.ts";
+import { trainRank } from "../lib/runtime/trainer.ts";
 import { createInProcessGroup } from "../lib/comm/in_process_communicator.ts";
 
 const cpuMs = () => {

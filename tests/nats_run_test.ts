@@ -2,12 +2,12 @@
 // Web Workers per rank, the coordinator. The server is started here on a free port and stopped
 // by pid.
 import { validateTrainConfig } from "../lib/config/config.ts";
-import { RunFailedError } from "../lib/coordinator.ts";
+import { RunFailedError } from "../lib/runtime/coordinator.ts";
 import { predictCosts } from "../lib/config/cost_model.ts";
 import { startNatsServer } from "../lib/nats/nats_server.ts";
-import { runOverNats } from "../lib/nats_run.ts";
+import { runOverNats } from "../lib/runtime/nats_run.ts";
 import { selectBackend } from "../lib/nn/backend.ts";
-import { trainInProcess } from "../lib/trainer.ts";
+import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 
 const server = await startNatsServer();

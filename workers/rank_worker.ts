@@ -7,7 +7,7 @@
  */
 
 import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
-import { runRank } from "../lib/rank_runtime.ts";
+import { runRank } from "../lib/runtime/rank_runtime.ts";
 
 interface Start {
   connection: NatsConnectionOptions;

@@ -3,7 +3,7 @@ import { matmulShapes, phantomCommunicationRatio, predictCosts } from "./cost_mo
 import { RankFfn } from "../parallel/ffn.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
-import { trainInProcess } from "../trainer.ts";
+import { trainInProcess } from "../runtime/trainer.ts";
 import { assertEquals } from "../testing/asserts.ts";
 import { testBackend } from "../testing/harness.ts";
 

@@ -9,10 +9,10 @@
 import { hostname } from "node:os";
 import process from "node:process";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { selectBackend } from "./nn/backend.ts";
-import { validateTrainConfig } from "./config/config.ts";
-import { connectNats, type NatsConnectionOptions } from "./nats/connection.ts";
-import { NatsCommunicator } from "./nats/nats_communicator.ts";
+import { selectBackend } from "../nn/backend.ts";
+import { validateTrainConfig } from "../config/config.ts";
+import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
+import { NatsCommunicator } from "../nats/nats_communicator.ts";
 import {
   controlSubject,
   encodeControl,

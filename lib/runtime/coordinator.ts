@@ -8,7 +8,7 @@
  */
 
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connectNats, type NatsConnectionOptions } from "./nats/connection.ts";
+import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import {
   controlSubject,
   encodeControl,

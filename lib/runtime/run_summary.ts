@@ -6,9 +6,9 @@
  * @module
  */
 
-import type { TrainConfig } from "./config/config.ts";
-import { type CostPrediction, predictCosts } from "./config/cost_model.ts";
-import { type Distribution, distribution, median } from "./results/stats.ts";
+import type { TrainConfig } from "../config/config.ts";
+import { type CostPrediction, predictCosts } from "../config/cost_model.ts";
+import { type Distribution, distribution, median } from "../results/stats.ts";
 import type { RankRunResult } from "./trainer.ts";
 
 /** The figures of one run. */

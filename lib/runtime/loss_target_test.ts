@@ -1,5 +1,5 @@
 import { lossToTarget } from "./loss_target.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 const evals = [
   { step: 0, trainMs: 0, loss: 2 },

@@ -9,8 +9,8 @@
  * @module
  */
 
-import type { TrainConfig } from "./config/config.ts";
-import type { WireDtype } from "./nats/wire.ts";
+import type { TrainConfig } from "../config/config.ts";
+import type { WireDtype } from "../nats/wire.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
 
 /** What every rank needs to run. */

@@ -7,15 +7,15 @@
  * @module
  */
 
-import { configHash, type RunResult } from "../lib/results/results.ts";
-import { type StepWindows, summarizeEnergy } from "../lib/energy_summary.ts";
-import { lossToTarget } from "../lib/loss_target.ts";
-import type { EnergyMonitor } from "../lib/power/energy_monitor.ts";
-import { summarizeRun } from "../lib/run_summary.ts";
-import { distribution } from "../lib/results/stats.ts";
-import type { Expansion, SweepPoint, TargetSpec } from "../lib/config/sweep.ts";
-import { type CommunicatorChoice, runPoint } from "./_point.ts";
-import { Progress } from "../lib/cli/progress.ts";
+import { configHash, type RunResult } from "../results/results.ts";
+import { type StepWindows, summarizeEnergy } from "./energy_summary.ts";
+import { lossToTarget } from "./loss_target.ts";
+import type { EnergyMonitor } from "../power/energy_monitor.ts";
+import { summarizeRun } from "./run_summary.ts";
+import { distribution } from "../results/stats.ts";
+import type { Expansion, SweepPoint, TargetSpec } from "../config/sweep.ts";
+import { type CommunicatorChoice, runPoint } from "./point.ts";
+import { Progress } from "../cli/progress.ts";
 
 /** What the runner needs. */
 export interface RunnerContext {

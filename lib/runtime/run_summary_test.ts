@@ -1,8 +1,8 @@
-import { validateTrainConfig } from "./config/config.ts";
-import { predictCosts } from "./config/cost_model.ts";
+import { validateTrainConfig } from "../config/config.ts";
+import { predictCosts } from "../config/cost_model.ts";
 import { summarizeRun } from "./run_summary.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 const config = validateTrainConfig({ mode: "tp", ranks: 2, width: 8, steps: 4 });
 const predicted = predictCosts(config);

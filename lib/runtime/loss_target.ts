@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { LossMetrics } from "./results/results.ts";
-import type { TargetSpec } from "./config/sweep.ts";
+import type { LossMetrics } from "../results/results.ts";
+import type { TargetSpec } from "../config/sweep.ts";
 import type { EvalPoint } from "./trainer.ts";
 
 /**

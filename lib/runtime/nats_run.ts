@@ -6,12 +6,12 @@
  * @module
  */
 
-import type { TrainConfig } from "./config/config.ts";
+import type { TrainConfig } from "../config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
-import type { NatsConnectionOptions } from "./nats/connection.ts";
-import { startNatsServer } from "./nats/nats_server.ts";
-import type { WireDtype } from "./nats/wire.ts";
+import type { NatsConnectionOptions } from "../nats/connection.ts";
+import { startNatsServer } from "../nats/nats_server.ts";
+import type { WireDtype } from "../nats/wire.ts";
 import type { RunSpec, StepEvent } from "./run_protocol.ts";
 
 /** How ranks are started. */

@@ -1,7 +1,7 @@
-import { validateTrainConfig } from "./config/config.ts";
+import { validateTrainConfig } from "../config/config.ts";
 import { trainInProcess } from "./trainer.ts";
-import { assert, assertEquals } from "./testing/asserts.ts";
-import { testBackend } from "./testing/harness.ts";
+import { assert, assertEquals } from "../testing/asserts.ts";
+import { testBackend } from "../testing/harness.ts";
 
 await testBackend();
 

@@ -7,7 +7,7 @@
  */
 
 import { RunFailedError } from "./coordinator.ts";
-import { natsConnectionEnv, type NatsConnectionOptions } from "./nats/connection.ts";
+import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
 
 /** Options of {@linkcode launchLocal}. */
 export interface LocalLaunchOptions {
@@ -45,7 +45,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const p = options.ranks;
   const cores = navigator.hardwareConcurrency ?? 2;
   const processes = Math.max(1, Math.min(options.processes ?? Math.min(p, cores), p));
-  const host = new URL("../workers/rank_host.ts", import.meta.url).pathname;
+  const host = new URL("../../workers/rank_host.ts", import.meta.url).pathname;
   const ranges: [number, number][] = [];
   for (let i = 0; i < processes; i++) {
     const first = Math.floor((i * p) / processes);

@@ -8,12 +8,12 @@
  */
 
 import process from "node:process";
-import type { TrainConfig } from "../lib/config/config.ts";
-import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
-import type { WireDtype } from "../lib/nats/wire.ts";
-import { type LauncherName, runOverNats } from "../lib/nats_run.ts";
-import type { StepRecord } from "../lib/trainer.ts";
-import { type RankRunResult, trainInProcess } from "../lib/trainer.ts";
+import type { TrainConfig } from "../config/config.ts";
+import type { NatsConnectionOptions } from "../nats/connection.ts";
+import type { WireDtype } from "../nats/wire.ts";
+import { type LauncherName, runOverNats } from "./nats_run.ts";
+import type { StepRecord } from "./trainer.ts";
+import { type RankRunResult, trainInProcess } from "./trainer.ts";
 
 /** Where and how ranks talk. */
 export type CommunicatorChoice =

@@ -9,14 +9,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { TrainConfig } from "./config/config.ts";
-import { type Communicator, diffStats } from "./comm/communicator.ts";
-import { RankFfn } from "./parallel/ffn.ts";
-import { createInProcessGroup } from "./comm/in_process_communicator.ts";
-import { mseLoss, mseValue } from "./nn/loss.ts";
-import { createOptimizer } from "./nn/optimizer.ts";
-import { type Batch, TeacherTask } from "./nn/task.ts";
-import { TimedCommunicator } from "./comm/timed_communicator.ts";
+import type { TrainConfig } from "../config/config.ts";
+import { type Communicator, diffStats } from "../comm/communicator.ts";
+import { RankFfn } from "../parallel/ffn.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
+import { mseLoss, mseValue } from "../nn/loss.ts";
+import { createOptimizer } from "../nn/optimizer.ts";
+import { type Batch, TeacherTask } from "../nn/task.ts";
+import { TimedCommunicator } from "../comm/timed_communicator.ts";
 
 /** Measurements of one training step on one rank. */
 export interface StepRecord {
@@ -158,7 +158,7 @@ export async function trainRank(
  * import assert from "node:assert/strict";
  * import "@tensorflow/tfjs-backend-cpu";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { validateTrainConfig } from "./config/config.ts";
+ * import { validateTrainConfig } from "../config/config.ts";
  * import { trainInProcess } from "./trainer.ts";
  * await tf.setBackend("cpu");
  * const config = validateTrainConfig({ mode: "phantom", ranks: 2, width: 16, phantomWidth: 2, steps: 2, batch: 4 });

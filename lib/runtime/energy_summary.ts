@@ -7,9 +7,9 @@
  * @module
  */
 
-import type { EnergyMeasurement, EnergyMethod } from "./power/energy_monitor.ts";
-import type { EnergyResult } from "./results/results.ts";
-import { distribution } from "./results/stats.ts";
+import type { EnergyMeasurement, EnergyMethod } from "../power/energy_monitor.ts";
+import type { EnergyResult } from "../results/results.ts";
+import { distribution } from "../results/stats.ts";
 
 /** Windows of one step. */
 export interface StepWindows {

@@ -1,6 +1,6 @@
-import type { EnergyMeasurement } from "./power/energy_monitor.ts";
+import type { EnergyMeasurement } from "../power/energy_monitor.ts";
 import { summarizeEnergy } from "./energy_summary.ts";
-import { assertEquals, assertThrows } from "./testing/asserts.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 
 function w(
   totalJ: number | null,
