@@ -15,7 +15,13 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Communicator } from "../comm/communicator.ts";
-import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "../nn/layer.ts";
+import {
+  ActivationCache,
+  type Backward,
+  type Layer,
+  type PassMode,
+  toVariables,
+} from "../nn/layer.ts";
 import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
 import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
 
