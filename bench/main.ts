@@ -32,7 +32,7 @@ import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
 import type { CommunicatorChoice } from "../lib/runtime/point.ts";
 import { runSweep } from "../lib/runtime/runner.ts";
 import { SWEEPS } from "../lib/config/sweeps.ts";
-import { writeReport } from "../reports/main.ts";
+import { writeReport } from "../lib/report/write_report.ts";
 
 const HELP = `Usage: deno task bench [options]
 

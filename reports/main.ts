@@ -12,25 +12,12 @@ import { parseArgs } from "node:util";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
-import { renderReport, renderSiteIndex } from "../lib/report/report_html.ts";
-import { loadResults, ResultsError } from "../lib/results/results.ts";
+import { renderSiteIndex } from "../lib/report/report_html.ts";
+import { writeReport } from "../lib/report/write_report.ts";
+import { ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
 const RESULTS_DIR = join("reports", "results");
-
-/** @returns The Chart.js UMD build shipped in node_modules (npm package chart.js). */
-export function chartJsSource(): string {
-  const path = new URL("../node_modules/chart.js/dist/chart.umd.min.js", import.meta.url);
-  try {
-    return Deno.readTextFileSync(path);
-  } catch (error) {
-    throw new ConfigError(
-      "chart.js",
-      path.pathname,
-      `cannot be read (run npm ci): ${(error as Error).message}`,
-    );
-  }
-}
 
 function resultsFiles(dir: string): string[] {
   try {
@@ -41,20 +28,6 @@ function resultsFiles(dir: string): string[] {
   } catch {
     return [];
   }
-}
-
-/**
- * Writes the report of one results file.
- *
- * @param resultsPath The results file.
- * @param outPath The HTML file.
- * @returns The loaded results (for an index).
- */
-export async function writeReport(resultsPath: string, outPath: string) {
-  const results = await loadResults(resultsPath);
-  const title = `phantom-bench: ${results.sweep.id} (${results.createdAt})`;
-  await writeTextFileAtomic(outPath, renderReport(results, chartJsSource(), title));
-  return results;
 }
 
 async function main(args: string[]): Promise<number> {
