@@ -3,7 +3,10 @@
  *
  * Dense weights (input, serial/TP hidden, output) are drawn one column (or output row) per random
  * stream, so a rank's slice is the same numbers whatever p is: TP with p ranks starts from exactly
- * the serial model's weights. Phantom weights are drawn per rank and layer.
+ * the serial model's weights. A phantom rank's own block A_r is the diagonal block of that same
+ * dense hidden weight (its own rows of its own columns), rescaled to the phantom fan-in; C_r and
+ * D_r are drawn per rank and layer. At p = 1 the phantom fan-in is n, so phantom, TP and serial
+ * start from the same weights bit for bit.
  *
  * Scales: He (2/fan-in) before a ReLU, 1/fan-in for the linear output and for the compression C,
  * whose ghosts then carry the variance of the activations they summarise. A phantom neuron's
@@ -77,7 +80,8 @@ export function initRankWeights(config: ModelConfig, rank: number): RankWeights 
       const k = config.phantomWidth ?? 0;
       const std = Math.sqrt(2 / (m + (p - 1) * k));
       const stream = (name: string) => new Rng(deriveSeed(seed, "hidden", l, name, rank));
-      const A = normal(stream("A"), m, m, std);
+      // The dense layer's own block, drawn from the same per-column streams as TP and serial.
+      const A = denseBlock(seed, ["hidden", l], first, m, first, m, std);
       if (p === 1) {
         hidden.push({ A, b });
       } else {
@@ -107,12 +111,29 @@ function denseColumns(
   count: number,
   std: number,
 ): Matrix {
-  const data = new Float32Array(rows * count);
-  for (let j = 0; j < count; j++) {
-    const rng = new Rng(deriveSeed(seed, ...labels, "col", first + j));
-    for (let i = 0; i < rows; i++) data[i * count + j] = rng.normal() * std;
+  return denseBlock(seed, labels, 0, rows, first, count, std);
+}
+
+/**
+ * Rows rowFirst .. rowFirst+rowCount of columns colFirst .. colFirst+colCount of a dense matrix
+ * drawn one stream per column (row i of a column is the stream's i-th draw, whatever the block).
+ */
+function denseBlock(
+  seed: number,
+  labels: (string | number)[],
+  rowFirst: number,
+  rowCount: number,
+  colFirst: number,
+  colCount: number,
+  std: number,
+): Matrix {
+  const data = new Float32Array(rowCount * colCount);
+  for (let j = 0; j < colCount; j++) {
+    const rng = new Rng(deriveSeed(seed, ...labels, "col", colFirst + j));
+    for (let i = 0; i < rowFirst; i++) rng.normal();
+    for (let i = 0; i < rowCount; i++) data[i * colCount + j] = rng.normal() * std;
   }
-  return { rows, cols: count, data };
+  return { rows: rowCount, cols: colCount, data };
 }
 
 /** Rows first .. first+count of an N x cols dense matrix, one stream per row. */
