@@ -81,11 +81,12 @@ let selection: { name: BackendName; info: Promise<BackendInfo>; settled: boolean
 
 async function activate(backend: BackendName): Promise<BackendInfo> {
   const flags = await LOADERS[backend]();
-  const ok = await tf.setBackend(backendKey(backend));
+  const ok = await tf.setBackend(backend);
   if (!ok) {
     throw new BackendUnavailableError(backend, `Cannot initialise tfjs backend ${backend}`);
   }
   await tf.ready();
+  silenceNodeBanner();
   return {
     name: backend,
     tfjsBackend: tf.getBackend(),
@@ -95,18 +96,24 @@ async function activate(backend: BackendName): Promise<BackendInfo> {
 }
 
 /**
+ * tfjs-backend-cpu prints "Hi, looks like you are running TensorFlow.js in Node.js ..." into the
+ * output at its first tensor when it detects Node (Deno's npm compatibility counts). The advice
+ * (install tfjs-node) does not apply here: the suite's CPU backends are chosen on purpose.
+ */
+function silenceNodeBanner(): void {
+  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
+  if (cpu && "firstUse" in cpu) cpu.firstUse = false;
+}
+
+/**
  * Whether matMul should transpose its operands explicitly rather than pass transpose flags:
- * on wasm the flagged kernels are 10-60x slower (measured, shared notes/platform.md).
+ * on wasm the flagged kernels are 10-60x slower (measured: see the README, Backends).
  *
  * @param name The backend.
  * @returns True for the CPU backends.
  */
 export function explicitTranspose(name: string): boolean {
   return name === "wasm" || name === "cpu";
-}
-
-function backendKey(name: BackendName): string {
-  return name === "tensorflow" ? "tensorflow" : name;
 }
 
 type Loader = () => Promise<Record<string, string | number | boolean>>;

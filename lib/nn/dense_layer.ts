@@ -19,9 +19,9 @@ export type Activation = "relu" | "linear";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "./backend.ts";
  * import { DenseLayer } from "./dense_layer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * using layer = new DenseLayer(tf.ones([2, 3]), tf.zeros([3]), "relu");
  * const out = await layer.forward(tf.ones([1, 2]), "eval");
  * assert(out.shape[1] === 3);

@@ -17,9 +17,9 @@ import * as tf from "@tensorflow/tfjs-core";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "./backend.ts";
  * import { mseLoss } from "./loss.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const { loss } = await mseLoss(tf.tensor2d([[1, 2]]), tf.tensor2d([[0, 0]]));
  * assert(loss === 2.5);
  * ```

@@ -29,9 +29,9 @@ export interface Optimizer extends Disposable {
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "./backend.ts";
  * import { createOptimizer } from "./optimizer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * using opt = createOptimizer({ name: "sgd", learningRate: 0.5, momentum: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8 });
  * const w = tf.variable(tf.scalar(1));
  * opt.apply(new Map([["w", w]]), new Map([["w", tf.scalar(2)]]));

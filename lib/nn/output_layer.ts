@@ -20,10 +20,10 @@ import { allReduceTensor } from "../comm/tensor_comm.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "./backend.ts";
  * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { OutputLayer } from "./output_layer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const comms = createInProcessGroup(2);
  * const layers = comms.map((c) => new OutputLayer(c, tf.ones([1, 1]), c.rank === 0 ? tf.ones([1]) : undefined));
  * const ys = await Promise.all(layers.map((l) => l.forward(tf.ones([1, 1]), "eval")));

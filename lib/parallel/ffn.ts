@@ -23,10 +23,10 @@ import { TpLayer } from "./tp_layer.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "../nn/backend.ts";
  * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { RankFfn } from "./ffn.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const config = { mode: "phantom" as const, ranks: 2, width: 8, phantomWidth: 1, layers: 2, batch: 3, inputWidth: 4, outputWidth: 2, seed: 1 };
  * const models = createInProcessGroup(2).map((c) => RankFfn.create(config, c));
  * const ys = await Promise.all(models.map((m) => m.forward(tf.ones([3, 4]), "eval")));

@@ -1,5 +1,5 @@
 /**
- * The phantom-parallel hidden layer (shared design/phantom.md). Rank r owns A_r [m, m] (own
+ * The phantom-parallel hidden layer (docs/phantom.md). Rank r owns A_r [m, m] (own
  * neurons to own neurons), C_r [m, k] (compression into k ghost neurons) and D_r [(p-1)k, m]: the
  * blocks D_{s->r} [k, m] for every other rank s, stacked in ascending s.
  *
@@ -44,10 +44,10 @@ export interface PhantomWeights {
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "../nn/backend.ts";
  * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { PhantomLayer } from "./phantom_layer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const comms = createInProcessGroup(2); // m = 2, k = 1
  * const layers = comms.map((c) =>
  *   new PhantomLayer(c, 0, { A: tf.eye(2), C: tf.ones([2, 1]), D: tf.ones([1, 2]), b: tf.zeros([2]) })

@@ -27,10 +27,10 @@ import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "../nn/backend.ts";
  * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { TpLayer } from "./tp_layer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const comms = createInProcessGroup(2); // n = 4, m = 2
  * const layers = comms.map((c) => new TpLayer(c, 0, tf.ones([4, 2]), tf.zeros([2])));
  * const outs = await Promise.all(layers.map((l, r) => l.forward(tf.fill([1, 2], r + 1), "eval")));

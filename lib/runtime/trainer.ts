@@ -156,11 +156,11 @@ export async function trainRank(
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import "@tensorflow/tfjs-backend-cpu";
+ * import { selectBackend } from "../nn/backend.ts";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { validateTrainConfig } from "../config/config.ts";
  * import { trainInProcess } from "./trainer.ts";
- * await tf.setBackend("cpu");
+ * await selectBackend("cpu");
  * const config = validateTrainConfig({ mode: "phantom", ranks: 2, width: 16, phantomWidth: 2, steps: 2, batch: 4 });
  * const results = await trainInProcess(config);
  * assert(results[1].steps[0].loss === results[0].steps[0].loss);
