@@ -6,6 +6,8 @@
  * @module
  */
 
+import { freePort, stopProcess } from "../system/process.ts";
+
 /** Options of {@linkcode startNatsServer}. */
 export interface NatsServerOptions {
   /** The executable. @default "nats-server" */
@@ -36,26 +38,19 @@ export interface NatsServer extends AsyncDisposable {
 
 /** Raised when nats-server is missing or does not start. */
 export class NatsServerError extends Error {
+  /** `missing`: the executable is not installed; `failed`: it did not start. */
+  readonly reason: "missing" | "failed";
+
   /**
    * @param message What went wrong and what to do.
+   * @param reason Whether the binary is missing or failed to start.
    * @param options The cause.
    */
-  constructor(message: string, options?: ErrorOptions) {
+  constructor(message: string, reason: "missing" | "failed" = "failed", options?: ErrorOptions) {
     super(message, options);
     this.name = "NatsServerError";
+    this.reason = reason;
   }
-}
-
-/**
- * Finds a free TCP port on the loopback interface.
- *
- * @returns A port number that was free a moment ago.
- */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /**
@@ -93,16 +88,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    try {
-      child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch { /* already gone */ }
-    }, 3000);
-    await child.status;
-    clearTimeout(timer);
+    await stopProcess(child, 3000);
     await log.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
@@ -139,6 +125,7 @@ async function serverVersion(binary: string): Promise<string> {
       throw new NatsServerError(
         `Cannot start NATS: ${binary} not found. Install it (Debian/Ubuntu: ` +
           "`sudo apt-get install nats-server`) or point the suite at a running server with --nats URL",
+        "missing",
         { cause: error },
       );
     }

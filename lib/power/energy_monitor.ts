@@ -15,12 +15,10 @@
  * @module
  */
 
-import process from "node:process";
+import { processCpuMs } from "../system/process.ts";
+import { type EnergyMethod, weakestMethod } from "./energy_method.ts";
 import type { DeviceReading, PowerSampler } from "./power_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
-
-/** How a number of joules was obtained. */
-export type EnergyMethod = "counter" | "integrated" | "modelled" | "unavailable";
 
 /** A declared model of a host without telemetry. */
 export interface PowerModel {
@@ -88,7 +86,7 @@ export interface EnergyMonitorOptions {
   now?: () => number;
   /** Model used when the sampler has no devices. */
   powerModel?: PowerModel;
-  /** This process's CPU time (user + system) in ms, for the power model. @default process.cpuUsage */
+  /** This process's CPU time (user + system) in ms, for the power model. @default processCpuMs */
   cpuTimeMs?: () => number;
 }
 
@@ -140,7 +138,7 @@ export class EnergyMonitor implements AsyncDisposable {
       throw new RangeError(`Cannot start energy monitor: periodMs (${this.periodMs}) must be > 0`);
     }
     this.#now = options.now ?? (() => performance.now());
-    this.#cpuTimeMs = options.cpuTimeMs ?? defaultCpuTimeMs;
+    this.#cpuTimeMs = options.cpuTimeMs ?? processCpuMs;
     this.#model = options.powerModel;
   }
 
@@ -345,7 +343,7 @@ export class EnergyMonitor implements AsyncDisposable {
         ? this.#model.idleW * seconds + this.#model.wattsPerBusyCore * (cpuMs / 1000)
         : null;
     } else {
-      method = weakest(devices.map((d) => d.method));
+      method = weakestMethod(devices.map((d) => d.method));
       totalJ = method === "unavailable" ? null : devices.reduce((s, d) => s + (d.joules ?? 0), 0);
     }
     const idleJ = this.#idleW && totalJ !== null
@@ -397,12 +395,6 @@ export class EnergyMonitor implements AsyncDisposable {
   }
 }
 
-const METHOD_ORDER: EnergyMethod[] = ["counter", "integrated", "modelled", "unavailable"];
-
-function weakest(methods: EnergyMethod[]): EnergyMethod {
-  return methods.reduce((a, b) => (METHOD_ORDER.indexOf(b) > METHOD_ORDER.indexOf(a) ? b : a));
-}
-
 function totalPower(s: PowerSample): number | null {
   let sum = 0;
   for (const r of s.readings) {
@@ -451,9 +443,4 @@ function interpolate(
   if (!before) return after ? after[1] : null;
   if (!after || after[0] === before[0]) return before[1];
   return before[1] + ((after[1] - before[1]) * (t - before[0])) / (after[0] - before[0]);
-}
-
-function defaultCpuTimeMs(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1000;
 }

@@ -1,27 +1,18 @@
 import { EnergyMonitor } from "./energy_monitor.ts";
 import { NvmlSampler } from "./nvml_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
+import { buildFakeNvml, useFakeNvmlScript } from "./testing/fake_nvml.ts";
 import { samplerConformance } from "./testing/sampler_conformance.ts";
+import { C_COMPILER, systemTest } from "../testing/system.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 // The real FFI path against a fake libnvidia-ml.so compiled here from testing/fake_nvml.c.
-const dir = await Deno.makeTempDir({ prefix: "fake-nvml-" });
-const library = `${dir}/libnvidia-ml.so.1`;
-const source = new URL("./testing/fake_nvml.c", import.meta.url).pathname;
-const cc = await new Deno.Command("cc", {
-  args: ["-shared", "-fPIC", "-O2", "-o", library, source],
-  stderr: "piped",
-}).output();
-if (!cc.success) throw new Error(`cc failed: ${new TextDecoder().decode(cc.stderr)}`);
+const library = C_COMPILER.missing ? "" : await buildFakeNvml();
+const script = useFakeNvmlScript;
+const test = (name: string, fn: (t: Deno.TestContext) => Promise<void>) =>
+  systemTest([C_COMPILER], { name, fn });
 
-let scripts = 0;
-async function script(text: string): Promise<void> {
-  const path = `${dir}/script-${scripts++}.txt`;
-  await Deno.writeTextFile(path, text);
-  Deno.env.set("FAKE_NVML_SCRIPT", path);
-}
-
-Deno.test("nvml backend passes the sampler conformance suite", async (t) => {
+test("nvml backend passes the sampler conformance suite", async (t) => {
   await script("count 2\nname 0 Fake H100\npower 0 0 150000\npower 1 0 50000\n");
   await samplerConformance(t, () => NvmlSampler.open({ library }), {
     devices: 2,
@@ -31,7 +22,7 @@ Deno.test("nvml backend passes the sampler conformance suite", async (t) => {
   });
 });
 
-Deno.test("nvml: device names, selection by index, and unit conversion", async () => {
+test("nvml: device names, selection by index, and unit conversion", async () => {
   await script("count 3\nname 2 Fake GPU two\npower 2 0 123456\n");
   await using s = await NvmlSampler.open({ library, devices: [2] });
   assertEquals(s.devices.map((d) => [d.index, d.name]), [[2, "Fake GPU two"]]);
@@ -40,7 +31,7 @@ Deno.test("nvml: device names, selection by index, and unit conversion", async (
   assert(r.energyJ! >= 0 && r.energyJ! < 1, `energy since open ${r.energyJ} J`);
 });
 
-Deno.test("nvml: a counter wrapping past 2^64 mJ still gives the right window energy", async () => {
+test("nvml: a counter wrapping past 2^64 mJ still gives the right window energy", async () => {
   // 5 mJ below the top of the counter at 100 W: it wraps within the first milliseconds.
   await script("count 1\nenergy_start 0 18446744073709551610\npower 0 0 100000\n");
   await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
@@ -54,7 +45,7 @@ Deno.test("nvml: a counter wrapping past 2^64 mJ still gives the right window en
   assert(Math.abs(m.totalJ! - expected) < 0.1 * expected, `${m.totalJ} J, expected ${expected}`);
 });
 
-Deno.test("nvml: a GPU without an energy counter falls back to integrated power, with a note", async () => {
+test("nvml: a GPU without an energy counter falls back to integrated power, with a note", async () => {
   await script("count 1\nenergy_error 0 3\npower 0 0 80000\n");
   await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
     periodMs: 20,
@@ -71,7 +62,7 @@ Deno.test("nvml: a GPU without an energy counter falls back to integrated power,
   );
 });
 
-Deno.test("nvml: the power timeline follows a load step", async () => {
+test("nvml: the power timeline follows a load step", async () => {
   await script("count 1\npower 0 0 75000\npower 0 150 700000\n");
   await using monitor = await EnergyMonitor.start(await NvmlSampler.open({ library }), {
     periodMs: 20,
@@ -82,7 +73,7 @@ Deno.test("nvml: the power timeline follows a load step", async () => {
   assertEquals(powers.at(-1), 700);
 });
 
-Deno.test("nvml: errors name the call, the GPU and the NVML code", async () => {
+test("nvml: errors name the call, the GPU and the NVML code", async () => {
   await script("init_error 9\n");
   await assertRejects(
     () => NvmlSampler.open({ library }),
@@ -102,7 +93,7 @@ Deno.test("nvml: errors name the call, the GPU and the NVML code", async () => {
     "nvmlDeviceGetPowerUsage failed on GPU 0: NVML_ERROR_GPU_IS_LOST (15)",
   );
   await assertRejects(
-    () => NvmlSampler.open({ library: `${dir}/missing.so` }),
+    () => NvmlSampler.open({ library: "/nonexistent/libnvidia-ml-missing.so" }),
     TelemetryError,
     "cannot load",
   );

@@ -35,10 +35,9 @@ export interface Environment {
  * read becomes "unknown".
  *
  * @param backend The active backend.
- * @param root The suite's root folder (for git). @default the current directory
  * @returns The environment.
  */
-export async function collectEnvironment(backend: BackendInfo, root = "."): Promise<Environment> {
+export async function collectEnvironment(backend: BackendInfo): Promise<Environment> {
   return {
     runtime: { ...Deno.version },
     os: {
@@ -49,7 +48,7 @@ export async function collectEnvironment(backend: BackendInfo, root = "."): Prom
     cpu: { model: cpuModel(), cores: navigator.hardwareConcurrency ?? 0 },
     memoryBytes: tryOr(() => Deno.systemMemoryInfo().total, 0),
     tfjs: { version: tf.version_core, backend },
-    gitCommit: await gitCommit(root),
+    gitCommit: await gitCommit(),
     hostname: tryOr(() => Deno.hostname(), "unknown"),
     gpus: await nvidiaGpus(),
   };
@@ -85,7 +84,9 @@ function cpuModel(): string {
   return tryOr(() => cpus()[0]?.model?.trim() || "unknown", "unknown");
 }
 
-async function gitCommit(root: string): Promise<string> {
+/** The suite's own commit: git runs in the suite's folder, wherever the bench was started. */
+async function gitCommit(): Promise<string> {
+  const root = new URL("../..", import.meta.url).pathname;
   const run = async (...args: string[]) => {
     const out = await new Deno.Command("git", { args, cwd: root, stdout: "piped", stderr: "null" })
       .output();

@@ -7,7 +7,8 @@
  * @module
  */
 
-import type { EnergyMeasurement, EnergyMethod } from "../power/energy_monitor.ts";
+import { weakestMethod } from "../power/energy_method.ts";
+import type { EnergyMeasurement } from "../power/energy_monitor.ts";
 import type { EnergyResult } from "../results/results.ts";
 import { distribution } from "../results/stats.ts";
 
@@ -21,8 +22,6 @@ export interface StepWindows {
   backward: EnergyMeasurement;
 }
 
-const ORDER: EnergyMethod[] = ["counter", "integrated", "modelled", "unavailable"];
-
 /**
  * @param windows One entry per timed step.
  * @returns The run's energy figures.
@@ -31,10 +30,7 @@ const ORDER: EnergyMethod[] = ["counter", "integrated", "modelled", "unavailable
 export function summarizeEnergy(windows: readonly StepWindows[]): EnergyResult {
   if (windows.length === 0) throw new RangeError("Cannot summarise energy: no step windows");
   const all = windows.flatMap((w) => [w.step, w.forward, w.backward]);
-  const method = all.map((w) => w.method).reduce((
-    a,
-    b,
-  ) => (ORDER.indexOf(b) > ORDER.indexOf(a) ? b : a));
+  const method = weakestMethod(all.map((w) => w.method));
   const available = method !== "unavailable";
   const joules = (ws: EnergyMeasurement[]) => ws.map((w) => w.totalJ ?? NaN);
   const steps = windows.map((w) => w.step);

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { stopProcess } from "../system/process.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
 
@@ -100,20 +101,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const exited = Promise.all(children.map((c) => c.status)).then(() => {});
   const kill = async () => {
     ending = true;
-    for (const c of children) {
-      try {
-        c.kill("SIGTERM");
-      } catch { /* already exited */ }
-    }
-    const timer = setTimeout(() => {
-      for (const c of children) {
-        try {
-          c.kill("SIGKILL");
-        } catch { /* already exited */ }
-      }
-    }, 2000);
-    await exited;
-    clearTimeout(timer);
+    await Promise.all(children.map((c) => stopProcess(c, 2000)));
   };
   return {
     pids: children.map((c) => c.pid),

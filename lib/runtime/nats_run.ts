@@ -9,7 +9,7 @@
 import type { TrainConfig } from "../config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
-import type { NatsConnectionOptions } from "../nats/connection.ts";
+import { type NatsConnectionOptions, redactServers } from "../nats/connection.ts";
 import { startNatsServer } from "../nats/nats_server.ts";
 import type { WireDtype } from "../nats/wire.ts";
 import type { RunSpec, StepEvent } from "./run_protocol.ts";
@@ -33,7 +33,7 @@ export interface NatsRunOptions {
   collectiveTimeoutMs?: number;
   /** Heartbeat silence that fails a rank, in ms. @default 30000 */
   heartbeatTimeoutMs?: number;
-  /** Deadline for all ranks to join, in ms. @default 120000 local, 1800000 otherwise */
+  /** Deadline for all ranks to join, in ms. @default 60000 + 1000 per rank local, 1800000 otherwise */
   joinTimeoutMs?: number;
   /** Run id. @default a fresh one */
   runId?: string;
@@ -115,7 +115,7 @@ export async function runOverNats(
     return {
       ...run,
       runId,
-      natsUrl: url.replace(/\/\/[^@/]*@/g, "//"),
+      natsUrl: redactServers(url),
       serverVersion: server?.version,
       wallMs: Date.now() - start,
     };

@@ -7,7 +7,7 @@
  * @module
  */
 
-import process from "node:process";
+import { processCpuMs } from "../system/process.ts";
 import type { TrainConfig } from "../config/config.ts";
 import type { NatsConnectionOptions } from "../nats/connection.ts";
 import type { WireDtype } from "../nats/wire.ts";
@@ -44,11 +44,6 @@ export interface PointOptions {
   onStep?: (record: StepRecord) => void;
 }
 
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
 /**
  * @param config The configuration.
  * @param communicator In-process or NATS.
@@ -67,10 +62,10 @@ export async function runPoint(
     const ranks = await trainInProcess(config, {
       onStepStart: () => {
         stepStartsMs.push(performance.now());
-        cpuStart = cpuMs();
+        cpuStart = processCpuMs();
       },
       onStep: (s) => {
-        stepCpuMs.push(cpuMs() - cpuStart);
+        stepCpuMs.push(processCpuMs() - cpuStart);
         options.onStep?.(s);
       },
     });

@@ -7,7 +7,6 @@
  */
 
 import { hostname } from "node:os";
-import process from "node:process";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { selectBackend } from "../nn/backend.ts";
 import { validateTrainConfig } from "../config/config.ts";
@@ -22,6 +21,7 @@ import {
   type RunSpec,
   type StepEvent,
 } from "./run_protocol.ts";
+import { processCpuMs } from "../system/process.ts";
 import { trainRank } from "./trainer.ts";
 
 /** Options of {@linkcode runRank}. */
@@ -119,10 +119,6 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
     if (!proceed) return false;
     const stepStarts: number[] = [];
     const stepCpu: number[] = [];
-    const cpuMs = () => {
-      const u = process.cpuUsage();
-      return (u.user + u.system) / 1000;
-    };
     let cpuStart = 0;
     const abortRun = aborted.then((reason) => {
       comm?.close(); // pending collectives fail at once
@@ -132,11 +128,11 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
       onStepStart: (s) => {
         step = s;
         stepStarts.push(performance.timeOrigin + performance.now());
-        cpuStart = cpuMs();
+        cpuStart = processCpuMs();
         injectFault(spec, rank, s);
       },
       onStep: (record) => {
-        stepCpu.push(cpuMs() - cpuStart);
+        stepCpu.push(processCpuMs() - cpuStart);
         if (rank !== 0) return;
         const event: StepEvent = { record, startEpochMs: stepStarts[record.step] };
         nc.publish(controlSubject(runId, "step"), encodeControl(event));

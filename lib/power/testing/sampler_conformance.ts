@@ -21,6 +21,8 @@ export interface SamplerExpectation {
   power: boolean;
   /** Approximate total power of all devices, in W (the fakes' scripted load). */
   totalW: number;
+  /** Notes the backend must give (one note matching each pattern). */
+  notes?: RegExp[];
 }
 
 /**
@@ -43,7 +45,13 @@ export async function samplerConformance(
       assertEquals(d.energyCounter, expect.counter, `energyCounter of ${d.name}`);
     }
     assert(s.updatePeriodMs > 0);
-    assert(Array.isArray(s.notes));
+    assert(
+      s.notes.every((n) => typeof n === "string" && n.trim().length > 0),
+      `notes must be non-empty sentences: ${JSON.stringify(s.notes)}`,
+    );
+    for (const pattern of expect.notes ?? []) {
+      assert(s.notes.some((n) => pattern.test(n)), `no note matches ${pattern}: ${s.notes}`);
+    }
     assert(s.backend.length > 0);
   });
 
