@@ -1,3 +1,4 @@
+import { Rng } from "../nn/rng.ts";
 import { mannWhitneyU, normalCdf } from "./mann_whitney.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 
@@ -28,8 +29,8 @@ Deno.test("Mann-Whitney: normal approximation with ties (scipy.stats.mannwhitney
 });
 
 Deno.test("Mann-Whitney: same distribution rarely significant; shifted often", () => {
-  let seed = 7;
-  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rng = new Rng(7);
+  const rand = () => rng.uniform();
   let falsePositives = 0;
   let detections = 0;
   for (let trial = 0; trial < 200; trial++) {

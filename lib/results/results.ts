@@ -6,124 +6,169 @@
  * @module
  */
 
-import type { Distribution } from "./stats.ts";
+import { ENERGY_METHODS } from "../power/energy_method.ts";
+import { type Infer, s, validate } from "./schema.ts";
 
 /** The schema version this code writes and reads. */
 export const SCHEMA_VERSION = 1;
 
-/** How the loss target of a run was set. */
-export interface LossTarget {
-  /** `absolute`: an MSE; `fraction`: a fraction of the initial held-out loss. */
-  kind: "absolute" | "fraction";
-  /** The number given. */
-  value: number;
-  /** The target as an MSE (for `fraction`, value x initial loss). */
-  absolute: number;
-}
+const distributionSchema = s.object({
+  median: s.number(),
+  p25: s.number(),
+  p75: s.number(),
+  samples: s.array(s.number()),
+});
 
-/** Loss-to-target figures. */
-export interface LossMetrics {
-  /** Held-out loss: [steps done, training time ms, energy J so far or null, loss]. */
-  curve: [number, number, number | null, number][];
-  /** The target. */
-  target: LossTarget;
-  /** First evaluated step count at which the held-out loss reached the target; null if never. */
-  stepsToTarget: number | null;
-  /** Training time to that evaluation, in ms; null if never. */
-  timeToTargetMs: number | null;
-  /** Energy to that evaluation, in J; null if never reached or energy unavailable. */
-  energyToTargetJ: number | null;
-}
-
-/** Energy figures of a run. */
-export interface EnergyResult {
-  /** `counter`, `integrated`, `modelled` or `unavailable`. */
-  method: "counter" | "integrated" | "modelled" | "unavailable";
+const energySchema = s.object({
+  /** How the numbers were obtained. */
+  method: s.enum(ENERGY_METHODS),
   /** Power backend. */
-  backend: string;
+  backend: s.string(),
   /** Joules per timed step; null when unavailable. */
-  joulesPerStep: Distribution | null;
+  joulesPerStep: s.nullable(distributionSchema),
   /** Joules above the idle baseline per timed step; null without a baseline. */
-  aboveIdleJoulesPerStep: Distribution | null;
+  aboveIdleJoulesPerStep: s.nullable(distributionSchema),
   /** Joules per timed step by phase (forward; backward with the update); null when unavailable. */
-  perPhase: { forward: Distribution; backward: Distribution } | null;
+  perPhase: s.nullable(s.object({ forward: distributionSchema, backward: distributionSchema })),
   /** Average power over the timed steps, W; null when unavailable. */
-  averageW: number | null;
+  averageW: s.nullable(s.number()),
   /** Windows shorter than 10 hardware updates. */
-  shortWindows: number;
-}
+  shortWindows: s.integer(),
+});
 
+const lossSchema = s.object({
+  /** Held-out loss: [steps done, training time ms, energy J so far or null, loss]. */
+  curve: s.array(s.tuple(s.number(), s.number(), s.nullable(s.number()), s.number())),
+  /** The target: an MSE (`absolute`) or a fraction of the initial loss, and the MSE it means. */
+  target: s.object({
+    kind: s.enum(["absolute", "fraction"] as const),
+    value: s.number(),
+    absolute: s.number(),
+  }),
+  /** First evaluated step count at which the held-out loss reached the target; null if never. */
+  stepsToTarget: s.nullable(s.number()),
+  /** Training time to that evaluation, in ms; null if never. */
+  timeToTargetMs: s.nullable(s.number()),
+  /** Energy to that evaluation, in J; null if never reached or energy unavailable. */
+  energyToTargetJ: s.nullable(s.number()),
+});
+
+const metricsSchema = s.object({
+  /** Steps excluded from the timing distributions. */
+  warmupSteps: s.integer(),
+  /** Wall time per timed step (the slowest rank per step), in ms. */
+  stepTimeMs: distributionSchema,
+  /** Time inside collectives per step (same rank and step), in ms. */
+  commTimeMs: distributionSchema,
+  /** stepTimeMs minus commTimeMs, per step. */
+  computeTimeMs: distributionSchema,
+  /** Payload bytes each rank sent per step (the largest over ranks and steps). */
+  bytesSentPerRankPerStep: s.number(),
+  /** Payload bytes each rank received per step (the largest). */
+  bytesReceivedPerRankPerStep: s.number(),
+  /** Bytes on the wire (payload, subjects, framing, chunking) sent per rank per step; null in process. */
+  wireBytesSentPerRankPerStep: s.nullable(s.number()),
+  /** The same, received. */
+  wireBytesReceivedPerRankPerStep: s.nullable(s.number()),
+  /** Whether every rank's payload bytes in every step equal the prediction. */
+  bytesMatchPrediction: s.boolean(),
+  /** The cost model's figures for this configuration. */
+  predicted: s.object({
+    bytesSentPerRankPerStep: s.number(),
+    bytesReceivedPerRankPerStep: s.number(),
+    flopsPerRankPerStep: s.number(),
+    parametersPerRank: s.number(),
+    parametersTotal: s.number(),
+  }),
+  /** Predicted FLOPs of all ranks per step / median step time, in GFLOP/s. */
+  achievedGflops: s.number(),
+  /** Energy per step and phase, with its method. */
+  energy: energySchema,
+  /** Loss curve and loss to target. */
+  loss: lossSchema,
+});
+
+const configSchema = s.object({
+  mode: s.string(),
+  ranks: s.integer(),
+  width: s.integer(),
+  phantomWidth: s.nullable(s.integer()),
+  layers: s.integer(),
+  batch: s.integer(),
+  inputWidth: s.integer(),
+  outputWidth: s.integer(),
+  steps: s.integer(),
+  seed: s.integer(),
+  backend: s.string(),
+  dtype: s.string(),
+});
+
+const runSchema = s.refine(
+  s.object({
+    /** Unique within the file: point id and repeat. */
+    id: s.string(),
+    /** The point (the same for every repeat). */
+    point: s.string(),
+    /** Repeat index from 0. */
+    repeat: s.integer(),
+    /** SHA-256 (hex, 16 chars) of the canonical configuration: equal for equal points. */
+    configHash: s.string(),
+    /** Outcome. */
+    status: s.enum(["ok", "failed"] as const),
+    /** Why it failed. */
+    error: s.optional(s.string()),
+    /** The full configuration (more fields than checked here are kept). */
+    config: configSchema,
+    /** Measurements (ok runs). */
+    metrics: s.optional(metricsSchema),
+  }),
+  (run, path, fail) => {
+    if (run.status === "failed" && typeof run.error !== "string") {
+      fail(`${path}.error`, "must be a string for a failed run");
+    }
+    if (run.status === "ok" && run.metrics === undefined) fail(`${path}.metrics`, "is missing");
+  },
+);
+
+const resultsSchema = s.object({
+  schemaVersion: s.integer(),
+  createdAt: s.string(),
+  /** Runtime, OS, CPU, GPUs, tfjs backend, git commit, nats-server (lib/results/environment.ts). */
+  environment: s.record(s.unknown()),
+  sweep: s.object({
+    id: s.string(),
+    version: s.number(),
+    description: s.string(),
+    quick: s.boolean(),
+    filter: s.nullable(s.string()),
+    repeats: s.integer(),
+    excluded: s.array(s.object({ point: s.string(), reason: s.string() })),
+  }),
+  /** In process or NATS (servers without secrets, launcher, processes, wire dtype). */
+  communicator: s.refine(s.record(s.unknown()), (c, path, fail) => {
+    if (typeof c.kind !== "string") fail(`${path}.kind`, "must be a string");
+  }),
+  /** Power backend, devices, selection reasons, notes, period, idle baseline, model. */
+  power: s.record(s.unknown()),
+  runs: s.array(runSchema),
+});
+
+/** A distribution of samples. */
+export type DistributionResult = Infer<typeof distributionSchema>;
+/** Energy figures of a run. */
+export type EnergyResult = Infer<typeof energySchema>;
+/** Loss-to-target figures. */
+export type LossMetrics = Infer<typeof lossSchema>;
+/** How the loss target of a run was set. */
+export type LossTarget = LossMetrics["target"];
+/** The measurements of an ok run. */
+export type RunMetrics = Infer<typeof metricsSchema>;
+/** The configuration recorded with a run (validated fields; the file keeps all). */
+export type RunConfig = Infer<typeof configSchema> & Record<string, unknown>;
 /** What every run of a results file records. */
-export interface RunResult {
-  /** Unique within the file: point id and repeat. */
-  id: string;
-  /** The point (same for every repeat). */
-  point: string;
-  /** Repeat index from 0. */
-  repeat: number;
-  /** SHA-256 (hex, 16 chars) of the canonical configuration: equal for equal points. */
-  configHash: string;
-  /** Outcome. */
-  status: "ok" | "failed";
-  /** Why it failed. */
-  error?: string;
-  /** The full configuration. */
-  config: Record<string, unknown> & {
-    mode: string;
-    ranks: number;
-    width: number;
-    phantomWidth: number | null;
-    layers: number;
-    batch: number;
-    inputWidth: number;
-    outputWidth: number;
-    steps: number;
-    seed: number;
-    backend: string;
-    dtype: string;
-  };
-  /** Measurements (ok runs). */
-  metrics?: {
-    warmupSteps: number;
-    stepTimeMs: Distribution;
-    commTimeMs: Distribution;
-    computeTimeMs: Distribution;
-    bytesSentPerRankPerStep: number;
-    bytesReceivedPerRankPerStep: number;
-    wireBytesSentPerRankPerStep: number | null;
-    wireBytesReceivedPerRankPerStep: number | null;
-    bytesMatchPrediction: boolean;
-    predicted: {
-      bytesSentPerRankPerStep: number;
-      bytesReceivedPerRankPerStep: number;
-      flopsPerRankPerStep: number;
-      parametersPerRank: number;
-      parametersTotal: number;
-    };
-    achievedGflops: number;
-    energy: EnergyResult;
-    loss: LossMetrics;
-  };
-}
-
+export type RunResult = Omit<Infer<typeof runSchema>, "config"> & { config: RunConfig };
 /** A results file. */
-export interface ResultsFile {
-  schemaVersion: typeof SCHEMA_VERSION;
-  createdAt: string;
-  environment: Record<string, unknown>;
-  sweep: {
-    id: string;
-    version: number;
-    description: string;
-    quick: boolean;
-    filter: string | null;
-    repeats: number;
-    excluded: { point: string; reason: string }[];
-  };
-  communicator: Record<string, unknown>;
-  power: Record<string, unknown>;
-  runs: RunResult[];
-}
+export type ResultsFile = Omit<Infer<typeof resultsSchema>, "runs"> & { runs: RunResult[] };
 
 /** Raised when a results file cannot be used; names the file and the field. */
 export class ResultsError extends Error {
@@ -190,105 +235,26 @@ export function parseResults(text: string, source = "results"): ResultsFile {
       cause: error,
     });
   }
-  const at = (path: string) => `Cannot read ${source}: ${path}`;
-  const obj = (v: unknown, path: string): Record<string, unknown> => {
-    if (typeof v !== "object" || v === null || Array.isArray(v)) {
-      throw new ResultsError(`${at(path)} must be an object`);
-    }
-    return v as Record<string, unknown>;
-  };
-  const num = (v: unknown, path: string, nullable = false) => {
-    if (nullable && v === null) return;
-    if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new ResultsError(`${at(path)} must be a finite number (got ${JSON.stringify(v)})`);
-    }
-  };
-  const str = (v: unknown, path: string) => {
-    if (typeof v !== "string") {
-      throw new ResultsError(`${at(path)} must be a string (got ${JSON.stringify(v)})`);
-    }
-  };
-  const dist = (v: unknown, path: string, nullable = false) => {
-    if (nullable && v === null) return;
-    const d = obj(v, path);
-    for (const k of ["median", "p25", "p75"]) num(d[k], `${path}.${k}`);
-    if (!Array.isArray(d.samples)) {
-      throw new ResultsError(`${at(`${path}.samples`)} must be an array`);
-    }
-  };
-  const root = obj(json, "the file");
-  const version = root.schemaVersion;
-  if (typeof version !== "number") throw new ResultsError(`${at("schemaVersion")} is missing`);
+  const version = (json as { schemaVersion?: unknown } | null)?.schemaVersion;
+  if (typeof version !== "number") {
+    throw new ResultsError(`Cannot read ${source}: schemaVersion is missing`);
+  }
   if (version > SCHEMA_VERSION) {
     throw new ResultsError(
-      `${
-        at("schemaVersion")
-      } is ${version}, newer than this suite reads (${SCHEMA_VERSION}); update phantom-bench`,
+      `Cannot read ${source}: schemaVersion is ${version}, newer than this suite reads ` +
+        `(${SCHEMA_VERSION}); update phantom-bench`,
     );
   }
   if (version !== SCHEMA_VERSION) {
     throw new ResultsError(
-      `${at("schemaVersion")} is ${version}; this suite reads only version ${SCHEMA_VERSION}`,
+      `Cannot read ${source}: schemaVersion is ${version}; this suite reads only version ${SCHEMA_VERSION}`,
     );
   }
-  str(root.createdAt, "createdAt");
-  obj(root.environment, "environment");
-  const sweep = obj(root.sweep, "sweep");
-  str(sweep.id, "sweep.id");
-  num(sweep.version, "sweep.version");
-  if (!Array.isArray(sweep.excluded)) {
-    throw new ResultsError(`${at("sweep.excluded")} must be an array`);
-  }
-  if (!Array.isArray(root.runs)) throw new ResultsError(`${at("runs")} must be an array`);
-  root.runs.forEach((r, i) => {
-    const p = `runs[${i}]`;
-    const run = obj(r, p);
-    str(run.id, `${p}.id`);
-    str(run.configHash, `${p}.configHash`);
-    if (run.status !== "ok" && run.status !== "failed") {
-      throw new ResultsError(`${at(`${p}.status`)} must be "ok" or "failed"`);
-    }
-    const config = obj(run.config, `${p}.config`);
-    for (
-      const k of ["ranks", "width", "layers", "batch", "inputWidth", "outputWidth", "steps", "seed"]
-    ) num(config[k], `${p}.config.${k}`);
-    for (const k of ["mode", "backend", "dtype"]) str(config[k], `${p}.config.${k}`);
-    num(config.phantomWidth, `${p}.config.phantomWidth`, true);
-    if (run.status === "failed") {
-      str(run.error, `${p}.error`);
-      return;
-    }
-    const m = obj(run.metrics, `${p}.metrics`);
-    for (const k of ["stepTimeMs", "commTimeMs", "computeTimeMs"]) dist(m[k], `${p}.metrics.${k}`);
-    for (const k of ["bytesSentPerRankPerStep", "bytesReceivedPerRankPerStep", "achievedGflops"]) {
-      num(m[k], `${p}.metrics.${k}`);
-    }
-    const pred = obj(m.predicted, `${p}.metrics.predicted`);
-    for (
-      const k of [
-        "bytesSentPerRankPerStep",
-        "bytesReceivedPerRankPerStep",
-        "flopsPerRankPerStep",
-        "parametersPerRank",
-      ]
-    ) {
-      num(pred[k], `${p}.metrics.predicted.${k}`);
-    }
-    const e = obj(m.energy, `${p}.metrics.energy`);
-    if (!["counter", "integrated", "modelled", "unavailable"].includes(e.method as string)) {
-      throw new ResultsError(
-        `${at(`${p}.metrics.energy.method`)} must be counter, integrated, modelled or unavailable`,
-      );
-    }
-    dist(e.joulesPerStep, `${p}.metrics.energy.joulesPerStep`, true);
-    const loss = obj(m.loss, `${p}.metrics.loss`);
-    if (!Array.isArray(loss.curve)) {
-      throw new ResultsError(`${at(`${p}.metrics.loss.curve`)} must be an array`);
-    }
-    obj(loss.target, `${p}.metrics.loss.target`);
-    num(loss.stepsToTarget, `${p}.metrics.loss.stepsToTarget`, true);
-  });
-  return root as unknown as ResultsFile;
+  return validate(
+    resultsSchema,
+    json,
+    (path, message) => new ResultsError(`Cannot read ${source}: ${path || "the file"} ${message}`),
+  ) as ResultsFile;
 }
 
 /**

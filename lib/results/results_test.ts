@@ -6,64 +6,10 @@ import {
   SCHEMA_VERSION,
 } from "./results.ts";
 import { assertEquals, assertThrows } from "../testing/asserts.ts";
+import { fixtureResults } from "../testing/results_fixture.ts";
 
-const dist = { median: 1, p25: 1, p75: 1, samples: [1] };
-const okRun = {
-  id: "tp-p2#0",
-  point: "tp-p2",
-  repeat: 0,
-  configHash: "0123456789abcdef",
-  status: "ok",
-  config: {
-    mode: "tp",
-    ranks: 2,
-    width: 8,
-    phantomWidth: null,
-    layers: 1,
-    batch: 2,
-    inputWidth: 2,
-    outputWidth: 1,
-    steps: 3,
-    seed: 1,
-    backend: "wasm",
-    dtype: "float32",
-  },
-  metrics: {
-    stepTimeMs: dist,
-    commTimeMs: dist,
-    computeTimeMs: dist,
-    bytesSentPerRankPerStep: 8,
-    bytesReceivedPerRankPerStep: 8,
-    achievedGflops: 1,
-    predicted: {
-      bytesSentPerRankPerStep: 8,
-      bytesReceivedPerRankPerStep: 8,
-      flopsPerRankPerStep: 1,
-      parametersPerRank: 1,
-    },
-    energy: { method: "unavailable", joulesPerStep: null },
-    loss: {
-      curve: [[0, 0, null, 1]],
-      target: { kind: "fraction", value: 0.5, absolute: 0.5 },
-      stepsToTarget: null,
-    },
-  },
-};
-const file = {
-  schemaVersion: SCHEMA_VERSION,
-  createdAt: "2026-11-25T00:00:00Z",
-  environment: {},
-  sweep: { id: "demo", version: 1, excluded: [] },
-  communicator: {},
-  power: {},
-  runs: [okRun, {
-    ...okRun,
-    id: "x#0",
-    status: "failed",
-    error: "rank 3 died",
-    metrics: undefined,
-  }],
-};
+const file = fixtureResults([{ point: "tp-p2" }, { point: "x", status: "failed" }]);
+const [okRun] = file.runs;
 
 Deno.test("results loader: a valid file loads", () => {
   const r = parseResults(JSON.stringify(file));
@@ -79,25 +25,45 @@ const BAD: [string, unknown, string][] = [
   [
     "bad status",
     { ...file, runs: [{ ...okRun, status: "maybe" }] },
-    'runs[0].status must be "ok" or "failed"',
+    'runs[0].status must be one of ok, failed (got "maybe")',
   ],
   ["missing metric", {
     ...file,
     runs: [{ ...okRun, metrics: { ...okRun.metrics, stepTimeMs: undefined } }],
-  }, "runs[0].metrics.stepTimeMs must be an object"],
+  }, "runs[0].metrics.stepTimeMs is missing"],
   [
     "string width",
     { ...file, runs: [{ ...okRun, config: { ...okRun.config, width: "8" } }] },
-    'runs[0].config.width must be a finite number (got "8")',
+    'runs[0].config.width must be an integer (got "8")',
   ],
   ["failed run without error", {
     ...file,
     runs: [{ ...okRun, status: "failed", metrics: undefined }],
-  }, "runs[0].error must be a string"],
+  }, "runs[0].error must be a string for a failed run"],
   ["unknown energy method", {
     ...file,
-    runs: [{ ...okRun, metrics: { ...okRun.metrics, energy: { method: "guessed" } } }],
-  }, "energy.method must be counter"],
+    runs: [{
+      ...okRun,
+      metrics: { ...okRun.metrics, energy: { ...okRun.metrics!.energy, method: "guessed" } },
+    }],
+  }, "energy.method must be one of counter, integrated, modelled, unavailable"],
+  ["a sample that is not a number", {
+    ...file,
+    runs: [{
+      ...okRun,
+      metrics: {
+        ...okRun.metrics,
+        commTimeMs: { ...okRun.metrics!.commTimeMs, samples: [1, "2"] },
+      },
+    }],
+  }, 'runs[0].metrics.commTimeMs.samples[1] must be a finite number (got "2")'],
+  ["a loss-curve entry of the wrong length", {
+    ...file,
+    runs: [{
+      ...okRun,
+      metrics: { ...okRun.metrics, loss: { ...okRun.metrics!.loss, curve: [[0, 1]] } },
+    }],
+  }, "runs[0].metrics.loss.curve[0] must be an array of 4"],
 ];
 
 for (const [label, content, message] of BAD) {

@@ -1,48 +1,19 @@
 /**
  * Reduces what the ranks of one run measured to the figures a result records: step and
- * communication time distributions after warm-up, measured payload bytes next to the cost model's
- * prediction, achieved FLOP rate, and the held-out loss curve.
+ * communication time distributions after warm-up (a step is as slow as its slowest rank), measured
+ * payload bytes next to the cost model's prediction, and the achieved FLOP rate.
  *
  * @module
  */
 
 import type { TrainConfig } from "../config/config.ts";
-import { type CostPrediction, predictCosts } from "../config/cost_model.ts";
-import { type Distribution, distribution, median } from "../results/stats.ts";
+import { predictCosts } from "../config/cost_model.ts";
+import type { RunMetrics } from "../results/results.ts";
+import { distribution, median } from "../results/stats.ts";
 import type { RankRunResult } from "./trainer.ts";
 
-/** The figures of one run. */
-export interface RunMetrics {
-  /** Steps excluded from the timing distributions. */
-  warmupSteps: number;
-  /** Wall time per step over the timed steps (the slowest rank per step), in ms. */
-  stepTimeMs: Distribution;
-  /** Time inside collectives per step (same rank and step as stepTimeMs), in ms. */
-  commTimeMs: Distribution;
-  /** Payload bytes each rank sent per training step (measured; the largest over ranks and steps). */
-  bytesSentPerRankPerStep: number;
-  /** Payload bytes each rank received per training step (measured; the largest). */
-  bytesReceivedPerRankPerStep: number;
-  /** Whether every rank's measured bytes in every step equal the prediction. */
-  bytesMatchPrediction: boolean;
-  /** Wire bytes (payload plus subjects, headers, chunking) sent per rank per step, the largest; null in process. */
-  wireBytesSentPerRankPerStep: number | null;
-  /** Wire bytes received per rank per step, the largest; null in process. */
-  wireBytesReceivedPerRankPerStep: number | null;
-  /** The cost model for this configuration. */
-  predicted: Pick<
-    CostPrediction,
-    | "bytesSentPerRankPerStep"
-    | "bytesReceivedPerRankPerStep"
-    | "flopsPerRankPerStep"
-    | "parametersPerRank"
-    | "parametersTotal"
-  >;
-  /** Predicted FLOPs of all ranks per step divided by the median step time, in GFLOP/s. */
-  achievedGflops: number;
-  /** Held-out loss: [steps done, training time in ms, loss] at each evaluation. */
-  lossCurve: [number, number, number][];
-}
+/** The figures of a run that come from its ranks' step records (energy and loss come apart). */
+export type RunSummary = Omit<RunMetrics, "energy" | "loss">;
 
 /**
  * Summarises a run.
@@ -59,7 +30,7 @@ export function summarizeRun(
   ranks: RankRunResult[],
   warmupSteps: number,
   bytesPerElement = 4,
-): RunMetrics {
+): RunSummary {
   if (ranks.length === 0) throw new RangeError("Cannot summarise run: no rank results");
   const steps = ranks[0].steps.length;
   if (warmupSteps >= steps) {
@@ -71,17 +42,19 @@ export function summarizeRun(
   const all = ranks.flatMap((r) => r.steps);
   const stepMs: number[] = [];
   const commMs: number[] = [];
+  const computeMs: number[] = [];
   for (let s = warmupSteps; s < steps; s++) {
     // A step is as slow as its slowest rank.
     const slowest = ranks.map((r) => r.steps[s]).reduce((a, b) => (b.stepMs > a.stepMs ? b : a));
     stepMs.push(slowest.stepMs);
     commMs.push(slowest.commMs);
+    computeMs.push(slowest.stepMs - slowest.commMs);
   }
-  const rank0 = ranks.find((r) => r.rank === 0) ?? ranks[0];
   return {
     warmupSteps,
     stepTimeMs: distribution(stepMs),
     commTimeMs: distribution(commMs),
+    computeTimeMs: distribution(computeMs),
     bytesSentPerRankPerStep: Math.max(...all.map((s) => s.bytesSent)),
     bytesReceivedPerRankPerStep: Math.max(...all.map((s) => s.bytesReceived)),
     wireBytesSentPerRankPerStep: all.every((s) => s.wireBytesSent !== undefined)
@@ -102,6 +75,5 @@ export function summarizeRun(
       parametersTotal: predicted.parametersTotal,
     },
     achievedGflops: (predicted.flopsPerRankPerStep * config.ranks) / median(stepMs) / 1e6,
-    lossCurve: rank0.evals.map((e) => [e.step, e.trainMs, e.loss]),
   };
 }

@@ -34,7 +34,7 @@ Deno.test("summary: timing uses the slowest rank per step after warm-up", () => 
   assertEquals(m.stepTimeMs.median, 4);
   assertEquals(m.commTimeMs.samples, [0.75, 1, 2]);
   assertEquals(m.bytesMatchPrediction, true);
-  assertEquals(m.lossCurve, [[0, 0, 2], [4, 10, 1]]);
+  assertEquals(m.computeTimeMs.samples, [2.25, 3, 6]);
   assertEquals(m.achievedGflops, (predicted.flopsPerRankPerStep * 2) / 4 / 1e6);
 });
 

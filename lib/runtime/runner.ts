@@ -12,7 +12,6 @@ import { type StepWindows, summarizeEnergy } from "./energy_summary.ts";
 import { lossToTarget } from "./loss_target.ts";
 import type { EnergyMonitor } from "../power/energy_monitor.ts";
 import { summarizeRun } from "./run_summary.ts";
-import { distribution } from "../results/stats.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../config/sweep.ts";
 import { type CommunicatorChoice, runPoint } from "./point.ts";
 import { Progress } from "../cli/progress.ts";
@@ -105,14 +104,11 @@ async function runOne(
     const stepJoules = energy.method === "unavailable"
       ? null
       : windows.map((w) => w.step.totalJ ?? 0);
-    const timed = rank0.steps.slice(warmup);
-    const { lossCurve: _curve, ...metrics } = summary;
     return {
       ...base,
       status: "ok",
       metrics: {
-        ...metrics,
-        computeTimeMs: distribution(timed.map((s) => s.stepMs - s.commMs)),
+        ...summary,
         energy,
         loss: lossToTarget(rank0.evals, stepJoules, ctx.target),
       },

@@ -7,6 +7,7 @@
 
 import { type ResultsFile, type RunResult, SCHEMA_VERSION } from "../results/results.ts";
 import { distribution } from "../results/stats.ts";
+import { Rng } from "../nn/rng.ts";
 
 /** Knobs of one synthetic run. */
 export interface FixtureRun {
@@ -27,11 +28,8 @@ export interface FixtureRun {
 
 /** Deterministic pseudo-random samples around a median. */
 function samples(center: number, spread: number, seed: number, n = 20): number[] {
-  let s = seed;
-  return Array.from({ length: n }, () => {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    return center * (1 + spread * (2 * (s / 2147483648) - 1));
-  });
+  const rng = new Rng(seed);
+  return Array.from({ length: n }, () => center * (1 + spread * (2 * rng.uniform() - 1)));
 }
 
 /**
