@@ -4,7 +4,7 @@
  *
  * The training core: serial, tensor-parallel and phantom-parallel FFNs with explicit backward
  * passes on TensorFlow.js, ranks that talk only through a {@linkcode Communicator}, and the cost
- * model of shared design/phantom.md.
+ * model of docs/phantom.md.
  *
  * @example Train a phantom FFN on 4 in-process ranks and compare its bytes with the cost model
  * ```ts
@@ -24,29 +24,39 @@
  * @module
  */
 
-export * from "./lib/results/atomic_write.ts";
-export * from "./lib/nn/backend.ts";
-export * from "./lib/comm/communicator.ts";
+// config: what to run and what it should cost
 export * from "./lib/config/config.ts";
 export * from "./lib/config/config_error.ts";
+export * from "./lib/config/sweep.ts";
+export * from "./lib/config/sweeps.ts";
 export * from "./lib/config/cost_model.ts";
-export * from "./lib/nn/dense_layer.ts";
-export * from "./lib/results/environment.ts";
-export * from "./lib/parallel/ffn.ts";
-export * from "./lib/comm/in_process_communicator.ts";
-export * from "./lib/nn/init.ts";
+// nn: single-rank pieces on TensorFlow.js
+export * from "./lib/nn/backend.ts";
+export * from "./lib/nn/ops.ts";
 export * from "./lib/nn/layer.ts";
-export * from "./lib/nn/loss.ts";
-export * from "./lib/nn/optimizer.ts";
+export * from "./lib/nn/dense_layer.ts";
 export * from "./lib/nn/output_layer.ts";
-export * from "./lib/parallel/phantom_layer.ts";
+export * from "./lib/nn/loss.ts";
+export * from "./lib/nn/init.ts";
 export * from "./lib/nn/rng.ts";
-export * from "./lib/runtime/run_summary.ts";
-export * from "./lib/results/stats.ts";
 export * from "./lib/nn/task.ts";
-export * from "./lib/comm/timed_communicator.ts";
+export * from "./lib/nn/optimizer.ts";
+// parallel: the two schemes under comparison
 export * from "./lib/parallel/tp_layer.ts";
-export * from "./lib/runtime/trainer.ts";
+export * from "./lib/parallel/phantom_layer.ts";
+export * from "./lib/parallel/ffn.ts";
+// comm: the seam every transport implements
+export * from "./lib/comm/communicator.ts";
+export * from "./lib/comm/in_process_communicator.ts";
+export * from "./lib/comm/timed_communicator.ts";
+export * from "./lib/comm/tensor_comm.ts";
+// nats: one transport
+export * from "./lib/nats/connection.ts";
+export * from "./lib/nats/nats_server.ts";
+export * from "./lib/nats/wire.ts";
+export * from "./lib/nats/nats_communicator.ts";
+// power: samplers and energy windows
+export * from "./lib/power/energy_method.ts";
 export * from "./lib/power/power_sampler.ts";
 export * from "./lib/power/energy_monitor.ts";
 export * from "./lib/power/open_sampler.ts";
@@ -55,20 +65,28 @@ export * from "./lib/power/nvidia_smi_sampler.ts";
 export * from "./lib/power/amd_smi_sampler.ts";
 export * from "./lib/power/rapl_sampler.ts";
 export * from "./lib/power/none_sampler.ts";
-export * from "./lib/nats/connection.ts";
-export * from "./lib/nats/nats_communicator.ts";
-export * from "./lib/nats/nats_server.ts";
-export * from "./lib/nats/wire.ts";
+// runtime: executing points
+export * from "./lib/runtime/trainer.ts";
+export * from "./lib/runtime/run_protocol.ts";
 export * from "./lib/runtime/coordinator.ts";
+export * from "./lib/runtime/rank_runtime.ts";
 export * from "./lib/runtime/launcher.ts";
 export * from "./lib/runtime/nats_run.ts";
-export * from "./lib/runtime/run_protocol.ts";
-export * from "./lib/runtime/rank_runtime.ts";
-export * from "./lib/config/sweep.ts";
-export * from "./lib/results/results.ts";
-export * from "./lib/runtime/loss_target.ts";
+export * from "./lib/runtime/point.ts";
+export * from "./lib/runtime/runner.ts";
+export * from "./lib/runtime/run_summary.ts";
 export * from "./lib/runtime/energy_summary.ts";
+export * from "./lib/runtime/loss_target.ts";
+// results: the file format
+export * from "./lib/results/schema.ts";
+export * from "./lib/results/results.ts";
+export * from "./lib/results/results_writer.ts";
+export * from "./lib/results/stats.ts";
+export * from "./lib/results/environment.ts";
+export * from "./lib/results/atomic_write.ts";
+// report: reading results back
+export * from "./lib/report/report_html.ts";
+export * from "./lib/report/write_report.ts";
 export * from "./lib/report/compare.ts";
 export * from "./lib/report/mann_whitney.ts";
 export * from "./lib/report/exports.ts";
-export * from "./lib/report/report_html.ts";

@@ -14,14 +14,15 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { connectNats } from "../lib/nats/connection.ts";
+import { flag, parseBytes, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
+import { runMain } from "../lib/cli/run_main.ts";
+import { connectNats, type NatsConnectionOptions, redactServers } from "../lib/nats/connection.ts";
 import { connectNatsGroup, type NatsCommunicator } from "../lib/nats/nats_communicator.ts";
-import { startNatsServer } from "../lib/nats/nats_server.ts";
+import { NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { median } from "../lib/results/stats.ts";
-import { parseIntList } from "../lib/cli/run_main.ts";
 
 type Op = "allGather" | "reduceScatter" | "allReduce";
 const OPS: Op[] = ["allGather", "reduceScatter", "allReduce"];
@@ -35,13 +36,6 @@ interface Row {
   busbwGBs: number;
   correct: boolean;
   iterations: number;
-}
-
-function parseSize(text: string): number {
-  const m = text.trim().match(/^(\d+)([KMG]?)$/i);
-  if (!m) throw new Error(`Invalid size ${text}: use e.g. 1K, 4M`);
-  return Number(m[1]) *
-    ({ "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3 } as Record<string, number>)[m[2].toUpperCase()];
 }
 
 function busFactor(op: Op, p: number): number {
@@ -119,12 +113,12 @@ async function measureCollective(
  * (no headers, no validation, no decoding). busbw is computed as for allGather.
  */
 async function measureRawFanout(
-  url: string,
+  connection: NatsConnectionOptions,
   p: number,
   bytes: number,
   budgetMs: number,
 ): Promise<Row> {
-  const conns = await Promise.all([...Array(p).keys()].map(() => connectNats({ servers: url })));
+  const conns = await Promise.all([...Array(p).keys()].map(() => connectNats(connection)));
   const max = (conns[0].info?.max_payload ?? 1 << 20) - 4096;
   const per = Math.max(4, Math.floor(bytes / p / 4) * 4);
   const block = new Uint8Array(per).fill(7);
@@ -179,25 +173,63 @@ async function measureRawFanout(
   };
 }
 
-async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      ranks: { type: "string", default: "2,4,8,16" },
-      sizes: { type: "string", default: "1K,4K,16K,64K,256K,1M,4M,16M,64M" },
-      nats: { type: "string" },
-      "max-traffic-mib": { type: "string", default: "2048" },
-      "budget-ms": { type: "string", default: "400" },
-      json: { type: "string", default: join("reports", "results", `comm-${Date.now()}.json`) },
-    },
-  });
-  const ranks = parseIntList("--ranks", values.ranks);
-  const sizes = values.sizes.split(",").map(parseSize);
-  const maxTraffic = Number(values["max-traffic-mib"]) * 1024 * 1024;
-  const budget = Number(values["budget-ms"]);
+const FLAGS = {
+  ranks: flag.intList({ default: [2, 4, 8, 16], help: "group sizes p" }),
+  sizes: flag.custom(
+    (text, name) => text.split(",").map((t) => parseBytes(t, name)),
+    "SIZE[,SIZE...]",
+  )({
+    default: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536].map((k) => k * 1024),
+    defaultHelp: "1K,4K,16K,64K,256K,1M,4M,16M,64M",
+    help: "message sizes S (the whole buffer, as nccl-tests counts it)",
+  }),
+  nats: flag.string({
+    arg: "URL[,URL...]",
+    help: "use this NATS server or cluster",
+    defaultHelp: "start a local nats-server",
+  }),
+  ...natsAuthFlags("nats-"),
+  "max-traffic-mib": flag.int({
+    default: 2048,
+    help: "skip calls that would move more than this through the host, in MiB",
+  }),
+  "budget-ms": flag.int({ default: 400, help: "time spent per measurement, in ms" }),
+  json: flag.path({
+    arg: "FILE",
+    help: "results file",
+    defaultHelp: "reports/results/comm-TIME.json",
+  }),
+};
+
+const HELP = renderHelp(
+  "deno task bench:comm [options]",
+  "Collective benchmark over NATS in the manner of nccl-tests: allGather, reduceScatter and " +
+    "allReduce per group size and message size (time, algbw, busbw, correctness of the data), " +
+    "with raw NATS connections moving the same bytes with the same fan-out as the transport's " +
+    "ceiling, measured in the same run. Exit codes: 0 every result correct, 1 a wrong result, " +
+    "2 bad options.",
+  FLAGS,
+);
+
+async function main(args: string[]): Promise<number> {
+  const parsed = parseFlags(FLAGS, args);
+  if (parsed === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const { values } = parsed;
+  const ranks = values.ranks;
+  const sizes = values.sizes;
+  const maxTraffic = values["max-traffic-mib"] * 1024 * 1024;
+  const budget = values["budget-ms"];
+  const json = values.json ?? join("reports", "results", `comm-${Date.now()}.json`);
   const server = values.nats
     ? undefined
     : await startNatsServer({ maxPayloadBytes: 8 * 1024 * 1024 });
-  const url = values.nats ?? server!.url;
+  const connection = values.nats
+    ? natsConnectionFromValues(values.nats, values, "nats-")
+    : { servers: server!.url };
+  const url = redactServers(connection.servers);
   const rows: Row[] = [];
   const print = (r: Row) =>
     console.log(
@@ -213,11 +245,11 @@ async function main(): Promise<number> {
     for (const p of ranks) {
       for (const size of sizes) {
         if ((p - 1) * size > maxTraffic) continue;
-        const r = await measureRawFanout(url, p, size, budget);
+        const r = await measureRawFanout(connection, p, size, budget);
         rows.push(r);
         print(r);
       }
-      await using group = await connectNatsGroup({ servers: url }, p, {
+      await using group = await connectNatsGroup(connection, p, {
         runId: `comm-${p}-${Date.now()}`,
         timeoutMs: 120_000,
       });
@@ -247,17 +279,15 @@ async function main(): Promise<number> {
       );
     }
   }
-  await Deno.mkdir(join(values.json, ".."), { recursive: true });
+  await Deno.mkdir(join(json, ".."), { recursive: true });
   await writeTextFileAtomic(
-    values.json,
-    JSON.stringify(
-      { schemaVersion: 0, kind: "comm", url: url.replace(/\/\/[^@/]*@/, "//"), rows },
-      null,
-      2,
-    ) + "\n",
+    json,
+    JSON.stringify({ schemaVersion: 0, kind: "comm", url, rows }, null, 2) + "\n",
   );
-  console.log(`results: ${values.json}`);
+  console.log(`results: ${json}`);
   return rows.every((r) => r.correct) ? 0 : 1;
 }
 
-if (import.meta.main) Deno.exit(await main());
+if (import.meta.main) {
+  await runMain(main, [NatsServerError], "Run `deno task bench:comm --help` for the options.");
+}

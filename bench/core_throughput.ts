@@ -11,13 +11,14 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { parseArgs } from "node:util";
+import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
 import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { median } from "../lib/results/stats.ts";
-import { parseInteger, parseIntList, runMain } from "../lib/cli/run_main.ts";
+import { runMain } from "../lib/cli/run_main.ts";
+import { BACKENDS } from "../lib/config/config.ts";
 
 interface Row {
   mode: string;
@@ -59,34 +60,34 @@ async function timeMatmuls(config: ReturnType<typeof validateTrainConfig>, repea
   return median(times);
 }
 
+const FLAGS = {
+  backend: flag.oneOf(BACKENDS)({ default: "wasm", help: "TensorFlow.js backend" }),
+  widths: flag.intList({ default: [1024, 2048, 4096], help: "hidden widths n" }),
+  ranks: flag.intList({ default: [1, 4], help: "ranks p (all in this process)" }),
+  batch: flag.int({ default: 256, help: "mini-batch rows" }),
+  layers: flag.int({ default: 2, help: "hidden-to-hidden layers" }),
+  "phantom-width": flag.int({ default: 16, arg: "K", help: "ghost neurons per rank" }),
+  repeats: flag.int({ default: 3, help: "timed steps per point" }),
+  json: flag.path({ arg: "FILE", help: "also write the rows as JSON" }),
+};
+
+const HELP = renderHelp(
+  "deno task bench:core [options]",
+  "Times one training step of TP and phantom (SGD) per width and rank count, next to the " +
+    "plain matMul throughput of exactly the step's products measured in the same run.",
+  FLAGS,
+);
+
 async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    options: {
-      backend: { type: "string", default: "wasm" },
-      widths: { type: "string", default: "1024,2048,4096" },
-      ranks: { type: "string", default: "1,4" },
-      batch: { type: "string", default: "256" },
-      layers: { type: "string", default: "2" },
-      "phantom-width": { type: "string", default: "16" },
-      repeats: { type: "string", default: "3" },
-      json: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(
-      "Usage: deno task bench:core [--backend NAME] [--widths 1024,2048,4096] [--ranks 1,4] [--batch 256] [--layers 2] [--phantom-width 16] [--repeats 3] [--json FILE]",
-    );
+  const parsed = parseFlags(FLAGS, args);
+  if (parsed === "help") {
+    console.log(HELP);
     return 0;
   }
+  const { values } = parsed;
   const backend = await selectBackend(values.backend);
-  const widths = parseIntList("--widths", values.widths);
-  const rankList = parseIntList("--ranks", values.ranks);
-  const batch = parseInteger("--batch", values.batch);
-  const layers = parseInteger("--layers", values.layers);
-  const k = parseInteger("--phantom-width", values["phantom-width"]);
-  const repeats = parseInteger("--repeats", values.repeats);
+  const { widths, ranks: rankList, batch, layers, repeats } = values;
+  const k = values["phantom-width"];
   console.log(
     `backend ${backend.name} ${JSON.stringify(backend.flags)}; b=${batch} L=${layers} k=${k}`,
   );

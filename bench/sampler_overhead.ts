@@ -10,8 +10,8 @@
  * @module
  */
 
-import process from "node:process";
-import { parseArgs } from "node:util";
+import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { runMain } from "../lib/cli/run_main.ts";
 import { selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
 import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
@@ -19,34 +19,17 @@ import { NoneSampler } from "../lib/power/none_sampler.ts";
 import { NvmlSampler } from "../lib/power/nvml_sampler.ts";
 import type { PowerSampler } from "../lib/power/power_sampler.ts";
 import { median } from "../lib/results/stats.ts";
+import { buildFakeNvml, useFakeNvmlScript } from "../lib/power/testing/fake_nvml.ts";
+import { processCpuMs } from "../lib/system/process.ts";
 import { trainRank } from "../lib/runtime/trainer.ts";
 import { createInProcessGroup } from "../lib/comm/in_process_communicator.ts";
-
-const cpuMs = () => {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1000;
-};
-
-async function fakeNvml(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "bench-nvml-" });
-  const library = `${dir}/libnvidia-ml.so.1`;
-  const source = new URL("../lib/power/testing/fake_nvml.c", import.meta.url).pathname;
-  const out = await new Deno.Command("cc", {
-    args: ["-shared", "-fPIC", "-O2", "-o", library, source],
-  })
-    .output();
-  if (!out.success) throw new Error("cc failed to build the fake NVML library");
-  await Deno.writeTextFile(`${dir}/script`, "count 1\npower 0 0 100000\n");
-  Deno.env.set("FAKE_NVML_SCRIPT", `${dir}/script`);
-  return library;
-}
 
 async function samplingCost(open: () => Promise<PowerSampler>, hz: number, seconds: number) {
   const monitor = await EnergyMonitor.start(await open(), { periodMs: 1000 / hz });
   monitor.begin("keepalive"); // a pending window keeps the timer referenced
-  const [c0, t0] = [cpuMs(), performance.now()];
+  const [c0, t0] = [processCpuMs(), performance.now()];
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const [c1, t1] = [cpuMs(), performance.now()];
+  const [c1, t1] = [processCpuMs(), performance.now()];
   const samples = monitor.timeline().length;
   monitor.end("keepalive").catch(() => {});
   await monitor.close();
@@ -87,10 +70,27 @@ async function stepCost(open: (() => Promise<PowerSampler>) | undefined) {
   return median(result.steps.slice(10).map((s) => s.stepMs));
 }
 
-if (import.meta.main) {
-  const { values } = parseArgs({ options: { seconds: { type: "string", default: "5" } } });
-  const seconds = Number(values.seconds);
-  const library = await fakeNvml();
+const FLAGS = {
+  seconds: flag.int({ default: 5, help: "sampling time per backend and rate, in s" }),
+};
+
+const HELP = renderHelp(
+  "deno task bench:sampler [options]",
+  "The CPU time the energy monitor and its backend cost per second of sampling at 10 Hz and " +
+    "100 Hz (NVML through the real FFI path against a fake library built with cc, and none), " +
+    "and the time a running monitor with a window per step adds to a training step.",
+  FLAGS,
+);
+
+async function main(args: string[]): Promise<number> {
+  const parsed = parseFlags(FLAGS, args);
+  if (parsed === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const seconds = parsed.values.seconds;
+  const library = await buildFakeNvml();
+  await useFakeNvmlScript("count 1\npower 0 0 100000\n");
   const backends: Record<string, () => Promise<PowerSampler>> = {
     "nvml (fake library)": () => NvmlSampler.open({ library }),
     none: () => Promise.resolve(new NoneSampler()),
@@ -114,4 +114,7 @@ if (import.meta.main) {
       `${withNvml.toFixed(2)} ms with NVML sampling at 10 Hz and a window per step ` +
       `(${(100 * (withNvml / without - 1)).toFixed(1)}%)`,
   );
+  return 0;
 }
+
+if (import.meta.main) await runMain(main);

@@ -8,44 +8,78 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
 import { loadResults, ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
-const HELP = `Usage:
-  deno task compare BASELINE CURRENT [--noise PCT] [--noise-for METRIC=PCT]... [--alpha A] [--markdown FILE]
-  deno task compare --export bencher|github-smaller|github-bigger RESULTS [--out FILE]
+function percent(text: string, name: string): number {
+  const v = Number(text);
+  if (text.trim() === "" || !Number.isFinite(v) || v < 0) {
+    throw new ConfigError(name, text, "must be a non-negative percentage");
+  }
+  return v;
+}
 
-Exit codes: 0 no regression, 1 regression (or a point failed), 2 unusable input.
-Metrics: ${
-  METRICS.map((m) => `${m.key} (${m.better} is better${m.deterministic ? ", exact" : ""})`).join(
-    ", ",
-  )
-}.
-`;
+function noiseFor(text: string, name: string): [string, number] {
+  const [metric, pct] = text.split("=");
+  if (!METRICS.some((m) => m.key === metric) || pct === undefined) {
+    throw new ConfigError(
+      name,
+      text,
+      `must be METRIC=PCT with METRIC one of ${METRICS.map((m) => m.key).join(", ")}`,
+    );
+  }
+  return [metric, percent(pct, name)];
+}
+
+function alpha(text: string, name: string): number {
+  const v = Number(text);
+  if (!(v > 0 && v < 1)) throw new ConfigError(name, text, "must be between 0 and 1");
+  return v;
+}
+
+const FLAGS = {
+  noise: flag.custom(percent, "PCT")({ default: 5, help: "noise band, in percent" }),
+  "noise-for": flag.many(noiseFor, "METRIC=PCT", { help: "noise band of one metric (repeatable)" }),
+  alpha: flag.custom(alpha, "A")({
+    default: 0.05,
+    help: "significance level of the Mann-Whitney U test",
+  }),
+  markdown: flag.path({
+    arg: "FILE",
+    help: "append the markdown summary here (e.g. $GITHUB_STEP_SUMMARY)",
+  }),
+  export: flag.oneOf(["bencher", "github-smaller", "github-bigger"] as const)({
+    help: "write RESULTS in a dashboard's format instead of comparing",
+  }),
+  out: flag.path({
+    arg: "FILE",
+    help: "with --export: the output file",
+    defaultHelp: "standard output",
+  }),
+};
+
+const HELP = renderHelp(
+  "deno task compare BASELINE CURRENT [options] | deno task compare --export FORMAT RESULTS",
+  "Regression check between two results files: runs matched by configuration hash, a change " +
+    "flagged only beyond the noise band and, for measured metrics, significant by a two-sided " +
+    "Mann-Whitney U test. Metrics: " +
+    METRICS.map((m) => `${m.key} (${m.better} is better${m.deterministic ? ", exact" : ""})`)
+      .join(", ") +
+    ". Exit codes: 0 no regression, 1 regression (or a point failed), 2 unusable input.",
+  FLAGS,
+);
 
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      noise: { type: "string", default: "5" },
-      "noise-for": { type: "string", multiple: true, default: [] },
-      alpha: { type: "string", default: "0.05" },
-      markdown: { type: "string" },
-      export: { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
+  const parsed = parseFlags(FLAGS, args, { positionals: true });
+  if (parsed === "help") {
     console.log(HELP);
     return 0;
   }
+  const { values, positionals } = parsed;
   if (values.export) {
     if (positionals.length !== 1) {
       throw new ConfigError(
@@ -57,18 +91,7 @@ async function main(args: string[]): Promise<number> {
     const results = await loadResults(positionals[0]);
     const data = values.export === "bencher"
       ? toBencher(results)
-      : values.export === "github-smaller"
-      ? toGithubBenchmark(results, "smaller")
-      : values.export === "github-bigger"
-      ? toGithubBenchmark(results, "bigger")
-      : undefined;
-    if (!data) {
-      throw new ConfigError(
-        "--export",
-        values.export,
-        "must be bencher, github-smaller or github-bigger",
-      );
-    }
+      : toGithubBenchmark(results, values.export === "github-smaller" ? "smaller" : "bigger");
     const text = JSON.stringify(data, null, 2) + "\n";
     if (values.out) await Deno.writeTextFile(values.out, text);
     else console.log(text);
@@ -81,23 +104,9 @@ async function main(args: string[]): Promise<number> {
       "must be two results files",
     );
   }
-  const noisePct = percent("--noise", values.noise);
-  const noisePctFor: Record<string, number> = {};
-  for (const item of values["noise-for"]) {
-    const [metric, pct] = item.split("=");
-    if (!METRICS.some((m) => m.key === metric) || pct === undefined) {
-      throw new ConfigError(
-        "--noise-for",
-        item,
-        `must be METRIC=PCT with METRIC one of ${METRICS.map((m) => m.key).join(", ")}`,
-      );
-    }
-    noisePctFor[metric] = percent("--noise-for", pct);
-  }
-  const alpha = Number(values.alpha);
-  if (!(alpha > 0 && alpha < 1)) {
-    throw new ConfigError("--alpha", values.alpha, "must be between 0 and 1");
-  }
+  const noisePct = values.noise;
+  const noisePctFor = Object.fromEntries(values["noise-for"]);
+  const alpha = values.alpha;
   const [baseline, current] = await Promise.all(positionals.map((p) => loadResults(p)));
   const options = { noisePct, noisePctFor, alpha };
   const report = compareResults(baseline, current, options);
@@ -105,14 +114,6 @@ async function main(args: string[]): Promise<number> {
   console.log(markdown);
   if (values.markdown) await Deno.writeTextFile(values.markdown, markdown, { append: true });
   return report.regressed ? 1 : 0;
-}
-
-function percent(flag: string, text: string): number {
-  const v = Number(text);
-  if (text.trim() === "" || !Number.isFinite(v) || v < 0) {
-    throw new ConfigError(flag, text, "must be a non-negative percentage");
-  }
-  return v;
 }
 
 if (import.meta.main) await runMain(main, [ResultsError]);

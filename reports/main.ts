@@ -8,7 +8,7 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
+import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
@@ -30,21 +30,33 @@ function resultsFiles(dir: string): string[] {
   }
 }
 
+const FLAGS = {
+  out: flag.path({
+    arg: "FILE",
+    help: "the report of one results file",
+    defaultHelp: "reports/out/NAME.html",
+  }),
+  site: flag.path({
+    arg: "DIR",
+    help: "write a report for every results file (given, or all in reports/results) and an " +
+      "index page: a static site to publish",
+  }),
+};
+
+const HELP = renderHelp(
+  "deno task report [RESULTS...] [options]",
+  "Writes a self-contained HTML report (no requests; Chart.js inlined) of each results file; " +
+    "without RESULTS, of the newest in reports/results. Exit codes: 0 written, 2 unusable input.",
+  FLAGS,
+);
+
 async function main(args: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      out: { type: "string" },
-      site: { type: "string" },
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    console.log("Usage: deno task report [RESULTS...] [--out FILE] [--site DIR]");
+  const parsed = parseFlags(FLAGS, args, { positionals: true });
+  if (parsed === "help") {
+    console.log(HELP);
     return 0;
   }
+  const { values, positionals } = parsed;
   if (values.site) {
     const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR);
     if (files.length === 0) {

@@ -116,25 +116,23 @@ Deno.test("bench: a declared power model gives energy labelled modelled, per ste
   assertEquals(file.power.model, { idleW: 40, wattsPerBusyCore: 12 });
 });
 
-Deno.test("bench: a bad point is excluded by rule, a failing run is recorded, the others still run", async () => {
+Deno.test("bench: an impossible requested point is an error before anything starts", async () => {
   const dir = await Deno.makeTempDir();
-  // p = 3 does not divide 64 (excluded); tensorflow cannot load here (the run fails); p = 2 runs.
-  const r = await bench(
-    "--mode",
-    "tp",
-    "--ranks",
-    "3,2",
-    ...SMALL,
-    "--out",
-    dir,
-    "--backend",
-    "wasm",
+  // p = 3 does not divide 64: nothing runs, no server starts, no results file is written.
+  const r = await bench("--mode", "tp", "--ranks", "3,2", ...SMALL, "--out", dir);
+  assertEquals(r.code, 2, r.stdout + r.stderr);
+  assert(
+    r.stderr.includes(
+      "cannot run the requested point tp-p3-n64-L2-b8: Invalid config: ranks (3) must divide width (64)",
+    ),
+    r.stderr,
   );
-  assertEquals(r.code, 0, r.stderr);
-  assert(r.stdout.includes("excluded tp-p3-n64-L2-b8"), r.stdout);
-  const file = await results(dir);
-  assertEquals(file.sweep.excluded[0].reason, "Invalid config: ranks (3) must divide width (64)");
-  assertEquals(file.runs.map((x) => x.status), ["ok"]);
+  assertEquals(r.stdout, "");
+  assertEquals([...Deno.readDirSync(dir)].length, 0);
+});
+
+Deno.test("bench: a sweep excludes its impossible points by rule; a failing run is recorded, the others still run", async () => {
+  const dir = await Deno.makeTempDir();
   const sweepFile = `${dir}/sweep.json`;
   await Deno.writeTextFile(
     sweepFile,
@@ -144,24 +142,104 @@ Deno.test("bench: a bad point is excluded by rule, a failing run is recorded, th
       repeats: 1,
       warmup: 1,
       base: { mode: "tp", width: 64, batch: 4, steps: 3, layers: 1 },
-      axes: { variant: [{ ranks: 2, steps: 1 }, { ranks: 2 }] },
+      axes: { variant: [{ ranks: 2, steps: 1 }, { ranks: 2 }, { ranks: 3 }] },
     }),
   );
   const out = `${dir}/out`;
   const m = await bench("--sweep", sweepFile, "--communicator", "inprocess", "--out", out);
   assertEquals(m.code, 1, m.stdout + m.stderr);
-  const runs = (await results(out)).runs;
+  assert(m.stdout.includes("excluded tp-p3-n64-L1-b4"), m.stdout);
+  const file = await results(out);
+  assertEquals(file.sweep.excluded[0].reason, "Invalid config: ranks (3) must divide width (64)");
+  const runs = file.runs;
   assertEquals(runs.map((x) => x.status), ["failed", "ok"]);
   assert(runs[0].error!.includes("warm-up (1) leaves none of the 1 steps"), runs[0].error);
+});
+
+Deno.test("bench: without nats-server the ranks run in process, saying so and how to install it", async () => {
+  const dir = await Deno.makeTempDir();
+  const bin = await Deno.makeTempDir(); // a PATH with git but no nats-server
+  const git = new Deno.Command("sh", { args: ["-c", "command -v git"], stdout: "piped" })
+    .outputSync();
+  const gitPath = new TextDecoder().decode(git.stdout).trim();
+  if (gitPath) await Deno.symlink(gitPath, `${bin}/git`);
+  const r = await runDeno(
+    [
+      "run",
+      ...PERMISSIONS,
+      "bench/main.ts",
+      "--mode",
+      "tp",
+      "--ranks",
+      "2",
+      ...SMALL,
+      "--out",
+      dir,
+    ],
+    { PATH: bin },
+  );
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assert(
+    r.stdout.includes("nats-server is not installed: running every rank in this process"),
+    r.stdout,
+  );
+  assert(r.stdout.includes("apt-get install nats-server"), r.stdout);
+  const file = await results(dir);
+  assertEquals(file.communicator.kind, "in-process");
+  assertEquals(file.runs[0].status, "ok");
+  // Asked for explicitly, NATS without a server is an error.
+  const explicit = await runDeno(
+    [
+      "run",
+      ...PERMISSIONS,
+      "bench/main.ts",
+      "--communicator",
+      "nats",
+      "--ranks",
+      "2",
+      ...SMALL,
+      "--out",
+      dir,
+    ],
+    { PATH: bin },
+  );
+  assertEquals(explicit.code, 2, explicit.stderr);
+  assert(explicit.stderr.includes("nats-server not found"), explicit.stderr);
+});
+
+Deno.test("bench: --mode takes a list like --ranks", async () => {
+  const dir = await Deno.makeTempDir();
+  const r = await bench(
+    "--mode",
+    "serial,tp",
+    ...SMALL,
+    "--communicator",
+    "inprocess",
+    "--out",
+    dir,
+  );
+  assertEquals(r.code, 0, r.stderr);
+  assertEquals((await results(dir)).runs.map((x) => x.point), [
+    "serial-p1-n64-L2-b8",
+    "tp-p1-n64-L2-b8",
+  ]);
 });
 
 const USAGE_ERRORS: [string[], string][] = [
   [["--ranks", "two"], '--ranks ("two") must be a positive integer'],
   [["--width=-4"], '--width ("-4") must be a positive integer'],
-  [["--width", "-4"], "Option '--width' argument is ambiguous"],
+  [["--width", "-4"], "--width needs a value (write --width=VALUE for a value starting with"],
   [["--lr", "fast"], '--lr ("fast") must be a finite number'],
   [["--backend", "cuda"], 'backend ("cuda") must be one of wasm, cpu, webgpu, tensorflow'],
-  [["--bogus"], "Unknown option '--bogus'"],
+  [["--bogus"], "unknown option --bogus (see --help)"],
+  [["--quick=yes"], "--quick takes no value"],
+  [["--ranks"], "--ranks needs a value"],
+  [["stray"], 'unexpected argument "stray"'],
+  [["--mode", "tp,dp"], '--mode ("tp,dp") has "dp": each entry must be one of serial, tp, phantom'],
+  [
+    ["--mode", "phantom", "--ranks", "4", "--width", "64", "--phantom-width", "16"],
+    "cannot run the requested point phantom-p4-n64-k16-L2-b128: Invalid config: phantomWidth (16) must be smaller than width/ranks (16)",
+  ],
   [["--power", "ipmi"], 'power ("ipmi") must be one of auto, nvml'],
   [["--communicator", "mpi"], '--communicator ("mpi") must be one of nats, inprocess'],
   [["--launcher", "pbs"], '--launcher ("pbs") must be one of local, slurm, manual'],
@@ -177,8 +255,9 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--processes", "0"], '--processes ("0") must be a positive integer'],
   [["--power-period", "fast"], '--power-period ("fast") must be a positive integer'],
   [["--nats", "not a url"], 'nats.servers (["not a url"]) must be one or more URLs'],
-  [["--cooldown", "x"], '--cooldown ("x") must be a whole number of ms'],
-  [["--warmup", "-1"], "Option '--warmup' argument is ambiguous"],
+  [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
+  [["--warmup", "-1"], "--warmup needs a value"],
+  [["--warmup=-1"], '--warmup ("-1") must be a whole number'],
 ];
 
 for (const [args, message] of USAGE_ERRORS) {

@@ -1,54 +1,19 @@
 /**
- * Small helpers shared by the bench entry points.
+ * The one way every entry point runs: its main function's return value is the exit code; a
+ * user's mistake prints one line and exits 2; a bug keeps its stack trace.
  *
  * @module
  */
 
 import { ConfigError } from "../config/config_error.ts";
-
-/**
- * Parses a comma-separated list of positive integers from a flag.
- *
- * @param flag The flag name, for the error.
- * @param text The flag's value.
- * @returns The integers.
- * @throws {ConfigError} Naming the flag and value if any entry is not a positive integer.
- */
-export function parseIntList(flag: string, text: string | undefined): number[] {
-  const parts = (text ?? "").split(",").map((s) => s.trim());
-  const out = parts.map(Number);
-  if (parts.some((s) => !/^\d+$/.test(s)) || out.some((v) => v < 1 || !Number.isSafeInteger(v))) {
-    throw new ConfigError(
-      flag,
-      text,
-      "must be a positive integer or a comma-separated list of them",
-    );
-  }
-  return out;
-}
-
-/**
- * Parses one positive integer from a flag.
- *
- * @param flag The flag name, for the error.
- * @param text The flag's value.
- * @returns The integer.
- * @throws {ConfigError} Naming the flag and value if it is not a positive integer.
- */
-export function parseInteger(flag: string, text: string): number {
-  const value = Number(text);
-  if (!/^\d+$/.test(text.trim()) || value < 1 || !Number.isSafeInteger(value)) {
-    throw new ConfigError(flag, text, "must be a positive integer");
-  }
-  return value;
-}
+import { UsageError } from "./flags.ts";
 
 type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
  * Runs an entry point's main function and exits with its code. User errors (the given classes,
- * ConfigError, and node:util parseArgs errors) print one line, `error: MESSAGE`, and exit 2
- * without a stack trace; anything else is a bug and keeps its stack.
+ * {@linkcode ConfigError} and {@linkcode UsageError}) print one line, `error: MESSAGE`, then the
+ * hint, and exit 2 without a stack trace; anything else is a bug and keeps its stack.
  *
  * @param main The entry point's main function.
  * @param userErrors Further error classes that are the user's to fix.
@@ -62,11 +27,11 @@ export async function runMain(
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    const parse = error instanceof TypeError && "code" in error &&
-      String(error.code).startsWith("ERR_PARSE_ARGS");
-    const user = parse || [ConfigError, ...userErrors].some((c) => error instanceof c);
+    const user = [ConfigError, UsageError, ...userErrors].some((c) => error instanceof c);
     if (!user) throw error;
-    console.error(`error: ${(error as Error).message}`);
+    console.error(`error: ${(error as Error).message.split("\n")[0]}`);
+    const more = (error as Error).message.split("\n").slice(1).join("\n");
+    if (more) console.error(more);
     if (hint) console.error(hint);
     Deno.exit(2);
   }

@@ -22,7 +22,7 @@ export type OptimizerName = "sgd" | "adam";
 /** The optimizers. */
 export const OPTIMIZERS: readonly OptimizerName[] = ["sgd", "adam"];
 
-/** The shape of the FFN and how it is split over ranks (see shared design/phantom.md). */
+/** The shape of the FFN and how it is split over ranks (see docs/phantom.md). */
 export interface ModelConfig {
   /** Parallelisation scheme of the hidden layers. */
   mode: Mode;

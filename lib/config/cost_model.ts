@@ -1,5 +1,5 @@
 /**
- * The cost formulas of shared design/phantom.md in one place: payload elements and bytes sent and
+ * The cost formulas of docs/phantom.md in one place: payload elements and bytes sent and
  * received per rank per training step, matmul FLOPs per rank per step, and parameters per rank,
  * for the serial, tensor-parallel and phantom-parallel FFN, input and output layers included.
  * Every run records these next to the measured bytes; the two must agree exactly.

@@ -198,3 +198,44 @@ export function parseFilter(text: string): (point: Record<string, unknown>) => b
   });
   return (p) => tests.every((t) => t(p));
 }
+
+/**
+ * Parses a sweep file (JSON with the fields of {@linkcode Sweep}).
+ *
+ * @param text The file's content.
+ * @param name The file name, for errors.
+ * @returns The sweep.
+ * @throws {ConfigError} If it is not JSON or a field is missing or of the wrong type, naming it.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseSweepFile } from "./sweep.ts";
+ * const s = parseSweepFile('{"id":"x","version":1,"base":{},"axes":{},"repeats":1,"warmup":0}', "x.json");
+ * assert(s.description === "");
+ * ```
+ */
+export function parseSweepFile(text: string, name: string): Sweep {
+  let sweep: unknown;
+  try {
+    sweep = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError("--sweep", name, `cannot be read as JSON: ${(error as Error).message}`);
+  }
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(sweep)) throw new ConfigError("--sweep", name, "must hold a JSON object");
+  const fields = sweep as Record<string, unknown>;
+  const checks: [string, (v: unknown) => boolean, string][] = [
+    ["id", (v) => typeof v === "string", "a string"],
+    ["version", (v) => typeof v === "number", "a number"],
+    ["base", isObject, "an object"],
+    ["axes", isObject, "an object"],
+    ["repeats", (v) => typeof v === "number", "a number"],
+    ["warmup", (v) => typeof v === "number", "a number"],
+  ];
+  for (const [field, ok, what] of checks) {
+    if (!ok(fields[field])) {
+      throw new ConfigError(`--sweep ${name}: ${field}`, fields[field], `must be ${what}`);
+    }
+  }
+  return { ...(sweep as Sweep), description: (fields.description as string) ?? "" };
+}

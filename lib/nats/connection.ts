@@ -114,8 +114,7 @@ export function validateServers(servers: string | string[]): string[] {
  * ```
  */
 export function describeNats(options: NatsConnectionOptions): string {
-  const servers = (Array.isArray(options.servers) ? options.servers : [options.servers])
-    .map(stripUserInfo);
+  const servers = redactServers(options.servers);
   const auth = options.token
     ? "token"
     : options.user
@@ -125,12 +124,24 @@ export function describeNats(options: NatsConnectionOptions): string {
     : options.credsFile
     ? "credentials file"
     : "no auth";
-  return `${servers.join(",")} (${auth}${options.tls ? ", TLS" : ""})`;
+  return `${servers} (${auth}${options.tls ? ", TLS" : ""})`;
 }
 
-/** Removes user:password@ from a URL. */
-function stripUserInfo(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, "//");
+/**
+ * Removes credentials (user:password@) from server URLs.
+ *
+ * @param servers One URL, a comma-separated list, or several.
+ * @returns The same URLs without credentials, comma-separated.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { redactServers } from "./connection.ts";
+ * assert(redactServers("nats://u:pw@a:1,nats://b:2") === "nats://a:1,nats://b:2");
+ * ```
+ */
+export function redactServers(servers: string | string[]): string {
+  const list = Array.isArray(servers) ? servers : servers.split(",");
+  return list.map((url) => url.trim().replace(/\/\/[^@/]*@/, "//")).join(",");
 }
 
 /** Authentication and TLS options as command-line flags (and PHANTOM_NATS_* variables). */
@@ -145,56 +156,48 @@ export const NATS_AUTH_FLAGS = [
   "tls-key",
 ] as const;
 
-/**
- * node:util parseArgs options for the authentication flags, e.g. `--nats-token` with prefix
- * `nats-`.
- *
- * @param prefix Flag name prefix.
- * @returns Option definitions, one string option per flag.
- */
-export function natsAuthOptions(prefix = ""): Record<string, { type: "string" }> {
-  return Object.fromEntries(
-    NATS_AUTH_FLAGS.map((f) => [`${prefix}${f}`, { type: "string" as const }]),
-  );
-}
-
 /** One of {@linkcode NATS_AUTH_FLAGS}. */
 export type NatsAuthFlag = typeof NATS_AUTH_FLAGS[number];
 
-const envName = (flag: NatsAuthFlag) => `PHANTOM_NATS_${flag.toUpperCase().replace("-", "_")}`;
+/**
+ * The environment variable that carries an authentication flag to worker processes.
+ *
+ * @param flag The flag.
+ * @returns E.g. `PHANTOM_NATS_TLS_CA` for `tls-ca`.
+ */
+export function natsEnvName(flag: NatsAuthFlag): string {
+  return `PHANTOM_NATS_${flag.toUpperCase().replace("-", "_")}`;
+}
 
 /**
- * Builds connection options from flags, falling back to `PHANTOM_NATS_TOKEN`, `_USER`,
- * `_PASSWORD`, `_CREDS`, `_NKEY`, `_TLS_CA`, `_TLS_CERT`, `_TLS_KEY` in the environment (how the
- * launcher hands credentials to worker processes without putting them on a command line).
+ * Builds connection options from flag values (see lib/cli/nats_flags.ts, which also reads the
+ * `PHANTOM_NATS_*` variables the launcher uses to hand credentials to worker processes without
+ * putting them on a command line).
  *
  * @param servers Comma-separated URLs.
  * @param flags Flag values by name.
- * @param env The environment.
- * @returns Validated-looking options (servers checked; the rest on connect).
+ * @returns Options (servers checked; the rest on connect).
  * @throws {ConfigError} If a server URL is malformed.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { natsConnectionFromFlags } from "./connection.ts";
- * const o = natsConnectionFromFlags("nats://h:4222", {}, { PHANTOM_NATS_TOKEN: "t" });
+ * const o = natsConnectionFromFlags("nats://h:4222", { token: "t" });
  * assert(o.token === "t");
  * ```
  */
 export function natsConnectionFromFlags(
   servers: string,
   flags: Partial<Record<NatsAuthFlag, string>>,
-  env: Record<string, string | undefined> = Deno.env.toObject(),
 ): NatsConnectionOptions {
-  const get = (flag: NatsAuthFlag) => flags[flag] ?? env[envName(flag)];
-  const tls = [get("tls-ca"), get("tls-cert"), get("tls-key")];
+  const tls = [flags["tls-ca"], flags["tls-cert"], flags["tls-key"]];
   return {
     servers: validateServers(servers.split(",")),
-    token: get("token"),
-    user: get("user"),
-    password: get("password"),
-    credsFile: get("creds"),
-    nkeySeedFile: get("nkey"),
+    token: flags.token,
+    user: flags.user,
+    password: flags.password,
+    credsFile: flags.creds,
+    nkeySeedFile: flags.nkey,
     tls: tls.some(Boolean) ? { caFile: tls[0], certFile: tls[1], keyFile: tls[2] } : undefined,
   };
 }
@@ -219,6 +222,6 @@ export function natsConnectionEnv(options: NatsConnectionOptions): Record<string
   return Object.fromEntries(
     Object.entries(values).filter(([, v]) => v !== undefined).map((
       [k, v],
-    ) => [envName(k as NatsAuthFlag), v!]),
+    ) => [natsEnvName(k as NatsAuthFlag), v!]),
   );
 }

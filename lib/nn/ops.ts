@@ -1,7 +1,7 @@
 /**
  * Matrix helpers that pick the fast formulation per backend: on the CPU backends (wasm, cpu) an
  * explicit transpose followed by a plain matMul is 10-60x faster than matMul's transpose flags
- * (shared notes/platform.md); on GPU backends the flags avoid a copy.
+ * (measured: see the README, Backends); on GPU backends the flags avoid a copy.
  *
  * @module
  */

@@ -1,37 +1,14 @@
 /**
- * `deno task worker`: hosts one or more ranks of a run in this process, one Web Worker per rank
- * (each with its own tfjs backend) up to `--threads` workers; beyond that ranks share worker
- * threads round-robin, so hundreds of ranks fit on one machine without hundreds of threads.
- *
- *   deno task worker --nats URL --run ID --ranks 0-7          (manual: any host, any ranks)
- *   srun deno task worker --nats URL --run ID --launcher slurm (one rank per task: SLURM_PROCID)
- *
- * Exits 0 when every hosted rank finished, 1 when any failed, 2 on bad flags.
+ * Hosting ranks in a worker process: one Web Worker per rank (each with its own tfjs backend) up
+ * to a thread limit, beyond which ranks share worker threads round-robin, so hundreds of ranks
+ * fit on one machine without hundreds of threads. Also the rank lists of manual launch and the
+ * rank of an srun task.
  *
  * @module
  */
 
-import { parseArgs } from "node:util";
-import { ConfigError } from "../lib/config/config_error.ts";
-import {
-  NATS_AUTH_FLAGS,
-  natsAuthOptions,
-  natsConnectionFromFlags,
-  type NatsConnectionOptions,
-} from "../lib/nats/connection.ts";
-import { runMain } from "../lib/cli/run_main.ts";
-
-const HELP = `Usage: deno task worker --nats URL --run ID (--ranks LIST | --launcher slurm)
-
-  --nats URL[,URL...]   NATS server(s) of the run
-  --run ID              run id printed by the coordinator (deno task bench)
-  --ranks LIST          ranks to host here, e.g. 0-7 or 0,2,4 (manual launch)
-  --launcher slurm      host the rank given by SLURM_PROCID (srun launch)
-  --threads N           most Web Workers in this process (default 8); more ranks share them
-  --token T / --user U --password P / --creds FILE / --nkey FILE   NATS authentication
-  --tls-ca FILE --tls-cert FILE --tls-key FILE                     TLS
-  (or PHANTOM_NATS_TOKEN, _USER, _PASSWORD, _CREDS, _NKEY, _TLS_CA, _TLS_CERT, _TLS_KEY)
-`;
+import { ConfigError } from "../config/config_error.ts";
+import type { NatsConnectionOptions } from "../nats/connection.ts";
 
 /**
  * Parses a rank list such as "0-3,8,10-11".
@@ -88,7 +65,7 @@ export async function hostRanks(
   ranks: number[],
   threads = 8,
 ): Promise<boolean> {
-  const url = new URL("./rank_worker.ts", import.meta.url);
+  const url = new URL("../../workers/rank_worker.ts", import.meta.url);
   const groups: number[][] = Array.from({ length: Math.min(threads, ranks.length) }, () => []);
   ranks.forEach((rank, i) => groups[i % groups.length].push(rank));
   const outcomes = await Promise.all(groups.map((group) =>
@@ -110,46 +87,3 @@ export async function hostRanks(
   ));
   return outcomes.every(Boolean);
 }
-
-async function main(args: string[]): Promise<number> {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    options: {
-      nats: { type: "string" },
-      run: { type: "string" },
-      ranks: { type: "string" },
-      launcher: { type: "string" },
-      threads: { type: "string", default: "8" },
-      ...natsAuthOptions(),
-      help: { type: "boolean", default: false },
-    },
-  });
-  if (values.help) {
-    console.log(HELP);
-    return 0;
-  }
-  if (!values.nats) {
-    throw new ConfigError("--nats", values.nats, "is required (the run's NATS URL)");
-  }
-  if (!values.run) throw new ConfigError("--run", values.run, "is required (the run id)");
-  let ranks: number[];
-  if (values.launcher === "slurm") ranks = [slurmRank(Deno.env.toObject())];
-  else if (values.launcher !== undefined && values.launcher !== "manual") {
-    throw new ConfigError("--launcher", values.launcher, "must be slurm or manual");
-  } else if (values.ranks) ranks = parseRankList(values.ranks);
-  else throw new ConfigError("--ranks", values.ranks, "is required without --launcher slurm");
-  const connection = natsConnectionFromFlags(
-    values.nats,
-    Object.fromEntries(
-      NATS_AUTH_FLAGS.map((f) => [f, (values as Record<string, unknown>)[f] as string | undefined]),
-    ),
-  );
-  const threads = Number(values.threads);
-  if (!/^\d+$/.test(values.threads) || threads < 1) {
-    throw new ConfigError("--threads", values.threads, "must be a positive integer");
-  }
-  return (await hostRanks(connection, values.run, ranks, threads)) ? 0 : 1;
-}
-
-if (import.meta.main) await runMain(main);

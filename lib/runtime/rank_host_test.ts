@@ -1,7 +1,7 @@
-import { ConfigError } from "../lib/config/config_error.ts";
-import { assertEquals, assertThrows } from "../lib/testing/asserts.ts";
+import { ConfigError } from "../config/config_error.ts";
+import { assertEquals, assertThrows } from "../testing/asserts.ts";
 import { parseRankList, slurmRank } from "./rank_host.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runDeno } from "../testing/run_deno.ts";
 
 Deno.test("rank lists: ranges, singles, duplicates", () => {
   assertEquals(parseRankList("0-3"), [0, 1, 2, 3]);

@@ -1,6 +1,6 @@
 /**
  * An independent float64 implementation of every layer kind in plain TypeScript, written straight
- * from the formulas of shared design/phantom.md (whole layers over all ranks, no communicator, no
+ * from the formulas of docs/phantom.md (whole layers over all ranks, no communicator, no
  * tfjs). Tests check it against central finite differences, then check the tfjs implementation
  * against it.
  *
@@ -234,7 +234,7 @@ export function phantomForward(blocks: Mat[], p: PhantomF64): Mat[] {
   return phantomPre(blocks, p).Z.map(relu);
 }
 
-/** @returns The gradients of every parameter and input block (design/phantom.md, backward 1-4). */
+/** @returns The gradients of every parameter and input block (docs/phantom.md, backward 1-4). */
 export function phantomBackward(blocks: Mat[], p: PhantomF64, dOut: Mat[]) {
   const P = blocks.length;
   const { G, Z } = phantomPre(blocks, p);

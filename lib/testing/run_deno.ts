@@ -17,11 +17,13 @@ export interface DenoRun {
 
 /**
  * @param args Arguments after `deno`, e.g. `["run", "-A", "bench/main.ts", "--help"]`.
+ * @param env Variables to set (e.g. a PATH without some tool).
  * @returns Exit code, stdout and stderr.
  */
-export async function runDeno(args: string[]): Promise<DenoRun> {
+export async function runDeno(args: string[], env?: Record<string, string>): Promise<DenoRun> {
   const out = await new Deno.Command(Deno.execPath(), {
     args,
+    env,
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

@@ -1,0 +1,47 @@
+/**
+ * The bench's one line per run: point, median step time, communication share, sent bytes
+ * measured / predicted, achieved FLOP rate, held-out loss from start to end, steps to the target
+ * and energy per step with its method.
+ *
+ * @module
+ */
+
+import type { RunResult } from "../results/results.ts";
+
+/** The column heads, aligned with {@linkcode formatRunRow}. */
+export const RUN_TABLE_HEADER =
+  "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
+  "      to target   J/step";
+
+/**
+ * @param run A finished run.
+ * @returns Its line.
+ */
+export function formatRunRow(run: RunResult): string {
+  const c = run.config;
+  const head = `${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
+    String(c.width).padStart(7)
+  }${String(c.phantomWidth ?? "-").padStart(5)}`;
+  if (!run.metrics) return `${head}  FAILED: ${run.error}`;
+  const m = run.metrics;
+  const step = m.stepTimeMs.median;
+  const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${
+    m.bytesMatchPrediction ? "" : " MISMATCH"
+  }`;
+  const curve = m.loss.curve;
+  const e = m.energy;
+  const energy = e.joulesPerStep
+    ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})`
+    : "unavailable";
+  const toTarget = m.loss.stepsToTarget === null ? "not reached" : `${m.loss.stepsToTarget} steps`;
+  return [
+    head,
+    step.toFixed(1).padStart(10),
+    `${(100 * m.commTimeMs.median / step).toFixed(0).padStart(6)}%`,
+    bytes.padStart(24),
+    m.achievedGflops.toFixed(1).padStart(9),
+    `   ${curve[0][3].toFixed(4)} -> ${curve.at(-1)![3].toFixed(4)}`,
+    `  ${toTarget.padStart(11)}`,
+    `   ${energy}`,
+  ].join("");
+}

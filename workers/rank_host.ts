@@ -1,0 +1,59 @@
+/**
+ * `deno task worker`: hosts one or more ranks of a run in this process (lib/runtime/rank_host.ts).
+ *
+ *   deno task worker --nats URL --run ID --ranks 0-7          (manual: any host, any ranks)
+ *   srun deno task worker --nats URL --run ID --launcher slurm (one rank per task: SLURM_PROCID)
+ *
+ * Exits 0 when every hosted rank finished, 1 when any failed, 2 on bad flags.
+ *
+ * @module
+ */
+
+import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
+import { runMain } from "../lib/cli/run_main.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
+import { hostRanks, parseRankList, slurmRank } from "../lib/runtime/rank_host.ts";
+
+const FLAGS = {
+  nats: flag.string({ arg: "URL[,URL...]", help: "NATS server(s) of the run (required)" }),
+  run: flag.string({ arg: "ID", help: "run id printed by the coordinator (required)" }),
+  ranks: flag.custom((text) => parseRankList(text), "LIST")({
+    help: "ranks to host here, e.g. 0-7 or 0,2,4 (manual launch)",
+  }),
+  launcher: flag.oneOf(["slurm", "manual"] as const)({
+    help: "slurm: host the rank given by SLURM_PROCID (srun launch)",
+    defaultHelp: "manual",
+  }),
+  threads: flag.int({
+    default: 8,
+    help: "most Web Workers in this process; more ranks share them",
+  }),
+  ...natsAuthFlags(""),
+};
+
+const HELP = renderHelp(
+  "deno task worker --nats URL --run ID (--ranks LIST | --launcher slurm)",
+  "Hosts ranks of a run started by deno task bench. Exit codes: 0 every hosted rank finished, " +
+    "1 a rank failed, 2 bad options.",
+  FLAGS,
+);
+
+async function main(args: string[]): Promise<number> {
+  const parsed = parseFlags(FLAGS, args);
+  if (parsed === "help") {
+    console.log(HELP);
+    return 0;
+  }
+  const { values } = parsed;
+  if (!values.nats) throw new ConfigError("--nats", undefined, "is required (the run's NATS URL)");
+  if (!values.run) throw new ConfigError("--run", undefined, "is required (the run id)");
+  let ranks: number[];
+  if (values.launcher === "slurm") ranks = [slurmRank(Deno.env.toObject())];
+  else if (values.ranks) ranks = values.ranks;
+  else throw new ConfigError("--ranks", undefined, "is required without --launcher slurm");
+  const connection = natsConnectionFromValues(values.nats, values);
+  return (await hostRanks(connection, values.run, ranks, values.threads)) ? 0 : 1;
+}
+
+if (import.meta.main) await runMain(main);
