@@ -5,14 +5,16 @@ import { validateTrainConfig } from "../lib/config/config.ts";
 import { RunFailedError } from "../lib/runtime/coordinator.ts";
 import { predictCosts } from "../lib/config/cost_model.ts";
 import { startNatsServer } from "../lib/nats/nats_server.ts";
+import { fileNatsServer, NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 import { runOverNats } from "../lib/runtime/nats_run.ts";
 import { selectBackend } from "../lib/nn/backend.ts";
 import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 
-const server = await startNatsServer();
-const connection = { servers: server.url };
-const opts = { sanitizeOps: false, sanitizeResources: false };
+const server = await fileNatsServer();
+const connection = { servers: server?.url };
+const opts = NO_SANITIZERS;
+const test = (definition: Deno.TestDefinition) => systemTest([NATS_SERVER], definition);
 
 function denoProcesses(): number[] {
   const out = new Deno.Command("ps", { args: ["-C", "deno", "-o", "pid="], stdout: "piped" })
@@ -33,7 +35,7 @@ const small = (extra: Record<string, unknown>) =>
   });
 
 for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as const) {
-  Deno.test({
+  test({
     ...opts,
     name:
       `${mode} over NATS, 4 ranks in 2 processes: the in-process loss curve bit for bit, bytes as predicted`,
@@ -57,7 +59,7 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
   });
 }
 
-Deno.test({
+test({
   ...opts,
   name: "a rank that exits mid-run fails the run naming it; nothing is left running",
   fn: async () => {
@@ -82,7 +84,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name: "a worker process killed mid-run fails the run at once, naming its ranks",
   fn: async () => {
@@ -104,7 +106,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name: "a hung rank (no heartbeat) fails the run within the heartbeat timeout, naming it",
   fn: async () => {
@@ -125,7 +127,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name: "ranks that never join fail the run at the join deadline, naming them",
   fn: async () => {
@@ -145,7 +147,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name: "a config error on the ranks is reported as the run's error",
   fn: async () => {
@@ -158,7 +160,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name: "p = 32 phantom smoke run over NATS",
   fn: async () => {
@@ -171,7 +173,7 @@ Deno.test({
   },
 });
 
-Deno.test({
+test({
   ...opts,
   name:
     "an authenticated server: the launcher hands the token to its workers (not on a command line)",
@@ -185,5 +187,3 @@ Deno.test({
     assert(!run.natsUrl.includes("t0ken"));
   },
 });
-
-Deno.test({ ...opts, name: "stop the test server", fn: () => server.stop() });

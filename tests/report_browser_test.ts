@@ -4,18 +4,13 @@
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";
+import { CHROMIUM, systemTest } from "../lib/testing/system.ts";
 
-const chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].find((p) => {
-  try {
-    return Deno.statSync(p).isFile;
-  } catch {
-    return false;
-  }
-});
+const chromium = "chromium";
 
 async function dumpDom(url: string): Promise<string> {
   const profile = await Deno.makeTempDir({ prefix: "chromium-" });
-  const out = await new Deno.Command(chromium!, {
+  const out = await new Deno.Command(chromium, {
     args: [
       "--headless",
       "--no-sandbox",
@@ -36,10 +31,9 @@ async function dumpDom(url: string): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
-Deno.test({
+systemTest([CHROMIUM], {
   name:
     "report in headless Chromium: no errors, no requests, every chart drawn, every table, text stays text",
-  ignore: chromium === undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const results = fixtureResults([

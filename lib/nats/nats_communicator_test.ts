@@ -3,94 +3,71 @@ import { communicatorConformance } from "../comm/communicator_conformance.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";
 import { connectNatsGroup, NatsCommunicator } from "./nats_communicator.ts";
-import { startNatsServer } from "./nats_server.ts";
+import { fileNatsServer, natsTest } from "../testing/system.ts";
 
 // A real nats-server on a free port with the default 1 MiB max_payload, so chunking is exercised.
-const server = await startNatsServer({ maxPayloadBytes: 1024 * 1024 });
-const connection = { servers: server.url };
+const server = await fileNatsServer({ maxPayloadBytes: 1024 * 1024 });
+const connection = { servers: server?.url };
 let runs = 0;
 const runId = () => `t${Deno.pid}-${runs++}`;
 
-Deno.test({
-  name: "NATS communicator passes the conformance suite",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async (t) => {
-    await communicatorConformance(t, async (size, timeoutMs) => {
-      const group = await connectNatsGroup(connection, size, { runId: runId(), timeoutMs });
-      return { comms: group.comms, close: () => group.close() };
-    }, { shortTimeoutMs: 500 });
-  },
+natsTest("NATS communicator passes the conformance suite", async (t) => {
+  await communicatorConformance(t, async (size, timeoutMs) => {
+    const group = await connectNatsGroup(connection, size, { runId: runId(), timeoutMs });
+    return { comms: group.comms, close: () => group.close() };
+  }, { shortTimeoutMs: 500 });
 });
 
-Deno.test({
-  name: "NATS: two runs on one server never see each other's traffic",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using a = await connectNatsGroup(connection, 2, { runId: runId() });
-    await using b = await connectNatsGroup(connection, 2, { runId: runId() });
-    const [ra, rb] = await Promise.all([
-      Promise.all(a.comms.map((c) => c.allReduce(new Float32Array([1 + c.rank])))),
-      Promise.all(b.comms.map((c) => c.allReduce(new Float32Array([10 * (1 + c.rank)])))),
-    ]);
-    assertEquals(ra.map((x) => x[0]), [3, 3]);
-    assertEquals(rb.map((x) => x[0]), [30, 30]);
-  },
+natsTest("NATS: two runs on one server never see each other's traffic", async () => {
+  await using a = await connectNatsGroup(connection, 2, { runId: runId() });
+  await using b = await connectNatsGroup(connection, 2, { runId: runId() });
+  const [ra, rb] = await Promise.all([
+    Promise.all(a.comms.map((c) => c.allReduce(new Float32Array([1 + c.rank])))),
+    Promise.all(b.comms.map((c) => c.allReduce(new Float32Array([10 * (1 + c.rank)])))),
+  ]);
+  assertEquals(ra.map((x) => x[0]), [3, 3]);
+  assertEquals(rb.map((x) => x[0]), [30, 30]);
 });
 
-Deno.test({
-  name: "NATS: payload chunking at max_payload, wire bytes count headers and chunks",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await using g = await connectNatsGroup(connection, 2, { runId: runId() });
-    const maxChunk = g.comms[0].maxChunkBytes;
-    assert(maxChunk < 1024 * 1024 && maxChunk % 4 === 0, String(maxChunk));
-    for (const elements of [maxChunk / 4, maxChunk / 4 + 1, 262_144, 262_145]) {
-      const before = g.comms[0].stats();
-      const out = await Promise.all(
-        g.comms.map((c) =>
-          c.allGather(Float32Array.from({ length: elements }, (_, i) => c.rank + i))
-        ),
-      );
-      assertEquals(out[0][1][elements - 1], 1 + elements - 1);
-      const after = g.comms[0].stats();
-      const chunks = Math.ceil((elements * 4) / maxChunk);
-      assertEquals(after.messagesSent - before.messagesSent, chunks, `${elements} elements`);
-      assertEquals(after.bytesSent - before.bytesSent, elements * 4);
-      assert(
-        after.wireBytesSent - before.wireBytesSent > elements * 4,
-        "wire bytes include subjects and headers",
-      );
-    }
-  },
+natsTest("NATS: payload chunking at max_payload, wire bytes count headers and chunks", async () => {
+  await using g = await connectNatsGroup(connection, 2, { runId: runId() });
+  const maxChunk = g.comms[0].maxChunkBytes;
+  assert(maxChunk < 1024 * 1024 && maxChunk % 4 === 0, String(maxChunk));
+  for (const elements of [maxChunk / 4, maxChunk / 4 + 1, 262_144, 262_145]) {
+    const before = g.comms[0].stats();
+    const out = await Promise.all(
+      g.comms.map((c) =>
+        c.allGather(Float32Array.from({ length: elements }, (_, i) => c.rank + i))
+      ),
+    );
+    assertEquals(out[0][1][elements - 1], 1 + elements - 1);
+    const after = g.comms[0].stats();
+    const chunks = Math.ceil((elements * 4) / maxChunk);
+    assertEquals(after.messagesSent - before.messagesSent, chunks, `${elements} elements`);
+    assertEquals(after.bytesSent - before.bytesSent, elements * 4);
+    assert(
+      after.wireBytesSent - before.wireBytesSent > elements * 4,
+      "wire bytes include subjects and headers",
+    );
+  }
 });
 
-Deno.test({
-  name: "NATS: float16 and bfloat16 on the wire halve the payload bytes",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    for (const dtype of ["float16", "bfloat16"] as const) {
-      await using g = await connectNatsGroup(connection, 3, { runId: runId(), dtype });
-      const out = await Promise.all(
-        g.comms.map((c) => c.allReduce(new Float32Array([0.5, 1.25, 2]))),
-      );
-      for (const o of out) assertEquals([...o], [1.5, 3.75, 6]);
-      assertEquals(g.comms[0].bytesPerElement, 2);
-      assertEquals(g.comms[0].stats().bytesSent, 6);
-      assertEquals(g.comms[0].stats().bytesReceived, 12);
-    }
-  },
+natsTest("NATS: float16 and bfloat16 on the wire halve the payload bytes", async () => {
+  for (const dtype of ["float16", "bfloat16"] as const) {
+    await using g = await connectNatsGroup(connection, 3, { runId: runId(), dtype });
+    const out = await Promise.all(
+      g.comms.map((c) => c.allReduce(new Float32Array([0.5, 1.25, 2]))),
+    );
+    for (const o of out) assertEquals([...o], [1.5, 3.75, 6]);
+    assertEquals(g.comms[0].bytesPerElement, 2);
+    assertEquals(g.comms[0].stats().bytesSent, 6);
+    assertEquals(g.comms[0].stats().bytesReceived, 12);
+  }
 });
 
-Deno.test({
-  name:
-    "NATS: messages from another step, a foreign sender or a wrong size are rejected, never summed",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+natsTest(
+  "NATS: messages from another step, a foreign sender or a wrong size are rejected, never summed",
+  async () => {
     const id = runId();
     await using g = await connectNatsGroup(connection, 2, { runId: id, timeoutMs: 2000 });
     // Rank 1 is a step ahead: both ranks must refuse rather than sum.
@@ -139,13 +116,11 @@ Deno.test({
     await nc.close();
     await intruder.close();
   },
-});
+);
 
-Deno.test({
-  name: "NATS: a rank that dies mid-run fails the others within the timeout, naming it",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
+natsTest(
+  "NATS: a rank that dies mid-run fails the others within the timeout, naming it",
+  async () => {
     const g = await connectNatsGroup(connection, 3, { runId: runId(), timeoutMs: 400 });
     await Promise.all(g.comms.map((c) => c.barrier()));
     await g.comms[2].close(); // rank 2 is gone
@@ -166,18 +141,4 @@ Deno.test({
     }
     await g.close();
   },
-});
-
-Deno.test({
-  name: "stop the test server",
-  sanitizeOps: false,
-  sanitizeResources: false,
-  fn: async () => {
-    await server.stop();
-    const alive = await new Deno.Command("kill", {
-      args: ["-0", String(server.pid)],
-      stderr: "null",
-    }).output();
-    assertEquals(alive.success, false, "nats-server still running after stop");
-  },
-});
+);

@@ -1,28 +1,21 @@
-import { ConfigError } from "../config/config_error.ts";
 import { connectNats, describeNats } from "./connection.ts";
 import { NatsServerError, startNatsServer } from "./nats_server.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
+import { natsTest } from "../testing/system.ts";
+import { isAlive } from "../system/process.ts";
 
-const opts = { sanitizeOps: false, sanitizeResources: false };
-
-Deno.test({
-  ...opts,
-  name: "nats-server starts on a free port with the asked max_payload and stops by pid",
-  fn: async () => {
+natsTest(
+  "nats-server starts on a free port with the asked max_payload and stops by pid",
+  async () => {
     const server = await startNatsServer({ maxPayloadBytes: 4 * 1024 * 1024 });
     const nc = await connectNats({ servers: server.url });
     assertEquals(nc.info?.max_payload, 4 * 1024 * 1024);
     await nc.close();
     await server.stop();
     await server.stop(); // idempotent
-    const alive = await new Deno.Command("kill", {
-      args: ["-0", String(server.pid)],
-      stderr: "null",
-    })
-      .output();
-    assertEquals(alive.success, false);
+    assertEquals(isAlive(server.pid), false);
   },
-});
+);
 
 Deno.test("a missing nats-server binary is an error that says how to install it", async () => {
   await assertRejects(
@@ -32,10 +25,9 @@ Deno.test("a missing nats-server binary is an error that says how to install it"
   );
 });
 
-Deno.test({
-  ...opts,
-  name: "token authentication: refused without the token, accepted with it, never described",
-  fn: async () => {
+natsTest(
+  "token authentication: refused without the token, accepted with it, never described",
+  async () => {
     await using server = await startNatsServer({ token: "s3cret-token" });
     // Without the token the server refuses the client (spoken raw, so no client library retries).
     const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
@@ -57,33 +49,4 @@ Deno.test({
     });
     assert(!text.includes("s3cret") && !text.includes("pw@"), text);
   },
-});
-
-Deno.test("inconsistent connection options are config errors", async () => {
-  await assertRejects(
-    () => connectNats({ servers: "nats://h:1", user: "alice" }),
-    ConfigError,
-    "nats.user",
-  );
-  await assertRejects(
-    () => connectNats({ servers: "nats://h:1", token: "t", credsFile: "/x" }),
-    ConfigError,
-    "must use one authentication method",
-  );
-  await assertRejects(() => connectNats({ servers: "not a url" }), ConfigError, "nats.servers");
-});
-
-Deno.test("connection options from flags fall back to PHANTOM_NATS_* and round-trip to a child's environment", async () => {
-  const { natsConnectionFromFlags, natsConnectionEnv } = await import("./connection.ts");
-  const o = natsConnectionFromFlags("nats://a:1,nats://b:2", { user: "alice" }, {
-    PHANTOM_NATS_PASSWORD: "pw",
-    PHANTOM_NATS_TLS_CA: "/ca.pem",
-  });
-  assertEquals(o.servers, ["nats://a:1", "nats://b:2"]);
-  assertEquals([o.user, o.password, o.tls?.caFile], ["alice", "pw", "/ca.pem"]);
-  assertEquals(natsConnectionEnv(o), {
-    PHANTOM_NATS_USER: "alice",
-    PHANTOM_NATS_PASSWORD: "pw",
-    PHANTOM_NATS_TLS_CA: "/ca.pem",
-  });
-});
+);

@@ -1,5 +1,7 @@
 import { validateTrainConfig } from "../config/config.ts";
-import { trainInProcess } from "./trainer.ts";
+import type { Communicator } from "../comm/communicator.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
+import { trainInProcess, trainRank } from "./trainer.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 import { testBackend } from "../testing/harness.ts";
 
@@ -51,12 +53,60 @@ Deno.test("the same seed gives the same loss curve, bit for bit; another seed do
   assert(JSON.stringify(await losses(4)) !== JSON.stringify(a), "seed 4 gave seed 3's curve");
 });
 
+Deno.test("p = 1: phantom, TP and serial train to the same loss curve, bit for bit", async () => {
+  const curves = await Promise.all((["serial", "tp", "phantom"] as const).map(async (mode) => {
+    const config = validateTrainConfig({
+      ...COMMON,
+      ranks: 1,
+      mode,
+      phantomWidth: mode === "phantom" ? 4 : undefined,
+      steps: 12,
+      task: { ...COMMON.task, evalEvery: 4 },
+    });
+    const [rank0] = await trainInProcess(config);
+    return JSON.stringify([rank0.steps.map((s) => s.loss), rank0.evals.map((e) => e.loss)]);
+  }));
+  assertEquals(curves[1], curves[0]);
+  assertEquals(curves[2], curves[0]);
+});
+
+/** Adds a fixed delay to every collective, so the time inside collectives is known. */
+function delayed(inner: Communicator, delayMs: number): Communicator {
+  const wait = () => new Promise((r) => setTimeout(r, delayMs));
+  return {
+    rank: inner.rank,
+    size: inner.size,
+    bytesPerElement: inner.bytesPerElement,
+    stats: () => inner.stats(),
+    setStep: (s) => inner.setStep?.(s),
+    allGather: async (b, t) => (await wait(), await inner.allGather(b, t)),
+    reduceScatter: async (c, t) => (await wait(), await inner.reduceScatter(c, t)),
+    allReduce: async (d, t) => (await wait(), await inner.allReduce(d, t)),
+    broadcast: async (d, r, t) => (await wait(), await inner.broadcast(d, r, t)),
+    barrier: async (t) => (await wait(), await inner.barrier(t)),
+  };
+}
+
 Deno.test("step records split time into compute and communication", async () => {
-  const config = validateTrainConfig({ ...COMMON, mode: "tp", steps: 3 });
+  const config = validateTrainConfig({ ...COMMON, mode: "tp", ranks: 2, steps: 3 });
+  const delayMs = 25;
   const seen: number[] = [];
-  const [rank0] = await trainInProcess(config, { onStep: (s) => seen.push(s.step) });
+  const comms = createInProcessGroup(2).map((c) => delayed(c, delayMs));
+  const [rank0] = await Promise.all(
+    comms.map((c) =>
+      trainRank(config, c, c.rank === 0 ? { onStep: (s) => seen.push(s.step) } : {})
+    ),
+  );
   assertEquals(seen, [0, 1, 2]);
+  // Per step: an all-gather and a reduce-scatter per hidden layer, one output all-reduce.
+  const collectives = 2 * config.layers + 1;
   for (const s of rank0.steps) {
-    assert(s.stepMs > 0 && s.commMs >= 0 && s.commMs <= s.stepMs, JSON.stringify(s));
+    assert(
+      s.commMs >= collectives * delayMs * 0.95,
+      `comm ${s.commMs} ms < ${collectives} x ${delayMs}`,
+    );
+    assert(s.commMs <= s.stepMs, JSON.stringify(s));
+    // What is not waiting is this tiny model's compute: well under one delay per collective.
+    assert(s.stepMs - s.commMs < collectives * delayMs, JSON.stringify(s));
   }
 });
