@@ -135,44 +135,56 @@ function fromFloat16(h: number): number {
 }
 
 /**
- * Splits a payload into chunks of at most `maxChunkBytes` (an empty payload is one empty chunk).
+ * Decodes wire bytes straight into a slice of a float32 destination (no intermediate array).
  *
- * @param bytes The payload.
- * @param maxChunkBytes Largest chunk.
- * @returns Views of `bytes`, in order.
- * @throws {RangeError} If maxChunkBytes is not positive.
+ * @param bytes The bytes (any alignment), a whole number of elements.
+ * @param dtype The wire dtype.
+ * @param out The destination.
+ * @param at Where the first element goes in `out`.
+ * @throws {RangeError} If the bytes do not fit `out` from `at`.
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { splitChunks } from "./wire.ts";
- * assert.deepEqual(splitChunks(new Uint8Array(10), 4).map((c) => c.length), [4, 4, 2]);
+ * import { decodeInto, encode } from "./wire.ts";
+ * const out = new Float32Array(4);
+ * decodeInto(encode(Float32Array.from([1, 2]), "bfloat16"), "bfloat16", out, 2);
+ * assert.deepEqual([...out], [0, 0, 1, 2]);
  * ```
  */
-export function splitChunks(bytes: Uint8Array, maxChunkBytes: number): Uint8Array[] {
-  if (!(maxChunkBytes > 0)) {
-    throw new RangeError(`Cannot chunk: max chunk (${maxChunkBytes}) must be > 0`);
+export function decodeInto(
+  bytes: Uint8Array,
+  dtype: WireDtype,
+  out: Float32Array,
+  at: number,
+): void {
+  const size = bytesPerElement(dtype);
+  const n = bytes.byteLength / size;
+  if (!Number.isInteger(n) || at + n > out.length) {
+    throw new RangeError(
+      `Cannot decode ${bytes.byteLength} bytes of ${dtype} into ${out.length - at} elements`,
+    );
   }
-  if (bytes.byteLength === 0) return [bytes];
-  const chunks: Uint8Array[] = [];
-  for (let offset = 0; offset < bytes.byteLength; offset += maxChunkBytes) {
-    chunks.push(bytes.subarray(offset, Math.min(offset + maxChunkBytes, bytes.byteLength)));
+  if (dtype === "float32") {
+    // A byte copy: the source may sit at any offset of the client's buffer. A plain Uint8Array
+    // view copies about a third faster than the client's Node Buffer subclass (measured).
+    const source = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    new Uint8Array(out.buffer, out.byteOffset + at * 4, n * 4).set(source);
+    return;
   }
-  return chunks;
+  const convert = dtype === "float16" ? fromFloat16 : fromBfloat16;
+  for (let i = 0; i < n; i++) {
+    out[at + i] = convert(bytes[2 * i] | (bytes[2 * i + 1] << 8));
+  }
 }
 
 /**
- * Joins chunks back into one payload.
+ * Rounds values to what the wire dtype can carry, in place of a send and receive (for ranks that
+ * exchange in memory: results must not depend on which ranks share a host).
  *
- * @param chunks The chunks, in order.
- * @returns One buffer.
+ * @param values The values.
+ * @param dtype The wire dtype.
+ * @returns Values as a receiver would decode them (`values` itself for float32).
  */
-export function joinChunks(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0];
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.byteLength, 0));
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+export function roundToWire(values: Float32Array, dtype: WireDtype): Float32Array {
+  return dtype === "float32" ? values : decode(encode(values, dtype), dtype);
 }

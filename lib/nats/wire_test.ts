@@ -1,5 +1,5 @@
 import { Buffer as NodeBuffer } from "node:buffer";
-import { bytesPerElement, decode, encode, joinChunks, splitChunks } from "./wire.ts";
+import { bytesPerElement, decode, decodeInto, encode, roundToWire } from "./wire.ts";
 import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 
 Deno.test("float32 round-trips exactly; half types round to nearest and halve the bytes", () => {
@@ -39,14 +39,23 @@ Deno.test("decode refuses a partial element and copes with unaligned views", () 
   assertEquals([...decode(node, "float32")], [1.5, -2]);
 });
 
-Deno.test("chunking at the max_payload boundary: exactly 1 MiB, and 1 MiB + 1", () => {
-  const MiB = 1 << 20;
-  for (const [size, chunks] of [[MiB, 1], [MiB + 1, 2], [0, 1], [3 * MiB, 3]]) {
-    const bytes = Uint8Array.from({ length: size }, (_, i) => i % 251);
-    const parts = splitChunks(bytes, MiB);
-    assertEquals(parts.length, chunks, `size ${size}`);
-    assert(parts.every((p) => p.byteLength <= MiB));
-    assertEquals(joinChunks(parts), bytes);
+Deno.test("decodeInto writes any dtype at an offset, from unaligned bytes, and refuses overflow", () => {
+  const x = Float32Array.from([1.5, -2, 3.25]);
+  for (const dtype of ["float32", "float16", "bfloat16"] as const) {
+    const bytes = encode(x, dtype);
+    const unaligned = new Uint8Array(bytes.byteLength + 1);
+    unaligned.set(bytes, 1);
+    const out = new Float32Array(5);
+    decodeInto(unaligned.subarray(1), dtype, out, 2);
+    assertEquals([...out], [0, 0, 1.5, -2, 3.25]);
+    assertThrows(() => decodeInto(bytes, dtype, out, 3), RangeError, "into 2 elements");
   }
-  assertThrows(() => splitChunks(new Uint8Array(1), 0), RangeError, "max chunk (0)");
+});
+
+Deno.test("roundToWire gives what a receiver decodes, and float32 untouched", () => {
+  const x = Float32Array.from([0.1, 1 / 3, 65504]);
+  assert(roundToWire(x, "float32") === x);
+  for (const dtype of ["float16", "bfloat16"] as const) {
+    assertEquals([...roundToWire(x, dtype)], [...decode(encode(x, dtype), dtype)]);
+  }
 });
