@@ -1,6 +1,7 @@
 /**
  * The seam between ranks: every byte that crosses ranks goes through a {@linkcode Communicator}.
  * Implementations: in-process (this module's sibling `in_process_communicator.ts`) and NATS.
+ * What they share (rank-order sums, payload accounting) lives in `accounting.ts`.
  *
  * Byte accounting follows a publish/subscribe transport, the one the suite uses: a block that
  * every other rank needs is sent once and received by each of them (all-gather, all-reduce,
@@ -30,6 +31,8 @@ export interface CommStats {
   wireBytesSent?: number;
   /** Bytes on the wire received, where the transport counts them. */
   wireBytesReceived?: number;
+  /** Payload bytes received in memory from ranks sharing this rank's host (no wire). */
+  localBytesReceived?: number;
 }
 
 /**
@@ -51,9 +54,11 @@ export interface Communicator {
    *
    * @param block This rank's block; every rank passes the same length.
    * @param tag Label for errors and subjects.
-   * @returns The p blocks in rank order (this rank's own is a copy of `block`).
+   * @param into Where to put the result (p blocks of `block.length`, rank order), as NCCL takes a
+   *   receive buffer: a caller that reuses it allocates nothing per call. @default a new array
+   * @returns The p blocks in rank order, views of `into` (this rank's own is a copy of `block`).
    */
-  allGather(block: Float32Array, tag?: CollectiveTag): Promise<Float32Array[]>;
+  allGather(block: Float32Array, tag?: CollectiveTag, into?: Float32Array): Promise<Float32Array[]>;
 
   /**
    * Sums chunk s of every rank and hands the sum to rank s.
@@ -61,18 +66,24 @@ export interface Communicator {
    * @param chunks p chunks; chunk s is this rank's contribution to rank s. Chunk s has the same
    *   length on every rank.
    * @param tag Label for errors and subjects.
+   * @param into Where to put the sum (this rank's chunk length). @default a new array
    * @returns The sum over ranks of their chunk for this rank, added in rank order.
    */
-  reduceScatter(chunks: Float32Array[], tag?: CollectiveTag): Promise<Float32Array>;
+  reduceScatter(
+    chunks: Float32Array[],
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array>;
 
   /**
    * Sums a buffer over all ranks; every rank gets the bit-identical result (added in rank order).
    *
    * @param data This rank's contribution; the same length on every rank.
    * @param tag Label for errors and subjects.
+   * @param into Where to put the sum (the length of `data`). @default a new array
    * @returns The element-wise sum.
    */
-  allReduce(data: Float32Array, tag?: CollectiveTag): Promise<Float32Array>;
+  allReduce(data: Float32Array, tag?: CollectiveTag, into?: Float32Array): Promise<Float32Array>;
 
   /**
    * Copies the root's buffer to every rank.
@@ -119,6 +130,27 @@ export class CollectiveError extends Error {
 }
 
 /**
+ * Checks a caller's receive buffer.
+ *
+ * @param into The buffer, or undefined.
+ * @param length The elements the result needs.
+ * @param op The collective, for the error.
+ * @returns `into`, or a new array.
+ * @throws {RangeError} If `into` has another length.
+ */
+export function receiveBuffer(
+  into: Float32Array | undefined,
+  length: number,
+  op: string,
+): Float32Array {
+  if (!into) return new Float32Array(length);
+  if (into.length !== length) {
+    throw new RangeError(`Cannot ${op} into ${into.length} elements: the result has ${length}`);
+  }
+  return into;
+}
+
+/**
  * Subtracts two counter snapshots, e.g. around one training step.
  *
  * @param after The later snapshot.
@@ -144,6 +176,7 @@ export function diffStats(after: CommStats, before: CommStats): CommStats {
   if (after.wireBytesSent !== undefined && before.wireBytesSent !== undefined) {
     diff.wireBytesSent = after.wireBytesSent - before.wireBytesSent;
     diff.wireBytesReceived = (after.wireBytesReceived ?? 0) - (before.wireBytesReceived ?? 0);
+    diff.localBytesReceived = (after.localBytesReceived ?? 0) - (before.localBytesReceived ?? 0);
   }
   return diff;
 }

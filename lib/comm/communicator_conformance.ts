@@ -163,6 +163,45 @@ export async function communicatorConformance(
     }));
 
   await t.step(
+    `p=${p}: results go into a caller's receive buffer; a wrong-sized one is refused`,
+    () =>
+      withGroup(p, async (comms) => {
+        const e = 5;
+        const gathered = comms.map(() => new Float32Array(p * e).fill(NaN));
+        const summed = comms.map(() => new Float32Array(e).fill(NaN));
+        const scattered = comms.map(() => new Float32Array(2).fill(NaN));
+        await all(comms, async (c) => {
+          const blocks = await c.allGather(block(c.rank, e), undefined, gathered[c.rank]);
+          assert(blocks.every((b) => b.buffer === gathered[c.rank].buffer), "views of the buffer");
+          assert(
+            (await c.allReduce(block(c.rank, e), undefined, summed[c.rank])) === summed[c.rank],
+          );
+          const chunks = Array.from({ length: p }, (_, s) => block(c.rank + s, 2));
+          assert(
+            (await c.reduceScatter(chunks, undefined, scattered[c.rank])) === scattered[c.rank],
+          );
+        });
+        const expectedSum = rankOrderSum(comms.map((c) => block(c.rank, e)));
+        for (const c of comms) {
+          assertEquals([...gathered[c.rank]], comms.flatMap((o) => [...block(o.rank, e)]));
+          assertEquals([...summed[c.rank]], [...expectedSum]);
+          const mine = rankOrderSum(comms.map((o) => block(o.rank + c.rank, 2)));
+          assertEquals([...scattered[c.rank]], [...mine]);
+        }
+        const wrong = await Promise.allSettled(
+          comms.map((c) => c.allGather(block(c.rank, e), undefined, new Float32Array(3))),
+        );
+        for (const r of wrong) {
+          assertEquals(r.status, "rejected");
+          assert(
+            (r as PromiseRejectedResult).reason instanceof RangeError,
+            String((r as PromiseRejectedResult).reason),
+          );
+        }
+      }),
+  );
+
+  await t.step(
     `p=${p}: 200 mixed collectives in sequence stay matched`,
     () =>
       withGroup(p, async (comms) => {

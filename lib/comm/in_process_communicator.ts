@@ -12,7 +12,14 @@ import {
   type CommStats,
   type Communicator,
   describeTag,
+  receiveBuffer,
 } from "./communicator.ts";
+import {
+  type CollectiveOp,
+  type CollectiveShape,
+  countCollective,
+  sumInRankOrder,
+} from "./accounting.ts";
 
 /** Options of {@linkcode createInProcessGroup}. */
 export interface InProcessGroupOptions {
@@ -20,7 +27,7 @@ export interface InProcessGroupOptions {
   timeoutMs?: number;
 }
 
-type Op = "allGather" | "reduceScatter" | "allReduce" | "broadcast" | "barrier";
+type Op = CollectiveOp;
 
 interface Contribution {
   op: Op;
@@ -28,6 +35,8 @@ interface Contribution {
   /** Blocks this rank contributes: 1 for most ops, p for reduceScatter, 0 for barrier. */
   arrays: Float32Array[];
   root: number;
+  /** The caller's receive buffer, if it gave one. */
+  into?: Float32Array;
 }
 
 interface Waiter {
@@ -160,35 +169,27 @@ function findMismatch(cs: Contribution[], size: number): string | undefined {
 function computeResults(cs: Contribution[], size: number): Float32Array[][] {
   const op = cs[0].op;
   switch (op) {
-    case "allGather":
-      return cs.map(() => cs.map((c) => c.arrays[0].slice()));
+    case "allGather": {
+      const n = cs[0].arrays[0].length;
+      return cs.map((receiver) => {
+        const out = receiver.into ?? new Float32Array(size * n);
+        cs.forEach((c, s) => out.set(c.arrays[0], s * n));
+        return cs.map((_, s) => out.subarray(s * n, (s + 1) * n));
+      });
+    }
     case "reduceScatter":
-      return cs.map((_, s) => [sumInRankOrder(cs.map((c) => c.arrays[s]))]);
+      return cs.map((receiver, s) => [sumInRankOrder(cs.map((c) => c.arrays[s]), receiver.into)]);
     case "allReduce": {
       const sum = sumInRankOrder(cs.map((c) => c.arrays[0]));
-      return cs.map(() => [sum.slice()]);
+      return cs.map((
+        receiver,
+      ) => [receiver.into ? (receiver.into.set(sum), receiver.into) : sum.slice()]);
     }
     case "broadcast":
       return cs.map(() => [cs[cs[0].root].arrays[0].slice()]);
     case "barrier":
       return Array.from({ length: size }, () => []);
   }
-}
-
-/**
- * Adds arrays element-wise in the order given, rounding to float32 after each addition, so every
- * implementation and every rank obtains bit-identical sums.
- *
- * @param arrays Equal-length arrays.
- * @returns Their sum.
- */
-export function sumInRankOrder(arrays: Float32Array[]): Float32Array {
-  const out = arrays[0].slice();
-  for (let r = 1; r < arrays.length; r++) {
-    const a = arrays[r];
-    for (let i = 0; i < out.length; i++) out[i] += a[i];
-  }
-  return out;
 }
 
 class InProcessCommunicator implements Communicator {
@@ -205,22 +206,36 @@ class InProcessCommunicator implements Communicator {
     this.size = group.size;
   }
 
-  async allGather(block: Float32Array, tag?: CollectiveTag): Promise<Float32Array[]> {
-    const result = await this.#join("allGather", [block], tag);
-    this.#count(this.#fanOut(block.length), (this.size - 1) * block.length);
+  async allGather(
+    block: Float32Array,
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array[]> {
+    const out = into && receiveBuffer(into, this.size * block.length, "allGather");
+    const result = await this.#join("allGather", [block], tag, 0, out);
+    this.#count({ op: "allGather", elements: block.length });
     return result;
   }
 
-  async reduceScatter(chunks: Float32Array[], tag?: CollectiveTag): Promise<Float32Array> {
-    const [sum] = await this.#join("reduceScatter", chunks, tag);
-    const sent = chunks.reduce((acc, c, s) => acc + (s === this.rank ? 0 : c.length), 0);
-    this.#count(sent, (this.size - 1) * sum.length);
+  async reduceScatter(
+    chunks: Float32Array[],
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array> {
+    const out = into && receiveBuffer(into, chunks[this.rank]?.length ?? 0, "reduceScatter");
+    const [sum] = await this.#join("reduceScatter", chunks, tag, 0, out);
+    this.#count({ op: "reduceScatter", chunks: chunks.map((c) => c.length) });
     return sum;
   }
 
-  async allReduce(data: Float32Array, tag?: CollectiveTag): Promise<Float32Array> {
-    const [sum] = await this.#join("allReduce", [data], tag);
-    this.#count(this.#fanOut(data.length), (this.size - 1) * data.length);
+  async allReduce(
+    data: Float32Array,
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array> {
+    const out = into && receiveBuffer(into, data.length, "allReduce");
+    const [sum] = await this.#join("allReduce", [data], tag, 0, out);
+    this.#count({ op: "allReduce", elements: data.length });
     return sum;
   }
 
@@ -229,34 +244,36 @@ class InProcessCommunicator implements Communicator {
       throw new RangeError(`Cannot broadcast: root (${root}) must be a rank below ${this.size}`);
     }
     const [out] = await this.#join("broadcast", [data], tag, root);
-    const isRoot = this.rank === root;
-    this.#count(isRoot ? this.#fanOut(out.length) : 0, isRoot ? 0 : out.length);
+    this.#count({ op: "broadcast", elements: out.length, root });
     return out;
   }
 
   async barrier(tag?: CollectiveTag): Promise<void> {
     await this.#join("barrier", [], tag);
-    this.#count(0, 0);
+    this.#count({ op: "barrier" });
   }
 
   stats(): CommStats {
     return { ...this.#stats };
   }
 
-  /** A block every other rank needs is published once (nothing to send when alone). */
-  #fanOut(elements: number): number {
-    return this.size > 1 ? elements : 0;
+  #count(shape: Omit<CollectiveShape, "size" | "rank">): void {
+    countCollective(
+      this.#stats,
+      { ...shape, size: this.size, rank: this.rank },
+      this.bytesPerElement,
+    );
   }
 
-  #count(elementsSent: number, elementsReceived: number): void {
-    this.#stats.bytesSent += elementsSent * this.bytesPerElement;
-    this.#stats.bytesReceived += elementsReceived * this.bytesPerElement;
-    this.#stats.collectives++;
-  }
-
-  #join(op: Op, arrays: Float32Array[], tag?: CollectiveTag, root = 0): Promise<Float32Array[]> {
+  #join(
+    op: Op,
+    arrays: Float32Array[],
+    tag?: CollectiveTag,
+    root = 0,
+    into?: Float32Array,
+  ): Promise<Float32Array[]> {
     // Snapshot inputs: the caller may reuse its buffers as soon as the call returns.
     const copies = arrays.map((a) => a.slice());
-    return this.#group.join(this.#seq++, this.rank, { op, tag, arrays: copies, root });
+    return this.#group.join(this.#seq++, this.rank, { op, tag, arrays: copies, root, into });
   }
 }

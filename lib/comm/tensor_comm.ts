@@ -9,22 +9,52 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { CollectiveTag, Communicator } from "./communicator.ts";
 
 /**
- * Gathers every rank's [rows, cols] block.
+ * Gathers every rank's [rows, cols] block side by side: [rows, p cols] in rank order, or
+ * [rows, (p-1) cols] without this rank's own block. The matrix is assembled in memory and made
+ * into one tensor (no tensor per block, no concat: at p = 256 those cost more than the exchange).
  *
  * @param comm The communicator.
  * @param block This rank's block.
  * @param tag Label of the call.
- * @returns The p blocks in rank order (new tensors the caller disposes).
+ * @param includeOwn Whether this rank's own block is part of the result.
+ * @returns The gathered matrix (a new tensor the caller disposes).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import * as tf from "@tensorflow/tfjs-core";
+ * import { selectBackend } from "../nn/backend.ts";
+ * import { createInProcessGroup } from "./in_process_communicator.ts";
+ * import { allGatherColumns } from "./tensor_comm.ts";
+ * await selectBackend("cpu");
+ * const comms = createInProcessGroup(2);
+ * const out = await Promise.all(comms.map((c) =>
+ *   allGatherColumns(c, tf.tensor2d([[c.rank], [10 + c.rank]]), {}, c.rank === 0)));
+ * assert.deepEqual(await out[0].array(), [[0, 1], [10, 11]]); // rank 0 keeps its own block
+ * assert.deepEqual(await out[1].array(), [[0], [10]]); // rank 1 gets the others' only
+ * ```
  */
-export async function allGatherTensor(
+export async function allGatherColumns(
   comm: Communicator,
   block: tf.Tensor2D,
   tag: CollectiveTag,
-): Promise<tf.Tensor2D[]> {
-  if (comm.size === 1) return [tf.clone(block)];
+  includeOwn = true,
+): Promise<tf.Tensor2D> {
   const [rows, cols] = block.shape;
-  const arrays = await comm.allGather(await floats(block), tag);
-  return arrays.map((a) => tf.tensor2d(a, [rows, cols]));
+  if (comm.size === 1) return includeOwn ? tf.clone(block) : tf.zeros([rows, 0]);
+  const blocks = await comm.allGather(await floats(block), tag);
+  const sources = includeOwn ? blocks : blocks.filter((_, s) => s !== comm.rank);
+  const width = sources.length * cols;
+  const out = new Float32Array(rows * width);
+  sources.forEach((b, j) => {
+    if (cols === 1) {
+      for (let i = 0; i < rows; i++) out[i * width + j] = b[i];
+      return;
+    }
+    for (let i = 0; i < rows; i++) {
+      out.set(b.subarray(i * cols, (i + 1) * cols), i * width + j * cols);
+    }
+  });
+  return tf.tensor2d(out, [rows, width]);
 }
 
 /**

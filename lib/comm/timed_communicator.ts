@@ -42,16 +42,24 @@ export class TimedCommunicator implements Communicator {
     this.bytesPerElement = inner.bytesPerElement;
   }
 
-  allGather(block: Float32Array, tag?: CollectiveTag): Promise<Float32Array[]> {
-    return this.#time(() => this.#inner.allGather(block, tag));
+  allGather(
+    block: Float32Array,
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array[]> {
+    return this.#time(() => this.#inner.allGather(block, tag, into));
   }
 
-  reduceScatter(chunks: Float32Array[], tag?: CollectiveTag): Promise<Float32Array> {
-    return this.#time(() => this.#inner.reduceScatter(chunks, tag));
+  reduceScatter(
+    chunks: Float32Array[],
+    tag?: CollectiveTag,
+    into?: Float32Array,
+  ): Promise<Float32Array> {
+    return this.#time(() => this.#inner.reduceScatter(chunks, tag, into));
   }
 
-  allReduce(data: Float32Array, tag?: CollectiveTag): Promise<Float32Array> {
-    return this.#time(() => this.#inner.allReduce(data, tag));
+  allReduce(data: Float32Array, tag?: CollectiveTag, into?: Float32Array): Promise<Float32Array> {
+    return this.#time(() => this.#inner.allReduce(data, tag, into));
   }
 
   broadcast(data: Float32Array, root: number, tag?: CollectiveTag): Promise<Float32Array> {

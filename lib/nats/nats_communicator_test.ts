@@ -1,22 +1,63 @@
 import { CollectiveError } from "../comm/communicator.ts";
 import { communicatorConformance } from "../comm/communicator_conformance.ts";
+import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";
-import { connectNatsGroup, NatsCommunicator } from "./nats_communicator.ts";
+import { EVERY_RANK, packFrames, runHash, runSubjects } from "./frame.ts";
+import { connectNatsGroup, NatsHost } from "./nats_communicator.ts";
 import { fileNatsServer, natsTest } from "../testing/system.ts";
 
-// A real nats-server on a free port with the default 1 MiB max_payload, so chunking is exercised.
+// A real nats-server on a free port with the default 1 MiB max_payload, so pieces are exercised.
 const server = await fileNatsServer({ maxPayloadBytes: 1024 * 1024 });
 const connection = { servers: server?.url };
 let runs = 0;
 const runId = () => `t${Deno.pid}-${runs++}`;
 
-natsTest("NATS communicator passes the conformance suite", async (t) => {
-  await communicatorConformance(t, async (size, timeoutMs) => {
-    const group = await connectNatsGroup(connection, size, { runId: runId(), timeoutMs });
-    return { comms: group.comms, close: () => group.close() };
-  }, { shortTimeoutMs: 500 });
-});
+for (const ranksPerHost of [1, 2, 3]) {
+  natsTest(
+    `NATS communicator passes the conformance suite (${ranksPerHost} ranks per host)`,
+    async (t) => {
+      await communicatorConformance(t, async (size, timeoutMs) => {
+        const group = await connectNatsGroup(connection, size, {
+          runId: runId(),
+          timeoutMs,
+          ranksPerHost,
+        });
+        return { comms: group.comms, close: () => group.close() };
+      }, { shortTimeoutMs: 500, sizes: ranksPerHost === 1 ? [1, 2, 3, 4] : [2, 4, 5] });
+    },
+  );
+}
+
+natsTest(
+  "NATS: results are bit-identical to the in-process group whatever the placement of ranks",
+  async () => {
+    const p = 6;
+    const data = (r: number) =>
+      Float32Array.from({ length: 33 }, (_, i) => Math.fround(Math.sin(r * 33 + i) * 1e3) / 7);
+    const chunks = (r: number) =>
+      Array.from({ length: p }, (_, s) => data(10 * r + s).subarray(0, 5 + s));
+    const run = async (
+      comms: {
+        allReduce: (d: Float32Array) => Promise<Float32Array>;
+        reduceScatter: (c: Float32Array[]) => Promise<Float32Array>;
+        rank: number;
+      }[],
+    ) =>
+      JSON.stringify(
+        await Promise.all(
+          comms.map(async (
+            c,
+          ) => [[...await c.allReduce(data(c.rank))], [...await c.reduceScatter(chunks(c.rank))]]),
+        ),
+      );
+    const reference = await run(createInProcessGroup(p));
+    for (const ranksPerHost of [1, 2, 4, 6]) {
+      await using g = await connectNatsGroup(connection, p, { runId: runId(), ranksPerHost });
+      assertEquals(await run(g.comms), reference, `${ranksPerHost} ranks per host`);
+    }
+  },
+);
 
 natsTest("NATS: two runs on one server never see each other's traffic", async () => {
   await using a = await connectNatsGroup(connection, 2, { runId: runId() });
@@ -29,44 +70,102 @@ natsTest("NATS: two runs on one server never see each other's traffic", async ()
   assertEquals(rb.map((x) => x[0]), [30, 30]);
 });
 
-natsTest("NATS: payload chunking at max_payload, wire bytes count headers and chunks", async () => {
-  await using g = await connectNatsGroup(connection, 2, { runId: runId() });
-  const maxChunk = g.comms[0].maxChunkBytes;
-  assert(maxChunk < 1024 * 1024 && maxChunk % 4 === 0, String(maxChunk));
-  for (const elements of [maxChunk / 4, maxChunk / 4 + 1, 262_144, 262_145]) {
-    const before = g.comms[0].stats();
-    const out = await Promise.all(
-      g.comms.map((c) =>
-        c.allGather(Float32Array.from({ length: elements }, (_, i) => c.rank + i))
-      ),
-    );
-    assertEquals(out[0][1][elements - 1], 1 + elements - 1);
-    const after = g.comms[0].stats();
-    const chunks = Math.ceil((elements * 4) / maxChunk);
-    assertEquals(after.messagesSent - before.messagesSent, chunks, `${elements} elements`);
-    assertEquals(after.bytesSent - before.bytesSent, elements * 4);
-    assert(
-      after.wireBytesSent - before.wireBytesSent > elements * 4,
-      "wire bytes include subjects and headers",
-    );
-  }
-});
-
-natsTest("NATS: float16 and bfloat16 on the wire halve the payload bytes", async () => {
-  for (const dtype of ["float16", "bfloat16"] as const) {
-    await using g = await connectNatsGroup(connection, 3, { runId: runId(), dtype });
-    const out = await Promise.all(
-      g.comms.map((c) => c.allReduce(new Float32Array([0.5, 1.25, 2]))),
-    );
-    for (const o of out) assertEquals([...o], [1.5, 3.75, 6]);
-    assertEquals(g.comms[0].bytesPerElement, 2);
-    assertEquals(g.comms[0].stats().bytesSent, 6);
-    assertEquals(g.comms[0].stats().bytesReceived, 12);
-  }
-});
+natsTest(
+  "NATS: blocks above max_payload travel in pieces; wire bytes count subjects and framing",
+  async () => {
+    // Asking for more than the server's max_payload (1 MiB here) gets the server's limit.
+    await using g = await connectNatsGroup(connection, 2, {
+      runId: runId(),
+      maxMessageBytes: 4 << 20,
+    });
+    const max = g.hosts[0].maxMessageBytes;
+    assertEquals(max, 1024 * 1024);
+    await using small = await connectNatsGroup(connection, 2, { runId: runId() });
+    assertEquals(small.hosts[0].maxMessageBytes, 256 * 1024, "the default is 256 KiB");
+    const perFrame = Math.floor((max - 48) / 4) & ~1; // elements of one piece
+    for (const elements of [perFrame, perFrame + 1, 262_144, 262_145, 3 * perFrame + 5]) {
+      const before = g.comms[0].stats();
+      const out = await Promise.all(
+        g.comms.map((c) =>
+          c.allGather(Float32Array.from({ length: elements }, (_, i) => c.rank + i))
+        ),
+      );
+      assertEquals(out[0][1][elements - 1], 1 + elements - 1);
+      assertEquals(out[1][0][elements - 1], elements - 1);
+      const after = g.comms[0].stats();
+      assertEquals(
+        after.messagesSent - before.messagesSent,
+        Math.ceil(elements / perFrame),
+        `${elements} elements`,
+      );
+      assertEquals(after.bytesSent - before.bytesSent, elements * 4);
+      const framing = after.wireBytesSent - before.wireBytesSent - elements * 4;
+      assert(
+        framing > 0 && framing < 100 * (after.messagesSent - before.messagesSent),
+        `framing ${framing} bytes`,
+      );
+    }
+  },
+);
 
 natsTest(
-  "NATS: messages from another step, a foreign sender or a wrong size are rejected, never summed",
+  "NATS: ranks of one host exchange in memory; wire and local bytes say which is which",
+  async () => {
+    // 4 ranks on 2 hosts: each rank hears 1 block in memory and 2 over the wire.
+    await using g = await connectNatsGroup(connection, 4, { runId: runId(), ranksPerHost: 2 });
+    const e = 1000;
+    await Promise.all(g.comms.map((c) => c.allGather(new Float32Array(e).fill(c.rank))));
+    for (const c of g.comms) {
+      const s = c.stats();
+      assertEquals(s.bytesReceived, 3 * e * 4, "payload is logical: 3 blocks");
+      assertEquals(s.localBytesReceived, e * 4, "one of them from the other rank of the host");
+      // The other host's 2 blocks arrive as 2 messages, each shared by this host's 2 ranks.
+      assert(
+        s.wireBytesReceived > e * 4 && s.wireBytesReceived < 1.1 * e * 4,
+        String(s.wireBytesReceived),
+      );
+      assertEquals(s.messagesSent, 1, "one publication reaches every other host");
+    }
+    // A reduce-scatter sends one message per other host, carrying the chunks of its ranks.
+    const before = g.comms.map((c) => c.stats().messagesSent);
+    await Promise.all(
+      g.comms.map((c) =>
+        c.reduceScatter(Array.from({ length: 4 }, () => new Float32Array(8).fill(1)))
+      ),
+    );
+    g.comms.forEach((c, i) => assertEquals(c.stats().messagesSent - before[i], 1));
+  },
+);
+
+natsTest(
+  "NATS: float16 and bfloat16 on the wire halve the payload bytes, in memory too",
+  async () => {
+    for (const dtype of ["float16", "bfloat16"] as const) {
+      for (const ranksPerHost of [1, 3]) {
+        await using g = await connectNatsGroup(connection, 3, {
+          runId: runId(),
+          dtype,
+          ranksPerHost,
+        });
+        const out = await Promise.all(
+          g.comms.map((c) => c.allReduce(new Float32Array([0.5, 1.25, 2 + 1 / 3]))),
+        );
+        const expected = dtype === "float16" ? 1.5 + 3.75 : 1.5 + 3.75; // exact in both
+        for (const o of out) {
+          assertEquals([o[0] + o[1]], [expected]);
+          assert(o[2] !== 3 * (2 + 1 / 3), `${dtype} rounds in memory as on the wire (${o[2]})`);
+        }
+        assertEquals(out[0][2], out[2][2]);
+        assertEquals(g.comms[0].bytesPerElement, 2);
+        assertEquals(g.comms[0].stats().bytesSent, 6);
+        assertEquals(g.comms[0].stats().bytesReceived, 12);
+      }
+    }
+  },
+);
+
+natsTest(
+  "NATS: a mismatched step, a forged sender or another run's frame is rejected, never summed",
   async () => {
     const id = runId();
     await using g = await connectNatsGroup(connection, 2, { runId: id, timeoutMs: 2000 });
@@ -78,43 +177,92 @@ natsTest(
     );
     for (const r of results) {
       assertEquals(r.status, "rejected");
-      assert(
-        String((r as PromiseRejectedResult).reason.message).includes("step"),
-        String((r as PromiseRejectedResult).reason),
-      );
+      const message = String((r as PromiseRejectedResult).reason.message);
+      assert(message.includes("is at step"), message);
     }
-    // A forged message on this run's subject, claiming to be rank 7 of a group of 2.
-    const nc = await connectNats(connection);
-    const comm = await NatsCommunicator.attach(nc, {
-      runId: id + "x",
-      rank: 0,
-      size: 2,
+    // Forged frames on a run's subject: a sender outside the group, then another run's frame.
+    const victimRun = id + "x";
+    await using victim = await connectNatsGroup(connection, 2, {
+      runId: victimRun,
       timeoutMs: 2000,
     });
-    const pending = comm.barrier();
-    pending.catch(() => {}); // rejected before assertRejects looks: not an unhandled rejection
-    const { headers } = await import("@nats-io/transport-node");
-    const h = headers();
-    for (
-      const [k, v] of [["run", id + "x"], ["step", "-1"], ["n", "0"], ["d", "float32"], [
-        "c",
-        "0/1",
-      ]]
-    ) h.set(k, v);
     const intruder = await connectNats(connection);
-    intruder.publish(`pb.${id}x.all.0.barrier.-.-.-1.7`, new Uint8Array(0), { headers: h });
+    const forge = (hash: number, from: number) =>
+      packFrames(
+        { runHash: hash, seq: 0, step: -1, from, op: "barrier", dtype: "float32" },
+        [{ to: EVERY_RANK, values: new Float32Array(0) }],
+        1024,
+      )[0];
+    // Rank 0 waits for rank 1, which never comes; the forged frame is all it hears.
+    const pending = victim.comms[0].barrier();
+    pending.catch(() => {});
+    intruder.publish(runSubjects(victimRun).all, forge(runHash(victimRun), 7));
     await intruder.flush();
-    await assertRejects(() => pending, CollectiveError, "sender 7 is not another rank");
-    // A message on this run's subjects whose header names another run.
-    const pending2 = comm.barrier();
-    pending2.catch(() => {});
-    h.set("run", "someone-else");
-    intruder.publish(`pb.${id}x.all.1.barrier.-.-.-1.1`, new Uint8Array(0), { headers: h });
+    await assertRejects(
+      () => pending,
+      CollectiveError,
+      "sender 7 is not a rank of this group of 2",
+    );
+    const third = await connectNatsGroup(connection, 2, {
+      runId: victimRun + "y",
+      timeoutMs: 2000,
+    });
+    const p2 = third.comms[0].barrier();
+    p2.catch(() => {});
+    intruder.publish(runSubjects(victimRun + "y").all, forge(runHash("someone-else"), 1));
     await intruder.flush();
-    await assertRejects(() => pending2, CollectiveError, "run someone-else is not this run");
-    await comm.close();
-    await nc.close();
+    await assertRejects(() => p2, CollectiveError, "is not this run's");
+    await third.close();
     await intruder.close();
+  },
+);
+
+natsTest(
+  "NATS: many forged frames at once are all refused and the run stays matched afterwards",
+  async () => {
+    const id = runId();
+    await using g = await connectNatsGroup(connection, 3, { runId: id, timeoutMs: 3000 });
+    const intruder = await connectNats(connection);
+    // Before any collective: garbage and foreign frames must not crash the hosts.
+    for (let i = 0; i < 200; i++) {
+      intruder.publish(
+        runSubjects(id).all,
+        i % 2 ? new Uint8Array([1, 2, 3]) : new Uint8Array(64).fill(i),
+      );
+    }
+    await intruder.flush();
+    await intruder.close();
+    // The next collective fails cleanly (the refusals were attributed), never hangs or sums junk.
+    const settled = await Promise.allSettled(
+      g.comms.map((c) => c.allReduce(new Float32Array([1]))),
+    );
+    for (const s of settled) {
+      if (s.status === "fulfilled") assertEquals(s.value[0], 3);
+      else assert(s.reason instanceof CollectiveError, String(s.reason));
+    }
+  },
+);
+
+natsTest(
+  "NATS: hosts that claim the same rank, or never appear, are errors naming the ranks",
+  async () => {
+    const id = runId();
+    const a = NatsHost.connect(connection, { runId: id, size: 3, ranks: [0, 1], timeoutMs: 1500 });
+    const b = NatsHost.connect(connection, { runId: id, size: 3, ranks: [1, 2], timeoutMs: 1500 });
+    const settled = await Promise.allSettled([a, b]);
+    assert(
+      settled.some((s) =>
+        s.status === "rejected" && s.reason.message.includes("rank 1 is claimed by hosts")
+      ),
+      JSON.stringify(settled.map((s) => s.status)),
+    );
+    for (const s of settled) if (s.status === "fulfilled") await s.value.close();
+    await assertRejects(
+      () =>
+        NatsHost.connect(connection, { runId: runId(), size: 4, ranks: [0, 1], timeoutMs: 400 }),
+      CollectiveError,
+      "ranks 2, 3 have no host",
+    );
   },
 );
 
@@ -123,7 +271,7 @@ natsTest(
   async () => {
     const g = await connectNatsGroup(connection, 3, { runId: runId(), timeoutMs: 400 });
     await Promise.all(g.comms.map((c) => c.barrier()));
-    await g.comms[2].close(); // rank 2 is gone
+    await g.hosts[2].close(); // rank 2 is gone
     const start = performance.now();
     const results = await Promise.allSettled(
       g.comms.slice(0, 2).map((c) =>
