@@ -1,13 +1,13 @@
 /**
  * Web Worker entry: the host posts `{ connection, runId, ranks }`; the worker runs those ranks
- * (usually one; several share the worker's tfjs backend when a host runs more ranks than worker
- * threads) and posts `{ ranks, ok }` when all are done.
+ * over one NATS connection (lib/runtime/rank_runtime.ts: ranks of one thread exchange blocks in
+ * memory and share the thread's tfjs backend) and posts `{ ranks, ok }` when all are done.
  *
  * @module
  */
 
 import type { NatsConnectionOptions } from "../lib/nats/connection.ts";
-import { runRank } from "../lib/runtime/rank_runtime.ts";
+import { runRanks } from "../lib/runtime/rank_runtime.ts";
 
 interface Start {
   connection: NatsConnectionOptions;
@@ -23,20 +23,15 @@ const scope = self as unknown as {
 
 scope.onmessage = async (event) => {
   const { connection, runId, ranks } = event.data;
-  const outcomes = await Promise.all(ranks.map(async (rank) => {
-    try {
-      return { rank, ok: await runRank({ connection, runId, rank }) };
-    } catch (e) {
-      return { rank, ok: false, error: e instanceof Error ? e.message : String(e) };
-    }
-  }));
-  const errors = outcomes.filter((o) => "error" in o).map((o) =>
-    `rank ${o.rank}: ${(o as { error: string }).error}`
-  );
-  scope.postMessage({
-    ranks,
-    ok: outcomes.every((o) => o.ok),
-    error: errors.join("; ") || undefined,
-  });
+  try {
+    const outcomes = await runRanks({ connection, runId, ranks });
+    scope.postMessage({ ranks, ok: [...outcomes.values()].every(Boolean) });
+  } catch (e) {
+    scope.postMessage({
+      ranks,
+      ok: false,
+      error: `ranks ${ranks.join(",")}: ${e instanceof Error ? e.message : String(e)}`,
+    });
+  }
   scope.close();
 };

@@ -23,7 +23,7 @@ import {
   toVariables,
 } from "../nn/layer.ts";
 import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
-import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
+import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /** Initial values of one rank's phantom layer (taken over by the layer). */
 export interface PhantomWeights {
@@ -89,10 +89,9 @@ export class PhantomLayer implements Layer {
     if (this.#comm.size > 1) {
       const compressed: tf.Tensor2D = tf.matMul(input, C);
       const phase = mode === "train" ? "forward" : "eval";
-      const blocks = await allGatherTensor(this.#comm, compressed, { phase, layer: this.#index });
+      const tag = { phase, layer: this.#index };
+      ghosts = await allGatherColumns(this.#comm, compressed, tag, false);
       compressed.dispose();
-      ghosts = tf.concat(blocks.filter((_, s) => s !== this.#comm.rank), 1);
-      tf.dispose(blocks);
     }
     const out = tf.tidy(() => {
       const own = tf.matMul(input, A);

@@ -18,7 +18,7 @@ import {
   toVariables,
 } from "../nn/layer.ts";
 import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
-import { allGatherTensor, reduceScatterRows } from "../comm/tensor_comm.ts";
+import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /**
  * One rank's share of a TP hidden layer.
@@ -57,9 +57,7 @@ export class TpLayer implements Layer {
 
   async forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
     const phase = mode === "train" ? "forward" : "eval";
-    const blocks = await allGatherTensor(this.#comm, input, { phase, layer: this.#index });
-    const gathered = tf.concat(blocks, 1);
-    tf.dispose(blocks);
+    const gathered = await allGatherColumns(this.#comm, input, { phase, layer: this.#index });
     const out = tf.tidy(() =>
       tf.relu(tf.add(tf.matMul(gathered, this.params.W as tf.Tensor2D), this.params.b))
     ) as tf.Tensor2D;

@@ -68,8 +68,13 @@ const metricsSchema = s.object({
   bytesReceivedPerRankPerStep: s.number(),
   /** Bytes on the wire (payload, subjects, framing, chunking) sent per rank per step; null in process. */
   wireBytesSentPerRankPerStep: s.nullable(s.number()),
-  /** The same, received. */
+  /** This rank's share of the bytes its host's socket received per step; null in process. */
   wireBytesReceivedPerRankPerStep: s.nullable(s.number()),
+  /**
+   * Payload bytes per rank per step that came in memory from ranks sharing its NATS connection
+   * (never on the wire); null in process. Absent in files written before it existed.
+   */
+  localBytesReceivedPerRankPerStep: s.optional(s.nullable(s.number())),
   /** Whether every rank's payload bytes in every step equal the prediction. */
   bytesMatchPrediction: s.boolean(),
   /** The cost model's figures for this configuration. */

@@ -1,17 +1,20 @@
 /**
- * One rank's life in a coordinated run: connect to NATS, announce itself, wait for the run spec,
- * build its share of the model, train over the NATS communicator while sending heartbeats, and
- * report its result or its error. Runs in a Web Worker (one per rank) or a process.
+ * The life of the ranks one worker thread carries in a coordinated run, over one NATS connection:
+ * announce each rank, wait for the run spec, select the backend, open a {@linkcode NatsHost} for
+ * the thread's ranks (ranks of one thread exchange blocks in memory; other hosts get each block
+ * once), report ready, train every rank after the coordinator's go while sending heartbeats, and
+ * report each rank's result or error.
  *
  * @module
  */
 
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { selectBackend } from "../nn/backend.ts";
 import { validateTrainConfig } from "../config/config.ts";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
-import { NatsCommunicator } from "../nats/nats_communicator.ts";
+import { NatsHost } from "../nats/nats_communicator.ts";
+import { selectBackend } from "../nn/backend.ts";
+import { processCpuMs } from "../system/process.ts";
 import {
   controlSubject,
   encodeControl,
@@ -21,30 +24,32 @@ import {
   type RunSpec,
   type StepEvent,
 } from "./run_protocol.ts";
-import { processCpuMs } from "../system/process.ts";
-import { trainRank } from "./trainer.ts";
+import { type RankRunResult, trainRank } from "./trainer.ts";
 
-/** Options of {@linkcode runRank}. */
+/** Options of {@linkcode runRanks}. */
 export interface RankRuntimeOptions {
   /** NATS servers and credentials. */
   connection: NatsConnectionOptions;
   /** The run to join. */
   runId: string;
-  /** This rank. */
-  rank: number;
+  /** The ranks this thread carries. */
+  ranks: number[];
   /** How long to wait for the start message, in ms. @default 600000 */
   startTimeoutMs?: number;
 }
 
 /**
- * Runs one rank to completion.
+ * Runs a thread's ranks to completion.
  *
- * @param options Connection, run and rank.
- * @returns Whether the rank finished its training (false when it failed or was aborted).
+ * @param options Connection, run and ranks.
+ * @returns Per rank, whether it finished its training (false when it failed or was aborted).
  */
-export async function runRank(options: RankRuntimeOptions): Promise<boolean> {
-  const { runId, rank } = options;
-  const nc = await connectNats({ name: `${runId} rank ${rank} control`, ...options.connection });
+export async function runRanks(options: RankRuntimeOptions): Promise<Map<number, boolean>> {
+  const { runId, ranks } = options;
+  const nc = await connectNats({
+    name: `${runId} ranks ${ranks.join(",")}`,
+    ...options.connection,
+  });
   try {
     return await lifecycle(nc, options);
   } finally {
@@ -52,12 +57,8 @@ export async function runRank(options: RankRuntimeOptions): Promise<boolean> {
   }
 }
 
-async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promise<boolean> {
-  const { runId, rank } = options;
-  const report = (outcome: RankOutcome) => {
-    nc.publish(controlSubject(runId, "result"), encodeControl(outcome));
-    return nc.flush();
-  };
+/** The control messages a thread listens to, as promises. */
+function controlChannel(nc: NatsConnection, runId: string, startTimeoutMs: number) {
   const aborted = new Promise<string>((resolve) => {
     nc.subscribe(controlSubject(runId, "abort"), {
       callback: (_err, msg) => resolve(parseControl<{ reason: string }>(msg.data, "abort").reason),
@@ -65,13 +66,8 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
   });
   const started = new Promise<RunSpec>((resolve, reject) => {
     const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `rank ${rank}: no start message within ${options.startTimeoutMs ?? 600_000} ms`,
-          ),
-        ),
-      options.startTimeoutMs ?? 600_000,
+      () => reject(new Error(`no start message within ${startTimeoutMs} ms`)),
+      startTimeoutMs,
     );
     nc.subscribe(controlSubject(runId, "start"), {
       max: 1,
@@ -88,74 +84,116 @@ async function lifecycle(nc: NatsConnection, options: RankRuntimeOptions): Promi
   const go = new Promise<void>((resolve) => {
     nc.subscribe(controlSubject(runId, "go"), { max: 1, callback: () => resolve() });
   });
+  return { aborted, started, go };
+}
+
+async function lifecycle(
+  nc: NatsConnection,
+  options: RankRuntimeOptions,
+): Promise<Map<number, boolean>> {
+  const { runId, ranks } = options;
+  const outcomes = new Map(ranks.map((r) => [r, false]));
+  const publish = (kind: Parameters<typeof controlSubject>[1], value: unknown) =>
+    nc.publish(controlSubject(runId, kind), encodeControl(value));
+  const report = async (outcome: RankOutcome) => {
+    publish("result", outcome);
+    await nc.flush().catch(() => {});
+  };
+  const control = controlChannel(nc, runId, options.startTimeoutMs ?? 600_000);
   await nc.flush();
-  const hello: Hello = { rank, host: hostname(), pid: Deno.pid };
-  nc.publish(controlSubject(runId, "hello"), encodeControl(hello));
-  const first = await Promise.race([started, aborted.then((r) => ({ abort: r }))]);
-  if ("abort" in first) return false;
+  for (const rank of ranks) {
+    publish("hello", { rank, host: hostname(), pid: Deno.pid } satisfies Hello);
+  }
+  const first = await Promise.race([control.started, control.aborted.then((r) => ({ abort: r }))])
+    .catch((error: Error) => ({ abort: error.message }));
+  if ("abort" in first) return outcomes;
   const spec = first;
-  let comm: NatsCommunicator | undefined;
   // Beat from the start message on: setting up the backend can take long on a loaded host.
-  let step = -1;
-  const beat = () => nc.publish(controlSubject(runId, "hb"), encodeControl({ rank, step }));
+  const steps = new Map(ranks.map((r) => [r, -1]));
+  const beat = () => {
+    for (const rank of ranks) publish("hb", { rank, step: steps.get(rank) });
+  };
   beat();
   const heartbeat = setInterval(beat, spec.heartbeatMs);
+  let host: NatsHost | undefined;
   try {
     const config = validateTrainConfig(spec.config as unknown as Record<string, unknown>);
-    if (rank >= config.ranks) {
-      throw new RangeError(`rank ${rank} is outside the run's ${config.ranks} ranks`);
+    const outside = ranks.find((r) => r >= config.ranks);
+    if (outside !== undefined) {
+      throw new RangeError(`rank ${outside} is outside the run's ${config.ranks} ranks`);
     }
     await selectBackend(config.backend);
-    comm = await NatsCommunicator.attach(nc, {
+    host = await NatsHost.open(nc, {
       runId,
-      rank,
       size: config.ranks,
+      ranks,
       timeoutMs: spec.collectiveTimeoutMs,
       dtype: spec.dtype,
     });
-    // Our data subscriptions are live: say so, and wait until everyone's are.
-    nc.publish(controlSubject(runId, "ready"), encodeControl({ rank }));
-    const proceed = await Promise.race([go.then(() => true), aborted.then(() => false)]);
-    if (!proceed) return false;
-    const stepStarts: number[] = [];
-    const stepCpu: number[] = [];
-    let cpuStart = 0;
-    const abortRun = aborted.then((reason) => {
-      comm?.close(); // pending collectives fail at once
+    // Our data subscriptions are live and every host is known: say so, and wait for everyone.
+    for (const rank of ranks) publish("ready", { rank });
+    const proceed = await Promise.race([
+      control.go.then(() => true),
+      control.aborted.then(() => false),
+    ]);
+    if (!proceed) return outcomes;
+    const abortRun = control.aborted.then((reason) => {
+      host?.close(); // pending collectives fail at once
       throw new Error(`aborted by the coordinator: ${reason}`);
     });
-    const training = trainRank(config, comm, {
-      onStepStart: (s) => {
-        step = s;
-        stepStarts.push(performance.timeOrigin + performance.now());
-        cpuStart = processCpuMs();
-        injectFault(spec, rank, s);
-      },
-      onStep: (record) => {
-        stepCpu.push(processCpuMs() - cpuStart);
-        if (rank !== 0) return;
-        const event: StepEvent = { record, startEpochMs: stepStarts[record.step] };
-        nc.publish(controlSubject(runId, "step"), encodeControl(event));
-      },
-    });
-    const result = await Promise.race([training, abortRun]);
-    await report({
-      rank,
-      ok: true,
-      result,
-      stepStartsEpochMs: stepStarts,
-      stepProcessCpuMs: stepCpu,
-      pid: Deno.pid,
-    });
-    return true;
+    abortRun.catch(() => {});
+    await Promise.all(ranks.map(async (rank) => {
+      try {
+        const result = await Promise.race([
+          trainOne(spec, config, host!, rank, steps, publish),
+          abortRun,
+        ]);
+        await report({ rank, ok: true, ...result, pid: Deno.pid });
+        outcomes.set(rank, true);
+      } catch (error) {
+        await report({
+          rank,
+          ok: false,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    }));
+    return outcomes;
   } catch (error) {
-    await report({ rank, ok: false, error: error instanceof Error ? error.message : String(error) })
-      .catch(() => {});
-    return false;
+    const message = error instanceof Error ? error.message : String(error);
+    for (const rank of ranks) await report({ rank, ok: false, error: message });
+    return outcomes;
   } finally {
     clearInterval(heartbeat);
-    await comm?.close();
+    await host?.close();
   }
+}
+
+/** Trains one rank, recording each step's start on the shared clock and the process's CPU time. */
+async function trainOne(
+  spec: RunSpec,
+  config: ReturnType<typeof validateTrainConfig>,
+  host: NatsHost,
+  rank: number,
+  steps: Map<number, number>,
+  publish: (kind: "step", value: StepEvent) => void,
+): Promise<{ result: RankRunResult; stepStartsEpochMs: number[]; stepProcessCpuMs: number[] }> {
+  const stepStarts: number[] = [];
+  const stepCpu: number[] = [];
+  let cpuStart = 0;
+  const result = await trainRank(config, host.comm(rank), {
+    onStepStart: (s) => {
+      steps.set(rank, s);
+      stepStarts.push(performance.timeOrigin + performance.now());
+      cpuStart = processCpuMs();
+      injectFault(spec, rank, s);
+    },
+    onStep: (record) => {
+      stepCpu.push(processCpuMs() - cpuStart);
+      if (rank === 0) publish("step", { record, startEpochMs: stepStarts[record.step] });
+    },
+  });
+  return { result, stepStartsEpochMs: stepStarts, stepProcessCpuMs: stepCpu };
 }
 
 function injectFault(spec: RunSpec, rank: number, step: number): void {

@@ -63,6 +63,9 @@ export function summarizeRun(
     wireBytesReceivedPerRankPerStep: all.every((s) => s.wireBytesReceived !== undefined)
       ? Math.max(...all.map((s) => s.wireBytesReceived!))
       : null,
+    localBytesReceivedPerRankPerStep: all.every((s) => s.localBytesReceived !== undefined)
+      ? Math.max(...all.map((s) => s.localBytesReceived!))
+      : null,
     bytesMatchPrediction: all.every((s) =>
       s.bytesSent === predicted.bytesSentPerRankPerStep &&
       s.bytesReceived === predicted.bytesReceivedPerRankPerStep

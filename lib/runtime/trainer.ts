@@ -38,6 +38,8 @@ export interface StepRecord {
   wireBytesSent?: number;
   /** Wire bytes received, where the transport counts them. */
   wireBytesReceived?: number;
+  /** Payload bytes received in memory from ranks of the same host, where the transport counts them. */
+  localBytesReceived?: number;
 }
 
 /** A held-out evaluation. */
@@ -134,6 +136,7 @@ export async function trainRank(
       if (bytes.wireBytesSent !== undefined) {
         record.wireBytesSent = bytes.wireBytesSent;
         record.wireBytesReceived = bytes.wireBytesReceived;
+        record.localBytesReceived = bytes.localBytesReceived;
       }
       steps.push(record);
       options.onStep?.(record);
