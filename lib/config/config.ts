@@ -13,9 +13,9 @@ export type Mode = "serial" | "tp" | "phantom";
 export const MODES: readonly Mode[] = ["serial", "tp", "phantom"];
 
 /** A TensorFlow.js backend the suite can run on. */
-export type BackendName = "wasm" | "cpu" | "webgpu" | "tensorflow";
-/** The backends, default first. */
-export const BACKENDS: readonly BackendName[] = ["wasm", "cpu", "webgpu", "tensorflow"];
+export type BackendName = "blas" | "wasm" | "cpu" | "webgpu" | "tensorflow";
+/** The backends. */
+export const BACKENDS: readonly BackendName[] = ["blas", "wasm", "cpu", "webgpu", "tensorflow"];
 
 /** An optimizer applied per rank to its private parameters. */
 export type OptimizerName = "sgd" | "adam";

@@ -49,7 +49,7 @@ const BAD: [string, Record<string, unknown>, string][] = [
   [
     "unknown backend",
     { backend: "cuda" },
-    'backend ("cuda") must be one of wasm, cpu, webgpu, tensorflow',
+    'backend ("cuda") must be one of blas, wasm, cpu, webgpu, tensorflow',
   ],
   [
     "unknown optimizer",

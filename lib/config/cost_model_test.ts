@@ -5,9 +5,7 @@ import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
 import { trainInProcess } from "../runtime/trainer.ts";
 import { assertEquals } from "../testing/asserts.ts";
-import { testBackend } from "../testing/harness.ts";
-
-await testBackend();
+import { backendTest } from "../testing/harness.ts";
 
 Deno.test("cost model: hand-computed TP and phantom figures", () => {
   // p = 4, n = 64 (m = 16), k = 2, L = 3, b = 8, d_in = 5, d_out = 3.
@@ -67,33 +65,36 @@ const CASES: Record<string, unknown>[] = [
 
 for (const c of CASES) {
   const label = Object.entries(c).map(([k, v]) => `${k}=${v}`).join(" ");
-  Deno.test(`measured payload bytes per rank per step equal the cost model: ${label}`, async () => {
-    const config = validateTrainConfig({
-      ...c,
-      steps: 2,
-      inputWidth: 5,
-      outputWidth: 3,
-      task: { evalEvery: 1, evalSize: 4 },
-    });
-    const predicted = predictCosts(config);
-    const results = await trainInProcess(config);
-    for (const { rank, steps } of results) {
-      for (const s of steps) {
-        assertEquals(
-          s.bytesSent,
-          predicted.bytesSentPerRankPerStep,
-          `sent, rank ${rank} step ${s.step}`,
-        );
-        assertEquals(
-          s.bytesReceived,
-          predicted.bytesReceivedPerRankPerStep,
-          `received, rank ${rank}`,
-        );
+  backendTest(
+    `measured payload bytes per rank per step equal the cost model: ${label}`,
+    async () => {
+      const config = validateTrainConfig({
+        ...c,
+        steps: 2,
+        inputWidth: 5,
+        outputWidth: 3,
+        task: { evalEvery: 1, evalSize: 4 },
+      });
+      const predicted = predictCosts(config);
+      const results = await trainInProcess(config);
+      for (const { rank, steps } of results) {
+        for (const s of steps) {
+          assertEquals(
+            s.bytesSent,
+            predicted.bytesSentPerRankPerStep,
+            `sent, rank ${rank} step ${s.step}`,
+          );
+          assertEquals(
+            s.bytesReceived,
+            predicted.bytesReceivedPerRankPerStep,
+            `received, rank ${rank}`,
+          );
+        }
       }
-    }
-  });
+    },
+  );
 
-  Deno.test(`parameter count of the built model equals the cost model: ${label}`, () => {
+  backendTest(`parameter count of the built model equals the cost model: ${label}`, () => {
     const config = validateTrainConfig({ ...c, inputWidth: 5, outputWidth: 3 });
     const predicted = predictCosts(config);
     let total = 0;

@@ -8,6 +8,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendName } from "../config/config.ts";
 import { BACKENDS, oneOf } from "../config/config.ts";
+import { BlasUnavailableError } from "./blas/cblas.ts";
 
 /** What was selected, recorded with every result. */
 export interface BackendInfo {
@@ -38,10 +39,33 @@ export class BackendUnavailableError extends Error {
   }
 }
 
+/** What `--backend auto` becomes: blas where a CBLAS library loads, else wasm. */
+export const AUTO_BACKEND = "auto";
+
+/**
+ * Resolves `auto` to a backend that can run here: `blas` where a CBLAS library loads, else
+ * `wasm`, with the reason.
+ *
+ * @param name A backend name or `auto`.
+ * @returns The backend to select, and why when `auto` fell back.
+ */
+export async function resolveBackend(name: string): Promise<{ name: string; fallback?: string }> {
+  if (name !== AUTO_BACKEND) return { name };
+  try {
+    const { openCblas } = await import("./blas/cblas.ts");
+    openCblas();
+    return { name: "blas" };
+  } catch (error) {
+    if (!(error instanceof BlasUnavailableError)) throw error;
+    return { name: "wasm", fallback: `blas unavailable: ${error.message}` };
+  }
+}
+
 /**
  * Loads and activates a backend. Only the named backend's package is imported.
  *
- * @param name One of `wasm` (default on CPU), `cpu`, `webgpu`, `tensorflow`.
+ * @param name One of `blas` (the CPU default where a CBLAS library is found), `wasm`, `cpu`,
+ *   `webgpu`, `tensorflow`; or `auto` (blas, else wasm with the reason in the flags).
  * @returns A description of the active backend.
  * @throws {ConfigError} If the name is unknown.
  * @throws {BackendUnavailableError} If it cannot run here (no GPU adapter, tfjs-node missing).
@@ -53,7 +77,14 @@ export class BackendUnavailableError extends Error {
  * assert(info.tfjsBackend === "cpu");
  * ```
  */
-export function selectBackend(name: string): Promise<BackendInfo> {
+export async function selectBackend(name: string): Promise<BackendInfo> {
+  if (name === AUTO_BACKEND) {
+    const resolved = await resolveBackend(name);
+    const info = await selectBackend(resolved.name);
+    return resolved.fallback
+      ? { ...info, flags: { ...info.flags, autoFallback: resolved.fallback } }
+      : info;
+  }
   const backend = oneOf("backend", name, BACKENDS);
   // tfjs has one engine per realm: ranks sharing a worker thread must not initialise it
   // concurrently (a second setBackend during the first fails). Serialise, and reuse a selection.
@@ -101,8 +132,10 @@ async function activate(backend: BackendName): Promise<BackendInfo> {
  * (install tfjs-node) does not apply here: the suite's CPU backends are chosen on purpose.
  */
 function silenceNodeBanner(): void {
-  const cpu = tf.findBackend("cpu") as { firstUse?: boolean } | null;
-  if (cpu && "firstUse" in cpu) cpu.firstUse = false;
+  for (const name of ["cpu", "blas"]) {
+    const backend = tf.findBackend(name) as { firstUse?: boolean } | null;
+    if (backend && "firstUse" in backend) backend.firstUse = false;
+  }
 }
 
 /**
@@ -113,12 +146,36 @@ function silenceNodeBanner(): void {
  * @returns True for the CPU backends.
  */
 export function explicitTranspose(name: string): boolean {
-  return name === "wasm" || name === "cpu";
+  return name === "wasm" || name === "cpu"; // blas takes transpose flags natively
 }
 
 type Loader = () => Promise<Record<string, string | number | boolean>>;
 
 const LOADERS: Record<BackendName, Loader> = {
+  async blas() {
+    const { registerBlasBackend } = await import("./blas/blas_backend.ts");
+    const cpu = await import("@tensorflow/tfjs-backend-cpu");
+    let description;
+    try {
+      description = await registerBlasBackend();
+    } catch (error) {
+      if (!(error instanceof BlasUnavailableError)) throw error;
+      throw new BackendUnavailableError(
+        "blas",
+        `Cannot use backend blas: ${error.message}; or use --backend wasm`,
+      );
+    }
+    const { cblas, fusedKernels } = description;
+    return {
+      version: cpu.version_cpu,
+      gemm: "cblas_sgemm",
+      blasLibrary: cblas.library,
+      blasConfig: cblas.config,
+      blasCoretype: cblas.coretype,
+      blasThreads: cblas.threads,
+      fusedKernels,
+    };
+  },
   async wasm() {
     const wasm = await import("@tensorflow/tfjs-backend-wasm");
     await tf.setBackend("wasm");

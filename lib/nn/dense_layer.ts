@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
-import { columnSums, matMulNT, matMulTN, reluBackward } from "./ops.ts";
+import { columnSums, denseRelu, linear, matMulNT, matMulTN, reluBackward } from "./ops.ts";
 
 /** Element-wise activation of a layer. */
 export type Activation = "relu" | "linear";
@@ -44,10 +44,8 @@ export class DenseLayer implements Layer {
 
   forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
     const { W, b } = this.params;
-    const out = tf.tidy(() => {
-      const z = tf.add(tf.matMul(input, W as tf.Tensor2D), b) as tf.Tensor2D;
-      return this.activation === "relu" ? tf.relu(z) : z;
-    });
+    const [w, bias] = [W as tf.Tensor2D, b as tf.Tensor1D];
+    const out = this.activation === "relu" ? denseRelu(input, w, bias) : linear(input, w, bias);
     if (mode === "train") {
       this.#cache.keep("input", input);
       this.#cache.keep("output", out);

@@ -7,6 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { OptimizerConfig } from "../config/config.ts";
+import { activeFusedKernels, tensorArray } from "./blas/blas_backend.ts";
 
 /** Updates parameters in place from their gradients. */
 export interface Optimizer extends Disposable {
@@ -64,8 +65,20 @@ class Sgd implements Optimizer {
   }
 
   apply(params: ReadonlyMap<string, tf.Variable>, grads: ReadonlyMap<string, tf.Tensor>): void {
+    const fused = activeFusedKernels();
     for (const [name, p] of params) {
       const g = gradOf(grads, name);
+      if (fused) {
+        // One pass in place over the weight (blas backend), instead of three tensor passes.
+        const v = this.#momentum > 0
+          ? tensorArray(this.#state(name, p), true)
+          : new Float32Array(0);
+        const [pv, gv] = [tensorArray(p, true), tensorArray(g)];
+        if (pv && gv && v) {
+          fused.sgd(pv, gv, v, this.#lr, this.#momentum);
+          continue;
+        }
+      }
       tf.tidy(() => {
         let step = g;
         if (this.#momentum > 0) {
@@ -107,9 +120,24 @@ class Adam implements Optimizer {
     this.#t++;
     const c1 = 1 - beta1 ** this.#t;
     const c2 = 1 - beta2 ** this.#t;
+    const fused = activeFusedKernels();
     for (const [name, p] of params) {
       const g = gradOf(grads, name);
       const { m, v } = this.#state(name, p);
+      if (fused) {
+        // One pass in place (blas backend): Adam is a dozen tensor passes over every weight.
+        const arrays = [
+          tensorArray(p, true),
+          tensorArray(g),
+          tensorArray(m, true),
+          tensorArray(v, true),
+        ];
+        if (arrays.every((a) => a !== undefined)) {
+          const [pv, gv, mv, vv] = arrays as Float32Array[];
+          fused.adam(pv, gv, mv, vv, lr, beta1, beta2, epsilon, c1, c2);
+          continue;
+        }
+      }
       tf.tidy(() => {
         m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
         v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));

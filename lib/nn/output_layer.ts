@@ -10,7 +10,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import type { Communicator } from "../comm/communicator.ts";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
-import { columnSums, matMulNT, matMulTN } from "./ops.ts";
+import { columnSums, linear, matMulNT, matMulTN } from "./ops.ts";
 import { allReduceTensor } from "../comm/tensor_comm.ts";
 
 /**
@@ -47,10 +47,9 @@ export class OutputLayer implements Layer {
 
   async forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
     const { W, b } = this.params as Record<string, tf.Tensor2D>;
-    const partial = tf.tidy(() => {
-      const y: tf.Tensor2D = tf.matMul(input, W);
-      return b ? tf.add(y, b) as tf.Tensor2D : y;
-    });
+    const partial: tf.Tensor2D = b
+      ? linear(input, W, b as unknown as tf.Tensor1D)
+      : tf.matMul(input, W);
     if (mode === "train") this.#cache.keep("input", input);
     const phase = mode === "train" ? "forward" : "eval";
     const out = await allReduceTensor(this.#comm, partial, { phase, layer: -1 });

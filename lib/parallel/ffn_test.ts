@@ -6,9 +6,8 @@ import { initRankWeights } from "../nn/init.ts";
 import { mseLoss } from "../nn/loss.ts";
 import { TeacherTask } from "../nn/task.ts";
 import { assertAllClose, assertEquals, assertThrows } from "../testing/asserts.ts";
-import { testBackend, values } from "../testing/harness.ts";
+import { backendTest, values } from "../testing/harness.ts";
 
-await testBackend();
 const TOL = { atol: 2e-5, rtol: 2e-4 };
 const BASE = { width: 16, layers: 3, batch: 5, inputWidth: 3, outputWidth: 2, seed: 7 };
 const TASK = { teacherWidth: 8, teacherLayers: 2, evalSize: 8, evalEvery: 1 };
@@ -55,12 +54,20 @@ function cols(a: Float64Array, width: number, start: number, count: number): Flo
   return out;
 }
 
-const serial = await step(models({ ...BASE, mode: "serial", ranks: 1 }));
+/** The serial reference, once per backend (the active one). */
+const references = new Map<string, Promise<StepOutcome[]>>();
+function serialReference(): Promise<StepOutcome[]> {
+  const backend = tf.getBackend();
+  if (!references.has(backend)) {
+    references.set(backend, step(models({ ...BASE, mode: "serial", ranks: 1 })));
+  }
+  return references.get(backend)!;
+}
 
 for (const p of [1, 2, 4, 8]) {
-  Deno.test(`TP with p=${p} equals the serial FFN in outputs, loss and gradients`, async () => {
+  backendTest(`TP with p=${p} equals the serial FFN in outputs, loss and gradients`, async () => {
     const m = BASE.width / p;
-    const [want] = serial;
+    const [want] = await serialReference();
     const got = await step(models({ ...BASE, mode: "tp", ranks: p }));
     const dX = new Float64Array(want.grads.get("x")!.length);
     got.forEach((g, r) => {
@@ -100,13 +107,13 @@ for (const p of [1, 2, 4, 8]) {
   });
 }
 
-Deno.test("phantom with p=1 equals the serial FFN", async () => {
+backendTest("phantom with p=1 equals the serial FFN", async () => {
   const config: ModelConfig = { ...BASE, mode: "phantom", ranks: 1, phantomWidth: 2 };
   const weights = initRankWeights({ ...BASE, mode: "serial", ranks: 1 }, 0);
   weights.hidden = weights.hidden.map(({ W, b }) => ({ A: W, b }));
   const [comm] = createInProcessGroup(1);
   const [got] = await step([new RankFfn(config, comm, weights)]);
-  const [want] = serial;
+  const [want] = await serialReference();
   assertAllClose(got.y, want.y, { atol: 0, rtol: 0 }, "Y");
   for (const [name, g] of want.grads) {
     const phantomName = name.replace(/^(hidden\.\d+)\.W$/, "$1.A");

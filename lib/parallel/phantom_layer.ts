@@ -22,7 +22,16 @@ import {
   type PassMode,
   toVariables,
 } from "../nn/layer.ts";
-import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
+import {
+  addRelu,
+  columnSums,
+  denseRelu,
+  linear,
+  matMulNT,
+  matMulTN,
+  reluBackward,
+  transpose2d,
+} from "../nn/ops.ts";
 import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /** Initial values of one rank's phantom layer (taken over by the layer). */
@@ -93,11 +102,10 @@ export class PhantomLayer implements Layer {
       ghosts = await allGatherColumns(this.#comm, compressed, tag, false);
       compressed.dispose();
     }
-    const out = tf.tidy(() => {
-      const own = tf.matMul(input, A);
-      const z = ghosts ? tf.add(own, tf.matMul(ghosts, D)) : own;
-      return tf.relu(tf.add(z, b)) as tf.Tensor2D;
-    });
+    const bias = b as unknown as tf.Tensor1D;
+    const out = ghosts
+      ? tf.tidy(() => addRelu(linear(input, A, bias), tf.matMul(ghosts!, D)))
+      : denseRelu(input, A, bias);
     if (mode === "train") {
       this.#cache.keep("input", input);
       this.#cache.keep("output", out);
@@ -133,7 +141,7 @@ export class PhantomLayer implements Layer {
     const tag = { phase: "backward", layer: this.#index };
     const dGhostT = await reduceScatterRows(this.#comm, stackedT, k, false, tag);
     const result = tf.tidy(() => {
-      const dGhost = tf.transpose(dGhostT) as tf.Tensor2D;
+      const dGhost = transpose2d(dGhostT);
       const grads = { ...local, C: matMulTN(input, dGhost) };
       if (!inputGrad) return { grads };
       return { grads, dInput: tf.add(matMulNT(delta, A), matMulNT(dGhost, C)) as tf.Tensor2D };

@@ -21,12 +21,11 @@ import {
   transpose,
   vcat,
 } from "../testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
+import { backendTest, runLayers, toTensor, toVector } from "../testing/harness.ts";
 import { TpLayer } from "./tp_layer.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import type { Communicator } from "../comm/communicator.ts";
 
-await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 
 function randomPhantom(rng: Rng, P: number, m: number, k: number): PhantomF64 {
@@ -49,66 +48,75 @@ function phantomLayers(p: PhantomF64) {
 }
 
 for (const P of [2, 3, 4]) {
-  Deno.test(`phantom layer, p=${P}: outputs and gradients match the float64 reference`, async () => {
-    const rng = new Rng(50 + P);
-    const [m, k, b] = [4, 2, 5];
+  backendTest(
+    `phantom layer, p=${P}: outputs and gradients match the float64 reference`,
+    async () => {
+      const rng = new Rng(50 + P);
+      const [m, k, b] = [4, 2, 5];
+      const blocks = Array.from({ length: P }, () => randomMat(rng, b, m));
+      const p = randomPhantom(rng, P, m, k);
+      const dOut = Array.from({ length: P }, () => randomMat(rng, b, m));
+      const { outcomes, comms } = await runLayers(P, phantomLayers(p), blocks, dOut);
+      const outs = phantomForward(blocks, p);
+      const want = phantomBackward(blocks, p, dOut);
+      outcomes.forEach((got, r) => {
+        assertAllClose(got.out, outs[r].data, TOL, `out_${r}`);
+        assertAllClose(got.grads.A, want.dA[r].data, TOL, `dA_${r}`);
+        assertAllClose(got.grads.C, want.dC[r].data, TOL, `dC_${r}`);
+        assertAllClose(got.grads.D, want.dD[r].data, TOL, `dD_${r}`);
+        assertAllClose(got.grads.b, want.db[r], TOL, `db_${r}`);
+        assertAllClose(got.dInput, want.dH[r].data, TOL, `dH_${r}`);
+        // All-gather of b x k ghosts, reduce-scatter of p-1 blocks of b x k.
+        const s = comms[r].stats();
+        assertEquals(s.bytesSent, 4 * (b * k + (P - 1) * b * k));
+        assertEquals(s.bytesReceived, 4 * 2 * (P - 1) * b * k);
+      });
+    },
+  );
+}
+
+backendTest(
+  "phantom layer equals its dense-equivalent matrix in outputs and gradients",
+  async () => {
+    const rng = new Rng(60);
+    const [P, m, k, b] = [3, 4, 2, 6];
     const blocks = Array.from({ length: P }, () => randomMat(rng, b, m));
     const p = randomPhantom(rng, P, m, k);
     const dOut = Array.from({ length: P }, () => randomMat(rng, b, m));
-    const { outcomes, comms } = await runLayers(P, phantomLayers(p), blocks, dOut);
-    const outs = phantomForward(blocks, p);
-    const want = phantomBackward(blocks, p, dOut);
+    const { outcomes } = await runLayers(P, phantomLayers(p), blocks, dOut);
+
+    const n = P * m;
+    const dense = {
+      W: phantomDenseEquivalent(p),
+      b: Float64Array.from(p.b.flatMap((v) => [...v])),
+    };
+    const x = hcat(blocks);
+    const y = denseForward(x, dense, true);
+    const g = denseBackward(x, dense, true, hcat(dOut));
+    const wBlock = (s: number, r: number) => colBlock(rowBlock(g.dW, s * m, m), r * m, m);
     outcomes.forEach((got, r) => {
-      assertAllClose(got.out, outs[r].data, TOL, `out_${r}`);
-      assertAllClose(got.grads.A, want.dA[r].data, TOL, `dA_${r}`);
-      assertAllClose(got.grads.C, want.dC[r].data, TOL, `dC_${r}`);
-      assertAllClose(got.grads.D, want.dD[r].data, TOL, `dD_${r}`);
-      assertAllClose(got.grads.b, want.db[r], TOL, `db_${r}`);
-      assertAllClose(got.dInput, want.dH[r].data, TOL, `dH_${r}`);
-      // All-gather of b x k ghosts, reduce-scatter of p-1 blocks of b x k.
-      const s = comms[r].stats();
-      assertEquals(s.bytesSent, 4 * (b * k + (P - 1) * b * k));
-      assertEquals(s.bytesReceived, 4 * 2 * (P - 1) * b * k);
+      assertAllClose(got.out, colBlock(y, r * m, m).data, TOL, `out_${r}`);
+      assertAllClose(got.dInput, colBlock(g.dX, r * m, m).data, TOL, `dH_${r}`);
+      assertAllClose(got.grads.A, wBlock(r, r).data, TOL, `dA_${r} = dW_eq(r, r)`);
+      // dD_{s->r} = C_s^T dW_eq(s, r), stacked over s != r.
+      const dD = vcat(
+        [...Array(P).keys()].filter((s) => s !== r).map((s) =>
+          matmul(transpose(p.C[s]), wBlock(s, r))
+        ),
+      );
+      assertAllClose(got.grads.D, dD.data, TOL, `dD_${r}`);
+      // dC_r = sum over t != r of dW_eq(r, t) D_{r->t}^T.
+      let dC = new Mat(m, k);
+      for (let t = 0; t < P; t++) {
+        if (t !== r) dC = add(dC, matmul(wBlock(r, t), transpose(dBlock(p, r, t))));
+      }
+      assertAllClose(got.grads.C, dC.data, TOL, `dC_${r}`);
     });
-  });
-}
+    assertEquals(dense.W.rows, n);
+  },
+);
 
-Deno.test("phantom layer equals its dense-equivalent matrix in outputs and gradients", async () => {
-  const rng = new Rng(60);
-  const [P, m, k, b] = [3, 4, 2, 6];
-  const blocks = Array.from({ length: P }, () => randomMat(rng, b, m));
-  const p = randomPhantom(rng, P, m, k);
-  const dOut = Array.from({ length: P }, () => randomMat(rng, b, m));
-  const { outcomes } = await runLayers(P, phantomLayers(p), blocks, dOut);
-
-  const n = P * m;
-  const dense = { W: phantomDenseEquivalent(p), b: Float64Array.from(p.b.flatMap((v) => [...v])) };
-  const x = hcat(blocks);
-  const y = denseForward(x, dense, true);
-  const g = denseBackward(x, dense, true, hcat(dOut));
-  const wBlock = (s: number, r: number) => colBlock(rowBlock(g.dW, s * m, m), r * m, m);
-  outcomes.forEach((got, r) => {
-    assertAllClose(got.out, colBlock(y, r * m, m).data, TOL, `out_${r}`);
-    assertAllClose(got.dInput, colBlock(g.dX, r * m, m).data, TOL, `dH_${r}`);
-    assertAllClose(got.grads.A, wBlock(r, r).data, TOL, `dA_${r} = dW_eq(r, r)`);
-    // dD_{s->r} = C_s^T dW_eq(s, r), stacked over s != r.
-    const dD = vcat(
-      [...Array(P).keys()].filter((s) => s !== r).map((s) =>
-        matmul(transpose(p.C[s]), wBlock(s, r))
-      ),
-    );
-    assertAllClose(got.grads.D, dD.data, TOL, `dD_${r}`);
-    // dC_r = sum over t != r of dW_eq(r, t) D_{r->t}^T.
-    let dC = new Mat(m, k);
-    for (let t = 0; t < P; t++) {
-      if (t !== r) dC = add(dC, matmul(wBlock(r, t), transpose(dBlock(p, r, t))));
-    }
-    assertAllClose(got.grads.C, dC.data, TOL, `dC_${r}`);
-  });
-  assertEquals(dense.W.rows, n);
-});
-
-Deno.test("phantom with k = m, C = I and D copied from W computes what TP computes", async () => {
+backendTest("phantom with k = m, C = I and D copied from W computes what TP computes", async () => {
   const rng = new Rng(61);
   const [P, m, b] = [4, 3, 5];
   const n = P * m;
@@ -139,7 +147,7 @@ Deno.test("phantom with k = m, C = I and D copied from W computes what TP comput
   });
 });
 
-Deno.test("phantom layer with p = 1 is the dense layer", async () => {
+backendTest("phantom layer with p = 1 is the dense layer", async () => {
   const rng = new Rng(62);
   const [m, b] = [5, 4];
   const x = randomMat(rng, b, m);
@@ -160,7 +168,7 @@ Deno.test("phantom layer with p = 1 is the dense layer", async () => {
   assertAllClose(got.dInput, want.dInput, { atol: 0, rtol: 0 }, "dH");
 });
 
-Deno.test("phantom layer refuses p > 1 without C and D", () => {
+backendTest("phantom layer refuses p > 1 without C and D", () => {
   const [comm] = createInProcessGroup(2);
   assertThrows(
     () => new PhantomLayer(comm, 3, { A: tf.zeros([2, 2]), b: tf.zeros([2]) }),

@@ -17,7 +17,7 @@ import {
   type PassMode,
   toVariables,
 } from "../nn/layer.ts";
-import { columnSums, matMulNT, matMulTN, reluBackward } from "../nn/ops.ts";
+import { columnSums, denseRelu, matMulNT, matMulTN, reluBackward, transpose2d } from "../nn/ops.ts";
 import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /**
@@ -58,9 +58,7 @@ export class TpLayer implements Layer {
   async forward(input: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
     const phase = mode === "train" ? "forward" : "eval";
     const gathered = await allGatherColumns(this.#comm, input, { phase, layer: this.#index });
-    const out = tf.tidy(() =>
-      tf.relu(tf.add(tf.matMul(gathered, this.params.W as tf.Tensor2D), this.params.b))
-    ) as tf.Tensor2D;
+    const out = denseRelu(gathered, this.params.W as tf.Tensor2D, this.params.b as tf.Tensor1D);
     if (mode === "train") {
       this.#cache.keep("gathered", gathered);
       this.#cache.keep("output", out);
@@ -73,19 +71,24 @@ export class TpLayer implements Layer {
     const gathered = this.#cache.get<tf.Tensor2D>("gathered");
     const output = this.#cache.get<tf.Tensor2D>("output");
     const m = this.params.b.shape[0];
-    const { grads, partialT } = tf.tidy(() => {
+    const W = this.params.W as tf.Tensor2D;
+    const alone = this.#comm.size === 1;
+    const { grads, partialT, dInput: direct } = tf.tidy(() => {
       const delta = reluBackward(dOutput, output);
       const grads = { W: matMulTN(gathered, delta), b: columnSums(delta) };
-      // The partial input gradient transposed, W_r delta_r^T [n, b]: rank s's block is then
-      // rows s*m .. (s+1)*m, contiguous, and W_r needs no transpose.
-      const partialT = inputGrad ? matMulNT(this.params.W as tf.Tensor2D, delta) : undefined;
-      return partialT ? { grads, partialT } : { grads };
+      if (!inputGrad) return { grads };
+      // Alone, the input gradient is delta W^T. Otherwise it is produced transposed,
+      // W_r delta_r^T [n, b], so that rank s's block is rows s*m .. (s+1)*m, contiguous.
+      return alone
+        ? { grads, dInput: matMulNT(delta, W) }
+        : { grads, partialT: matMulNT(W, delta) };
     });
     this.#cache.clear();
+    if (direct) return { grads, dInput: direct };
     if (!partialT) return { grads };
     const tag = { phase: "backward", layer: this.#index };
     const dInputT = await reduceScatterRows(this.#comm, partialT, m, true, tag);
-    const dInput = tf.transpose(dInputT);
+    const dInput = transpose2d(dInputT);
     tf.dispose([partialT, dInputT]);
     return { grads, dInput };
   }

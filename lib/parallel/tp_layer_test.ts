@@ -2,14 +2,13 @@ import { assertEquals } from "../testing/asserts.ts";
 import { Rng } from "../nn/rng.ts";
 import { assertAllClose } from "../testing/asserts.ts";
 import { randomMat, tpBackward, type TpF64, tpForward } from "../testing/f64.ts";
-import { runLayers, testBackend, toTensor, toVector } from "../testing/harness.ts";
+import { backendTest, runLayers, toTensor, toVector } from "../testing/harness.ts";
 import { TpLayer } from "./tp_layer.ts";
 
-await testBackend();
 const TOL = { atol: 1e-5, rtol: 1e-4 };
 
 for (const P of [1, 2, 3, 4]) {
-  Deno.test(`TP layer, p=${P}: outputs and gradients match the float64 reference`, async () => {
+  backendTest(`TP layer, p=${P}: outputs and gradients match the float64 reference`, async () => {
     const rng = new Rng(30 + P);
     const [m, b] = [3, 5];
     const blocks = Array.from({ length: P }, () => randomMat(rng, b, m));

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { blasWorkerEnvironment } from "../nn/blas/blas_backend.ts";
 import { stopProcess } from "../system/process.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
@@ -76,7 +77,8 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
         "--ranks",
         `${first}-${last}`,
       ],
-      env: natsConnectionEnv(options.connection),
+      // Credentials, and what the blas backend needs: built kernels and the GEMM thread share.
+      env: { ...natsConnectionEnv(options.connection), ...blasWorkerEnvironment(processes) },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

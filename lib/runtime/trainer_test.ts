@@ -3,9 +3,7 @@ import type { Communicator } from "../comm/communicator.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { trainInProcess, trainRank } from "./trainer.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
-import { testBackend } from "../testing/harness.ts";
-
-await testBackend();
+import { backendTest } from "../testing/harness.ts";
 
 const COMMON = {
   ranks: 4,
@@ -26,34 +24,40 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
       momentum: 0.9,
     }]
   ) {
-    Deno.test(`${mode} with ${optimizer.name}: 300 steps of teacher-student training lower the held-out loss`, async () => {
-      const config = validateTrainConfig({ ...COMMON, ...extra, mode, steps: 300, optimizer });
-      const [rank0, ...others] = await trainInProcess(config);
-      const first = rank0.evals[0].loss;
-      const last = rank0.evals.at(-1)!.loss;
-      assertEquals(rank0.evals.map((e) => e.step), [0, 50, 100, 150, 200, 250, 300]);
-      assert(last < 0.5 * first, `held-out loss went from ${first} to ${last}`);
-      // Every rank computed the same losses.
-      for (const r of others) {
-        assertEquals(
-          r.evals.map((e) => e.loss),
-          rank0.evals.map((e) => e.loss),
-        );
-      }
-    });
+    backendTest(
+      `${mode} with ${optimizer.name}: 300 steps of teacher-student training lower the held-out loss`,
+      async () => {
+        const config = validateTrainConfig({ ...COMMON, ...extra, mode, steps: 300, optimizer });
+        const [rank0, ...others] = await trainInProcess(config);
+        const first = rank0.evals[0].loss;
+        const last = rank0.evals.at(-1)!.loss;
+        assertEquals(rank0.evals.map((e) => e.step), [0, 50, 100, 150, 200, 250, 300]);
+        assert(last < 0.5 * first, `held-out loss went from ${first} to ${last}`);
+        // Every rank computed the same losses.
+        for (const r of others) {
+          assertEquals(
+            r.evals.map((e) => e.loss),
+            rank0.evals.map((e) => e.loss),
+          );
+        }
+      },
+    );
   }
 }
 
-Deno.test("the same seed gives the same loss curve, bit for bit; another seed does not", async () => {
-  const config = validateTrainConfig({ ...COMMON, mode: "phantom", phantomWidth: 2, steps: 20 });
-  const losses = async (seed: number) =>
-    (await trainInProcess({ ...config, seed }))[0].steps.map((s) => s.loss);
-  const a = await losses(3);
-  assertEquals(await losses(3), a);
-  assert(JSON.stringify(await losses(4)) !== JSON.stringify(a), "seed 4 gave seed 3's curve");
-});
+backendTest(
+  "the same seed gives the same loss curve, bit for bit; another seed does not",
+  async () => {
+    const config = validateTrainConfig({ ...COMMON, mode: "phantom", phantomWidth: 2, steps: 20 });
+    const losses = async (seed: number) =>
+      (await trainInProcess({ ...config, seed }))[0].steps.map((s) => s.loss);
+    const a = await losses(3);
+    assertEquals(await losses(3), a);
+    assert(JSON.stringify(await losses(4)) !== JSON.stringify(a), "seed 4 gave seed 3's curve");
+  },
+);
 
-Deno.test("p = 1: phantom, TP and serial train to the same loss curve, bit for bit", async () => {
+backendTest("p = 1: phantom, TP and serial train to the same loss curve, bit for bit", async () => {
   const curves = await Promise.all((["serial", "tp", "phantom"] as const).map(async (mode) => {
     const config = validateTrainConfig({
       ...COMMON,
@@ -87,7 +91,7 @@ function delayed(inner: Communicator, delayMs: number): Communicator {
   };
 }
 
-Deno.test("step records split time into compute and communication", async () => {
+backendTest("step records split time into compute and communication", async () => {
   const config = validateTrainConfig({ ...COMMON, mode: "tp", ranks: 2, steps: 3 });
   const delayMs = 25;
   const seen: number[] = [];

@@ -7,19 +7,49 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { type BackendInfo, selectBackend } from "../nn/backend.ts";
+import { selectBackend } from "../nn/backend.ts";
 import type { Communicator } from "../comm/communicator.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import type { Layer } from "../nn/layer.ts";
 import type { Mat } from "./f64.ts";
 
 /**
- * Selects the backend the tests run on: `PHANTOM_TEST_BACKEND` or wasm.
- *
- * @returns The backend description.
+ * The backends the numerical tests run on (a matrix, not copies of tests):
+ * `PHANTOM_TEST_BACKENDS` as a comma-separated list, or wasm and blas.
  */
-export function testBackend(): Promise<BackendInfo> {
-  return selectBackend(Deno.env.get("PHANTOM_TEST_BACKEND") ?? "wasm");
+export const TEST_BACKENDS: readonly string[] =
+  (Deno.env.get("PHANTOM_TEST_BACKENDS") ?? "wasm,blas")
+    .split(",").map((s) => s.trim()).filter(Boolean);
+
+/** Why a backend of the matrix cannot run here, by name (absent: it can). */
+const unavailable = new Map<string, string>();
+for (const name of TEST_BACKENDS) {
+  try {
+    await selectBackend(name);
+  } catch (error) {
+    unavailable.set(name, (error as Error).message.split("\n")[0]);
+  }
+}
+
+/**
+ * Registers a test once per backend of {@linkcode TEST_BACKENDS}, named `[backend] name`, with that
+ * backend selected; where a backend cannot run here its test is ignored with the reason in its name.
+ *
+ * @param name The test name.
+ * @param fn The test; it gets the backend's name.
+ */
+export function backendTest(name: string, fn: (backend: string) => Promise<void> | void): void {
+  for (const backend of TEST_BACKENDS) {
+    const why = unavailable.get(backend);
+    Deno.test({
+      name: why ? `[${backend}] ${name} [skipped: ${why}]` : `[${backend}] ${name}`,
+      ignore: why !== undefined,
+      fn: async () => {
+        await selectBackend(backend);
+        await fn(backend);
+      },
+    });
+  }
 }
 
 /** @returns A float32 tensor of the matrix. */
