@@ -1,24 +1,22 @@
 /**
  * Core throughput benchmark (`deno task bench:core`): one training step of TP and phantom on one
- * backend (wasm by default), for n in {1024, 2048, 4096} and p in {1, 4} (all p ranks in this
- * process, one thread), against the plain matMul throughput of exactly the step's products
- * measured in the same run. Target: the step reaches at least 60% of that matMul throughput.
- *
- * Usage: deno task bench:core [--backend wasm] [--widths 1024,2048,4096] [--ranks 1,4]
- *   [--batch 256] [--layers 2] [--phantom-width 16] [--repeats 3] [--json FILE]
+ * backend (the default CPU backend: blas where a CBLAS library is found, else wasm), for n in
+ * {1024, 2048, 4096} and p in {1, 4} (all p ranks in this process), next to two ceilings measured
+ * in the same run: the backend's own matMul throughput on exactly the step's products, and
+ * numpy's on the same products with the same BLAS thread count (a reference no one can tune to).
+ * Targets: step >= 60% of the backend's matMul, and, for blas, >= 60% of numpy's.
  *
  * @module
  */
 
 import * as tf from "@tensorflow/tfjs-core";
 import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
-import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
-import { validateTrainConfig } from "../lib/config/config.ts";
-import { matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
-import { trainInProcess } from "../lib/runtime/trainer.ts";
-import { median } from "../lib/results/stats.ts";
 import { runMain } from "../lib/cli/run_main.ts";
-import { BACKENDS } from "../lib/config/config.ts";
+import { BACKENDS, OPTIMIZERS, validateTrainConfig } from "../lib/config/config.ts";
+import { type MatMulShape, matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
+import { AUTO_BACKEND, BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
+import { median } from "../lib/results/stats.ts";
+import { trainInProcess } from "../lib/runtime/trainer.ts";
 
 interface Row {
   mode: string;
@@ -29,6 +27,35 @@ interface Row {
   matmulMs: number;
   matmulGflops: number;
   ratio: number;
+  numpyGflops: number | null;
+  ratioToNumpy: number | null;
+}
+
+/** Times the same products in numpy (bench/peers/numpy_gemm.py) with the same BLAS threads. */
+async function numpyGflops(shapes: MatMulShape[], ranks: number, threads: number, repeats: number) {
+  const script = new URL("./peers/numpy_gemm.py", import.meta.url).pathname;
+  const env = Object.fromEntries(
+    ["OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"].map((k) => [k, String(threads)]),
+  );
+  const child = new Deno.Command("python3", {
+    args: [script],
+    env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .spawn();
+  const writer = child.stdin.getWriter();
+  const all = shapes.map((s) => ({ ...s, count: s.count * ranks }));
+  await writer.write(new TextEncoder().encode(JSON.stringify({ threads, repeats, shapes: all })));
+  await writer.close();
+  const out = await child.output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr).trim().split("\n").at(-1));
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    gflops: number;
+    numpy: string;
+    blas: string;
+  };
 }
 
 /** Times the step's products alone, with distinct operands per rank as in the step itself. */
@@ -61,7 +88,15 @@ async function timeMatmuls(config: ReturnType<typeof validateTrainConfig>, repea
 }
 
 const FLAGS = {
-  backend: flag.oneOf(BACKENDS)({ default: "wasm", help: "TensorFlow.js backend" }),
+  backend: flag.oneOf([AUTO_BACKEND, ...BACKENDS])({
+    default: AUTO_BACKEND,
+    help: "TensorFlow.js backend (auto: blas where a CBLAS library is found, else wasm)",
+  }),
+  optimizer: flag.oneOf(OPTIMIZERS)({ default: "adam", help: "optimizer of the step" }),
+  numpy: flag.oneOf(["yes", "no"] as const)({
+    default: "yes",
+    help: "also time the step's products in numpy (python3 with numpy)",
+  }),
   widths: flag.intList({ default: [1024, 2048, 4096], help: "hidden widths n" }),
   ranks: flag.intList({ default: [1, 4], help: "ranks p (all in this process)" }),
   batch: flag.int({ default: 256, help: "mini-batch rows" }),
@@ -73,8 +108,9 @@ const FLAGS = {
 
 const HELP = renderHelp(
   "deno task bench:core [options]",
-  "Times one training step of TP and phantom (SGD) per width and rank count, next to the " +
-    "plain matMul throughput of exactly the step's products measured in the same run.",
+  "Times one training step of TP and phantom per width and rank count, next to the plain " +
+    "matMul throughput of exactly the step's products on the same backend and in numpy with " +
+    "the same BLAS threads, measured in the same run.",
   FLAGS,
 );
 
@@ -88,10 +124,13 @@ async function main(args: string[]): Promise<number> {
   const backend = await selectBackend(values.backend);
   const { widths, ranks: rankList, batch, layers, repeats } = values;
   const k = values["phantom-width"];
+  const threads = Number(backend.flags.blasThreads ?? 1);
   console.log(
     `backend ${backend.name} ${JSON.stringify(backend.flags)}; b=${batch} L=${layers} k=${k}`,
   );
-  console.log("mode     p      n   step ms  step GFLOP/s  matMul ms  matMul GFLOP/s  step/matMul");
+  console.log(
+    "mode     p      n   step ms  step GFLOP/s  matMul GFLOP/s  step/matMul  numpy GFLOP/s  step/numpy",
+  );
   const rows: Row[] = [];
   for (const width of widths) {
     for (const ranks of rankList) {
@@ -105,30 +144,39 @@ async function main(args: string[]): Promise<number> {
           batch,
           steps: 1 + repeats,
           backend: backend.name,
-          optimizer: { name: "sgd", learningRate: 1e-3 },
+          optimizer: { name: values.optimizer, learningRate: 1e-3 },
           task: { evalEvery: 1_000_000, evalSize: 1 },
         });
         const flops = predictCosts(config).flopsPerRankPerStep * ranks;
         const [rank0] = await trainInProcess(config);
         const stepMs = median(rank0.steps.slice(1).map((s) => s.stepMs)); // step 0 is warm-up
         const matmulMs = await timeMatmuls(config, repeats);
+        const numpy = values.numpy === "yes"
+          ? await numpyGflops(matmulShapes(config), ranks, threads, repeats)
+          : undefined;
+        const stepGflops = flops / stepMs / 1e6;
         const row: Row = {
           mode,
           ranks,
           width,
           stepMs,
-          stepGflops: flops / stepMs / 1e6,
+          stepGflops,
           matmulMs,
           matmulGflops: flops / matmulMs / 1e6,
           ratio: matmulMs / stepMs,
+          numpyGflops: numpy?.gflops ?? null,
+          ratioToNumpy: numpy ? stepGflops / numpy.gflops : null,
         };
         rows.push(row);
+        const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(0)}%`);
         console.log(
           `${mode.padEnd(8)} ${String(ranks).padStart(1)} ${String(width).padStart(6)} ${
             stepMs.toFixed(0).padStart(9)
-          } ${row.stepGflops.toFixed(1).padStart(13)} ${matmulMs.toFixed(0).padStart(10)} ${
-            row.matmulGflops.toFixed(1).padStart(15)
-          } ${(100 * row.ratio).toFixed(0).padStart(11)}%`,
+          } ${stepGflops.toFixed(1).padStart(13)} ${row.matmulGflops.toFixed(1).padStart(15)} ${
+            pct(row.ratio).padStart(12)
+          } ${(row.numpyGflops?.toFixed(1) ?? "-").padStart(14)} ${
+            pct(row.ratioToNumpy).padStart(11)
+          }`,
         );
       }
     }
@@ -136,7 +184,11 @@ async function main(args: string[]): Promise<number> {
   if (values.json) {
     await Deno.writeTextFile(
       values.json,
-      JSON.stringify({ backend, batch, layers, k, rows }, null, 2),
+      JSON.stringify(
+        { backend, batch, layers, k, optimizer: values.optimizer, threads, rows },
+        null,
+        2,
+      ),
     );
   }
   return 0;

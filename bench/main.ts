@@ -10,7 +10,8 @@
 import { join } from "node:path";
 import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
-import { formatRunRow, RUN_TABLE_HEADER } from "../lib/cli/run_table.ts";
+import { Progress } from "../lib/cli/progress.ts";
+import { formatPeerRow, formatRunRow, RUN_TABLE_HEADER } from "../lib/cli/run_table.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { StopSignals } from "../lib/cli/stop_signals.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
@@ -24,7 +25,12 @@ import {
 } from "../lib/nats/connection.ts";
 import { type NatsServer, NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { bytesPerElement, WIRE_DTYPES } from "../lib/nats/wire.ts";
-import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
+import {
+  AUTO_BACKEND,
+  BackendUnavailableError,
+  resolveBackend,
+  selectBackend,
+} from "../lib/nn/backend.ts";
 import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler, POWER_BACKENDS } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
@@ -33,6 +39,7 @@ import { collectEnvironment } from "../lib/results/environment.ts";
 import { ResultsWriter } from "../lib/results/results_writer.ts";
 import { LAUNCHERS } from "../lib/runtime/nats_run.ts";
 import type { CommunicatorChoice } from "../lib/runtime/point.ts";
+import { checkNumpyPeer, PEERS, PeerUnavailableError } from "../lib/runtime/peer.ts";
 import { runSweep } from "../lib/runtime/runner.ts";
 
 function parsePowerModel(text: string, name: string): PowerModel {
@@ -86,7 +93,12 @@ const FLAGS = {
     default: "float32",
     help: "element type of activations on the wire",
   }),
-  backend: flag.oneOf(BACKENDS)({ group: RUN, default: "wasm", help: "TensorFlow.js backend" }),
+  backend: flag.oneOf([AUTO_BACKEND, ...BACKENDS])({
+    group: RUN,
+    default: AUTO_BACKEND,
+    help: "TensorFlow.js backend; auto: blas (matrix products by the system's OpenBLAS) where a " +
+      "CBLAS library is found, else wasm",
+  }),
   power: flag.oneOf(POWER_BACKENDS)({
     group: RUN,
     default: "auto",
@@ -96,6 +108,11 @@ const FLAGS = {
     group: RUN,
     help: "with no telemetry: model energy as IDLE watts plus CORE watts per busy CPU core " +
       '(results say "modelled")',
+  }),
+  peer: flag.oneOf(PEERS)({
+    group: RUN,
+    help: "also train every point in an independent implementation (numpy: python3 with " +
+      "numpy) on the same weights and batches; results hold its loss curve and step time",
   }),
   "power-period": flag.int({ group: RUN, arg: "MS", default: 100, help: "power sampling period" }),
   out: flag.path({
@@ -124,12 +141,22 @@ async function main(args: string[]): Promise<number> {
     return 0;
   }
   const { values, given } = parsed;
-  const plan = planFromFlags(values, given, { backend: values.backend });
+  if (values.peer) await checkNumpyPeer(); // a missing python3 or numpy stops us before anything runs
+  const backend = await resolveBackend(values.backend);
+  if (backend.fallback) console.log(`backend auto: wasm (${backend.fallback})`);
+  const plan = planFromFlags(values, given, { backend: backend.name });
   const nats = values.nats ? natsConnectionFromValues(values.nats, values, "nats-") : undefined;
   if (plan.sweep === "comm") return await runComm(values, nats);
   // Expanding validates every point before anything starts: a typo fails in a second.
   const expansion = expandPlan({ ...plan, sweep: plan.sweep }, values);
-  return await runBench(plan.sweep, expansion, values, nats, given.has("communicator"));
+  return await runBench(
+    plan.sweep,
+    expansion,
+    { ...values, backend: backend.name as typeof values.backend },
+    nats,
+    given.has("communicator"),
+    backend.fallback,
+  );
 }
 
 /** Where ranks talk: a server started here, a given one, or none (in process). */
@@ -166,8 +193,12 @@ async function runBench(
   values: Values,
   nats: NatsConnectionOptions | undefined,
   explicitCommunicator: boolean,
+  backendFallback?: string,
 ): Promise<number> {
-  const backend = await selectBackend(values.backend);
+  const selected = await selectBackend(values.backend);
+  const backend = backendFallback
+    ? { ...selected, flags: { ...selected.flags, autoFallback: backendFallback } }
+    : selected;
   const power = await openPowerSampler(values.power);
   await using monitor = await EnergyMonitor.start(power.sampler, {
     periodMs: values["power-period"],
@@ -226,8 +257,16 @@ async function runBench(
       target: sweep.target ?? { kind: "fraction", value: 0.5 },
       cooldownMs: values.cooldown ?? (values.quick ? 0 : 2000),
       signal: stop.signal,
+      progress: new Progress(expansion.points.length * expansion.repeats),
+      peer: values.peer
+        ? {
+          name: values.peer,
+          threads: Number(backend.flags.blasThreads ?? navigator.hardwareConcurrency ?? 1),
+        }
+        : undefined,
       onRun: async (run) => {
         console.log(formatRunRow(run));
+        if (run.peer) console.log(formatPeerRow(run.peer));
         await writer.add(run); // an interrupted sweep keeps what it measured
       },
     });
@@ -299,7 +338,7 @@ async function runComm(values: Values, nats: NatsConnectionOptions | undefined):
 if (import.meta.main) {
   await runMain(
     main,
-    [BackendUnavailableError, TelemetryError, NatsServerError],
+    [BackendUnavailableError, TelemetryError, NatsServerError, PeerUnavailableError],
     "Run `deno task bench --help` for the options.",
   );
 }

@@ -59,7 +59,15 @@ Deno.test("bench: a quick run through the real NATS path writes a valid results 
     assertEquals(run.metrics!.loss.curve[0][0], 0);
     assertEquals(run.config.dtype, "float32");
   }
-  assertEquals((file.environment.tfjs as { backend: { name: string } }).backend.name, "wasm");
+  // The default backend is auto: blas where a CBLAS library is found, else wasm saying why.
+  const backend =
+    (file.environment.tfjs as { backend: { name: string; flags: Record<string, unknown> } })
+      .backend;
+  assert(
+    backend.name === "blas" || (backend.name === "wasm" && backend.flags.autoFallback),
+    JSON.stringify(backend),
+  );
+  for (const run of file.runs) assertEquals(run.config.backend, backend.name);
   // On a host without telemetry (the build machines) energy is unavailable, not invented.
   if (file.power.backend === "none") {
     for (const run of file.runs) assertEquals(run.metrics!.energy.method, "unavailable");
@@ -230,7 +238,10 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--width=-4"], '--width ("-4") must be a positive integer'],
   [["--width", "-4"], "--width needs a value (write --width=VALUE for a value starting with"],
   [["--lr", "fast"], '--lr ("fast") must be a finite number'],
-  [["--backend", "cuda"], 'backend ("cuda") must be one of wasm, cpu, webgpu, tensorflow'],
+  [
+    ["--backend", "cuda"],
+    'backend ("cuda") must be one of auto, blas, wasm, cpu, webgpu, tensorflow',
+  ],
   [["--bogus"], "unknown option --bogus (see --help)"],
   [["--quick=yes"], "--quick takes no value"],
   [["--ranks"], "--ranks needs a value"],

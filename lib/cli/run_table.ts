@@ -45,3 +45,16 @@ export function formatRunRow(run: RunResult): string {
     `   ${energy}`,
   ].join("");
 }
+
+/**
+ * The line under a run for its peer.
+ *
+ * @param peer The run's peer record.
+ * @returns The line.
+ */
+export function formatPeerRow(peer: NonNullable<RunResult["peer"]>): string {
+  if (peer.error) return `  peer ${peer.name}: FAILED: ${peer.error}`;
+  return `  peer ${peer.name} ${peer.version} (${peer.blas}, ${peer.threads} threads): ` +
+    `${peer.stepTimeMs!.median.toFixed(1)} ms/step, training loss within ` +
+    `${peer.maxRelativeLossDifference!.toExponential(1)} of the suite's at every step`;
+}

@@ -108,6 +108,24 @@ const configSchema = s.object({
   dtype: s.string(),
 });
 
+const peerSchema = s.object({
+  /** Which peer (numpy). */
+  name: s.string(),
+  /** Why it did not run, if it failed (the rest is then absent). */
+  error: s.optional(s.string()),
+  /** Its library version and BLAS. */
+  version: s.optional(s.string()),
+  blas: s.optional(s.string()),
+  /** Its BLAS threads. */
+  threads: s.optional(s.integer()),
+  /** Its wall time per step after warm-up, in ms. */
+  stepTimeMs: s.optional(distributionSchema),
+  /** Its held-out loss: [steps done, loss]. */
+  lossCurve: s.optional(s.array(s.tuple(s.number(), s.number()))),
+  /** Largest |suite - peer| / |peer| over every step's training loss. */
+  maxRelativeLossDifference: s.optional(s.number()),
+});
+
 const runSchema = s.refine(
   s.object({
     /** Unique within the file: point id and repeat. */
@@ -126,6 +144,8 @@ const runSchema = s.refine(
     config: configSchema,
     /** Measurements (ok runs). */
     metrics: s.optional(metricsSchema),
+    /** The same run in an independent implementation (--peer), where asked for. */
+    peer: s.optional(peerSchema),
   }),
   (run, path, fail) => {
     if (run.status === "failed" && typeof run.error !== "string") {

@@ -13,8 +13,16 @@ import { lossToTarget } from "./loss_target.ts";
 import type { EnergyMonitor } from "../power/energy_monitor.ts";
 import { summarizeRun } from "./run_summary.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../config/sweep.ts";
+import { comparePeer, type PeerName, runNumpyPeer } from "./peer.ts";
 import { type CommunicatorChoice, runPoint } from "./point.ts";
-import { Progress } from "../cli/progress.ts";
+import type { RankRunResult } from "./trainer.ts";
+
+/** What shows a sweep's progress: a run starts, a step ends, the run ends. */
+export interface SweepProgress {
+  start(label: string, steps: number): void;
+  step(step: number): void;
+  finish(): void;
+}
 
 /** What the runner needs. */
 export interface RunnerContext {
@@ -34,6 +42,10 @@ export interface RunnerContext {
   signal?: AbortSignal;
   /** Called after every run (e.g. to rewrite the results file). */
   onRun?: (run: RunResult) => Promise<void> | void;
+  /** Progress display (the entry point's; lib/ prints nothing itself). */
+  progress?: SweepProgress;
+  /** An independent implementation to run each point in too, and its BLAS threads. */
+  peer?: { name: PeerName; threads: number };
 }
 
 /**
@@ -45,16 +57,16 @@ export interface RunnerContext {
  */
 export async function runSweep(expansion: Expansion, ctx: RunnerContext): Promise<RunResult[]> {
   const runs: RunResult[] = [];
-  const progress = new Progress(expansion.points.length * expansion.repeats);
+  const progress = ctx.progress;
   for (const point of expansion.points) {
     for (let repeat = 0; repeat < expansion.repeats; repeat++) {
       if (ctx.signal?.aborted) return runs;
       if (runs.length > 0 && ctx.cooldownMs > 0) {
         await new Promise((r) => setTimeout(r, ctx.cooldownMs));
       }
-      progress.start(`${point.id} #${repeat}`, point.config.steps);
-      const run = await runOne(point, repeat, expansion.warmup, ctx, (s) => progress.step(s));
-      progress.finish();
+      progress?.start(`${point.id} #${repeat}`, point.config.steps);
+      const run = await runOne(point, repeat, expansion.warmup, ctx, (s) => progress?.step(s));
+      progress?.finish();
       runs.push(run);
       await ctx.onRun?.(run);
     }
@@ -92,6 +104,9 @@ async function runOne(
       signal: ctx.signal,
       onStep: (s) => onStep(s.step),
     });
+    const peer = ctx.peer
+      ? await peerRun(point, outcome.ranks[0], warmup, ctx.peer.threads)
+      : undefined;
     const summary = summarizeRun(point.config, outcome.ranks, warmup, ctx.bytesPerElement);
     const rank0 = outcome.ranks[0];
     const windows = await stepWindows(
@@ -112,6 +127,7 @@ async function runOne(
         energy,
         loss: lossToTarget(rank0.evals, stepJoules, ctx.target),
       },
+      ...(peer ? { peer } : {}),
     };
   } catch (error) {
     return {
@@ -119,6 +135,15 @@ async function runOne(
       status: "failed",
       error: error instanceof Error ? error.message : String(error),
     };
+  }
+}
+
+/** Trains the point in the peer; a peer that fails is recorded, never fails the run. */
+async function peerRun(point: SweepPoint, rank0: RankRunResult, warmup: number, threads: number) {
+  try {
+    return comparePeer(await runNumpyPeer(point.config, threads), rank0, warmup);
+  } catch (error) {
+    return { name: "numpy", error: (error as Error).message };
   }
 }
 

@@ -60,6 +60,24 @@ export const CHROMIUM: Requirement = requireCommand("chromium", "apt-get install
 /** A C compiler (for the fake NVML library). */
 export const C_COMPILER: Requirement = requireCommand("cc", "apt-get install gcc");
 
+/** python3 with numpy (Debian package python3-numpy), for the numpy peer. */
+export const NUMPY: Requirement = {
+  name: "python3 with numpy",
+  install: "apt-get install python3-numpy",
+  missing: (() => {
+    try {
+      return !new Deno.Command("python3", {
+        args: ["-c", "import numpy"],
+        stdout: "null",
+        stderr: "null",
+      })
+        .outputSync().success;
+    } catch {
+      return true;
+    }
+  })(),
+};
+
 /**
  * Registers a test that is ignored, with the reason in its name, where a requirement is missing.
  *
