@@ -206,8 +206,8 @@ async function runBench(
   });
   if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
   const { choice, server } = await openTransport(values, nats, explicitCommunicator);
-  using stop = new StopSignals((signal, first) => {
-    if (first) console.error(`${signal}: stopping the running point (results so far are kept)`);
+  using stop = new StopSignals((reason, first) => {
+    if (first) console.error(`${reason}: stopping the running point (results so far are kept)`);
   });
   try {
     const environment = {
@@ -273,7 +273,7 @@ async function runBench(
     console.log(`results: ${writer.path}`);
     await report(writer.path);
     if (stop.exitCode !== undefined) {
-      console.error("interrupted: the results so far are in the file above");
+      console.error(`interrupted (${stop.reason}): the results so far are in the file above`);
       return stop.exitCode;
     }
     return writer.runs.some((r) => r.status === "failed") ? 1 : 0;

@@ -1,12 +1,16 @@
 /**
- * Starts and stops a local nats-server (Debian package `nats-server`) for runs that are not given
- * a NATS URL: a free loopback port, a generated config that raises max_payload, and a stop by pid
- * (SIGTERM, then SIGKILL) that callers also run on Ctrl-C and on errors.
+ * Starts and stops nats-server (Debian package `nats-server`) for runs that are not given a NATS
+ * URL: a free port, a generated config (max_payload raised; optionally a cluster listener whose
+ * routes can be set later by a config reload), and a stop by pid (SIGTERM, then SIGKILL) that
+ * callers also run on every stop signal and error. A server never outlives the process that
+ * started it: it is tied to it (`setpriv --pdeathsig` where available), and a pid file lets the
+ * next start stop a server whose owner died anyway.
  *
  * @module
  */
 
-import { freePort, stopProcess } from "../system/process.ts";
+import { suiteCacheDir } from "../system/cache_dir.ts";
+import { freePort, isAlive, spawnTied, stopProcess } from "../system/process.ts";
 
 /** Options of {@linkcode startNatsServer}. */
 export interface NatsServerOptions {
@@ -18,20 +22,34 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
   /** Require this token from clients (for tests of authenticated connections). */
   token?: string;
+  /** Address to listen on (clients and routes). @default "127.0.0.1" */
+  hostname?: string;
+  /** Join a cluster: its name, and the routes to other servers (settable later). */
+  cluster?: { name: string; routes?: string[] };
 }
 
 /** A running server. */
 export interface NatsServer extends AsyncDisposable {
-  /** nats://127.0.0.1:PORT */
+  /** nats://HOST:PORT */
   readonly url: string;
-  /** Its port. */
+  /** Its client port. */
   readonly port: number;
+  /** nats-route://HOST:PORT of its cluster listener, when in a cluster. */
+  readonly routeUrl?: string;
   /** Its process id. */
   readonly pid: number;
   /** max_payload it was started with, in bytes. */
   readonly maxPayloadBytes: number;
   /** Its version line, e.g. "nats-server: v2.9.10". */
   readonly version: string;
+  /** Whether the kernel stops it if this process dies (setpriv --pdeathsig). */
+  readonly tied: boolean;
+  /**
+   * Replaces its cluster routes by a config reload (the server keeps running).
+   *
+   * @param routes nats-route:// URLs of the other servers.
+   */
+  setRoutes(routes: string[]): Promise<void>;
   /** Stops it (SIGTERM, SIGKILL after 3 s) and removes its config. Idempotent. */
   stop(): Promise<void>;
 }
@@ -53,37 +71,118 @@ export class NatsServerError extends Error {
   }
 }
 
+/** Where pid files of the servers this suite started live. */
+export function natsRegistryDir(): string {
+  return `${suiteCacheDir()}/nats-servers`;
+}
+
+interface RegistryEntry {
+  serverPid: number;
+  ownerPid: number;
+  configDir: string;
+}
+
 /**
- * Starts nats-server on a free loopback port.
+ * Stops servers whose owner died without stopping them (a SIGKILLed bench on a host without
+ * setpriv), going by the pid files of the registry.
  *
- * @param options Binary, max_payload, start timeout.
+ * @returns The pids stopped.
+ */
+export async function reapOrphanedServers(): Promise<number[]> {
+  const reaped: number[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(natsRegistryDir())];
+  } catch {
+    return reaped;
+  }
+  for (const e of entries.filter((x) => x.name.endsWith(".json"))) {
+    const path = `${natsRegistryDir()}/${e.name}`;
+    let entry: RegistryEntry;
+    try {
+      entry = JSON.parse(await Deno.readTextFile(path));
+    } catch {
+      continue;
+    }
+    if (isAlive(entry.ownerPid)) continue;
+    // Only a process still running our config: a reused pid is left alone.
+    if (isAlive(entry.serverPid) && commandLine(entry.serverPid).includes(entry.configDir)) {
+      try {
+        Deno.kill(entry.serverPid, "SIGTERM");
+        reaped.push(entry.serverPid);
+      } catch { /* gone meanwhile */ }
+    }
+    await Deno.remove(path).catch(() => {});
+    await Deno.remove(entry.configDir, { recursive: true }).catch(() => {});
+  }
+  return reaped;
+}
+
+function commandLine(pid: number): string {
+  const out = new Deno.Command("ps", {
+    args: ["-o", "args=", "-p", String(pid)],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .outputSync();
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * Starts nats-server on a free port.
+ *
+ * @param options Binary, max_payload, address, cluster, start timeout.
  * @returns The running server.
  * @throws {NatsServerError} If the binary is missing (with the install command) or it does not start.
  */
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServer> {
   const binary = options.binary ?? "nats-server";
   const maxPayloadBytes = options.maxPayloadBytes ?? 8 * 1024 * 1024;
+  const hostname = options.hostname ?? "127.0.0.1";
   const version = await serverVersion(binary);
+  await reapOrphanedServers();
   const dir = await Deno.makeTempDir({ prefix: "phantom-nats-" });
-  const port = freePort();
-  const config = [
-    `listen: 127.0.0.1:${port}`,
-    `max_payload: ${maxPayloadBytes}`,
-    // max_pending must be at least max_payload; leave room for many messages in flight.
-    `max_pending: ${Math.max(64 * 1024 * 1024, 8 * maxPayloadBytes)}`,
-    `write_deadline: "30s"`,
-    ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
-    "",
-  ].join("\n");
-  await Deno.writeTextFile(`${dir}/nats.conf`, config);
-  const child = new Deno.Command(binary, {
+  const port = freePort(hostname);
+  const clusterPort = options.cluster ? freePort(hostname) : undefined;
+  const writeConfig = (routes: string[]) =>
+    Deno.writeTextFile(
+      `${dir}/nats.conf`,
+      [
+        `listen: ${hostname}:${port}`,
+        `max_payload: ${maxPayloadBytes}`,
+        // max_pending must be at least max_payload; leave room for many messages in flight.
+        `max_pending: ${Math.max(64 * 1024 * 1024, 8 * maxPayloadBytes)}`,
+        `write_deadline: "30s"`,
+        ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
+        ...(options.cluster
+          ? [
+            `cluster {`,
+            `  name: ${JSON.stringify(options.cluster.name)}`,
+            `  listen: ${hostname}:${clusterPort}`,
+            `  routes: [${routes.map((r) => JSON.stringify(r)).join(", ")}]`,
+            `}`,
+          ]
+          : []),
+        "",
+      ].join("\n"),
+    );
+  await writeConfig(options.cluster?.routes ?? []);
+  const { child, tied } = spawnTied(binary, {
     args: ["-c", `${dir}/nats.conf`],
     stdout: "null",
     stderr: "piped",
     stdin: "null",
-  }).spawn();
+  });
   // Drain the server's log for good: a closed pipe would kill it (SIGPIPE) at its next log line.
   const log = drain(child.stderr);
+  const registry = `${natsRegistryDir()}/${child.pid}.json`;
+  await Deno.mkdir(natsRegistryDir(), { recursive: true });
+  await Deno.writeTextFile(
+    registry,
+    JSON.stringify(
+      { serverPid: child.pid, ownerPid: Deno.pid, configDir: dir } satisfies RegistryEntry,
+    ),
+  );
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
@@ -91,9 +190,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await stopProcess(child, 3000);
     await log.done;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(registry).catch(() => {});
   };
   try {
-    await waitForPort(port, options.startTimeoutMs ?? 10_000, child.status);
+    await waitForPort(hostname, port, options.startTimeoutMs ?? 10_000, child.status);
   } catch (error) {
     await stop();
     throw new NatsServerError(
@@ -101,11 +201,29 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     );
   }
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url: `nats://${hostname}:${port}`,
     port,
+    routeUrl: clusterPort ? `nats-route://${hostname}:${clusterPort}` : undefined,
     pid: child.pid,
     maxPayloadBytes,
     version,
+    tied,
+    async setRoutes(routes) {
+      if (!options.cluster) {
+        throw new NatsServerError("Cannot set routes: this server is not in a cluster");
+      }
+      await writeConfig(routes);
+      const reloads = () => log.tail().split("Reloaded server configuration").length;
+      const before = reloads();
+      child.kill("SIGHUP"); // reload: nats-server applies new routes without a restart
+      const deadline = Date.now() + 5000;
+      while (reloads() === before && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      if (reloads() === before) {
+        throw new NatsServerError(`nats-server ${child.pid} did not reload its routes`);
+      }
+    },
     stop,
     [Symbol.asyncDispose]: stop,
   };
@@ -133,14 +251,19 @@ async function serverVersion(binary: string): Promise<string> {
   }
 }
 
-async function waitForPort(port: number, timeoutMs: number, exited: Promise<Deno.CommandStatus>) {
+async function waitForPort(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  exited: Promise<Deno.CommandStatus>,
+) {
   const deadline = Date.now() + timeoutMs;
   let done: Deno.CommandStatus | undefined;
   exited.then((s) => (done = s));
   while (Date.now() < deadline) {
     if (done) throw new Error(`the process exited with code ${done.code}`);
     try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port }); // accepting: up
+      const conn = await Deno.connect({ hostname, port }); // accepting: up
       conn.close();
       return;
     } catch {
@@ -150,12 +273,12 @@ async function waitForPort(port: number, timeoutMs: number, exited: Promise<Deno
   throw new Error(`no connection after ${timeoutMs} ms`);
 }
 
-/** Reads a stream to its end, keeping the last 4 KiB of text. */
+/** Reads a stream to its end, keeping the last 8 KiB of text. */
 function drain(stream: ReadableStream<Uint8Array>): { tail: () => string; done: Promise<void> } {
   let text = "";
   const decoder = new TextDecoder();
   const done = (async () => {
-    for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-4096);
+    for await (const chunk of stream) text = (text + decoder.decode(chunk)).slice(-8192);
   })().catch(() => {});
   return { tail: () => text, done };
 }

@@ -3,6 +3,8 @@
  * together with the run spec, collects their results, and watches heartbeats. A rank that reports
  * an error, stops sending heartbeats for `heartbeatTimeoutMs` (dead or hung), or whose process
  * the launcher sees exit, fails the run with an error naming it; the other ranks are told to abort.
+ * The coordinator sends heartbeats of its own (`chb`, every second), so ranks whose coordinator
+ * was killed outright stop within 30 s.
  *
  * @module
  */
@@ -72,6 +74,10 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<Coordi
   const { spec } = options;
   const p = spec.config.ranks;
   const nc = await connectNats({ name: `${spec.runId} coordinator`, ...options.connection });
+  // Ranks stop on their own when these stop: a coordinator killed outright leaves nothing behind.
+  const beat = () => nc.publish(controlSubject(spec.runId, "chb"), encodeControl({}));
+  beat();
+  const coordinatorBeat = setInterval(beat, 1000);
   try {
     return await coordinate(nc, options, p);
   } catch (error) {
@@ -82,6 +88,7 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<Coordi
     }
     throw error;
   } finally {
+    clearInterval(coordinatorBeat);
     await nc.close().catch(() => {});
   }
 }

@@ -7,7 +7,7 @@
  */
 
 import { blasWorkerEnvironment } from "../nn/blas/blas_backend.ts";
-import { stopProcess } from "../system/process.ts";
+import { spawnTied, stopProcess } from "../system/process.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
 
@@ -59,7 +59,8 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   failure.catch(() => {});
   let ending = false;
   const children = ranges.map(([first, last]) => {
-    const child = new Deno.Command(Deno.execPath(), {
+    // Tied: a bench killed by SIGKILL takes its workers with it (heartbeats are the fallback).
+    const { child } = spawnTied(Deno.execPath(), {
       args: [
         "run",
         "--allow-read",
@@ -82,7 +83,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
       stdin: "null",
       stdout: "null",
       stderr: "piped",
-    }).spawn();
+    });
     const stderr = new Response(child.stderr).text();
     child.status.then(async (status) => {
       if (status.success || ending) return;

@@ -57,13 +57,43 @@ export async function runRanks(options: RankRuntimeOptions): Promise<Map<number,
   }
 }
 
-/** The control messages a thread listens to, as promises. */
+/** Silence of the coordinator after which ranks stop, in ms. */
+export const COORDINATOR_TIMEOUT_MS = 30_000;
+
+/**
+ * The control messages a thread listens to, as promises. `aborted` resolves with the reason the
+ * ranks must stop: the coordinator said so, it fell silent (dead), or this connection lost its
+ * NATS server (core NATS keeps no messages: the run cannot go on).
+ */
 function controlChannel(nc: NatsConnection, runId: string, startTimeoutMs: number) {
-  const aborted = new Promise<string>((resolve) => {
-    nc.subscribe(controlSubject(runId, "abort"), {
-      callback: (_err, msg) => resolve(parseControl<{ reason: string }>(msg.data, "abort").reason),
-    });
+  let stop!: (reason: string) => void;
+  const aborted = new Promise<string>((resolve) => (stop = resolve));
+  nc.subscribe(controlSubject(runId, "abort"), {
+    callback: (_err, msg) =>
+      stop(
+        `aborted by the coordinator: ${parseControl<{ reason: string }>(msg.data, "abort").reason}`,
+      ),
   });
+  const silence = Number(Deno.env.get("PHANTOM_COORDINATOR_TIMEOUT_MS")) || COORDINATOR_TIMEOUT_MS;
+  let lastBeat = 0;
+  nc.subscribe(controlSubject(runId, "chb"), {
+    callback: () => {
+      lastBeat = Date.now();
+    },
+  });
+  const watchdog = setInterval(() => {
+    if (lastBeat > 0 && Date.now() - lastBeat > silence) {
+      stop(`the coordinator sent no heartbeat for ${silence} ms: it is gone`);
+    }
+  }, Math.min(1000, silence / 4));
+  (async () => {
+    for await (const status of nc.status()) {
+      if (status.type === "disconnect") {
+        stop(`lost the connection to NATS server ${status.server} (messages in flight are lost)`);
+      }
+    }
+  })().catch(() => {});
+  aborted.then(() => clearInterval(watchdog));
   const started = new Promise<RunSpec>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`no start message within ${startTimeoutMs} ms`)),
@@ -84,7 +114,7 @@ function controlChannel(nc: NatsConnection, runId: string, startTimeoutMs: numbe
   const go = new Promise<void>((resolve) => {
     nc.subscribe(controlSubject(runId, "go"), { max: 1, callback: () => resolve() });
   });
-  return { aborted, started, go };
+  return { aborted, started, go, close: () => clearInterval(watchdog) };
 }
 
 async function lifecycle(
@@ -106,7 +136,10 @@ async function lifecycle(
   }
   const first = await Promise.race([control.started, control.aborted.then((r) => ({ abort: r }))])
     .catch((error: Error) => ({ abort: error.message }));
-  if ("abort" in first) return outcomes;
+  if ("abort" in first) {
+    control.close();
+    return outcomes;
+  }
   const spec = first;
   // Beat from the start message on: setting up the backend can take long on a loaded host.
   const steps = new Map(ranks.map((r) => [r, -1]));
@@ -139,7 +172,7 @@ async function lifecycle(
     if (!proceed) return outcomes;
     const abortRun = control.aborted.then((reason) => {
       host?.close(); // pending collectives fail at once
-      throw new Error(`aborted by the coordinator: ${reason}`);
+      throw new Error(reason);
     });
     abortRun.catch(() => {});
     await Promise.all(ranks.map(async (rank) => {
@@ -165,6 +198,7 @@ async function lifecycle(
     return outcomes;
   } finally {
     clearInterval(heartbeat);
+    control.close();
     await host?.close();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The control protocol between a coordinator and its rank workers, over NATS subjects
  * `pb.<run>.ctl.<kind>`: ranks announce themselves (`hello`), the coordinator sends the run spec to
- * all at once (`start`), ranks send heartbeats (`hb`), rank 0 streams step records (`step`), each
+ * all at once (`start`), ranks send heartbeats (`hb`) and so does the coordinator (`chb`: ranks
+ * whose coordinator is gone stop within 30 s), rank 0 streams step records (`step`), each
  * rank sends its result (`result`) or its error (`error`), and the coordinator can stop everyone
  * (`abort`). Between `start` and training, ranks report `ready` once their data subscriptions are
  * live and wait for `go`: NATS keeps no messages, so no rank may publish before all listen. Every message is JSON and is validated on receipt.
@@ -54,7 +55,7 @@ export type RankOutcome =
 /** Subject of a control message kind. */
 export function controlSubject(
   runId: string,
-  kind: "hello" | "start" | "ready" | "go" | "hb" | "step" | "result" | "abort",
+  kind: "hello" | "start" | "ready" | "go" | "hb" | "chb" | "step" | "result" | "abort",
 ): string {
   return `pb.${runId}.ctl.${kind}`;
 }

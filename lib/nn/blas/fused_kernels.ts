@@ -11,6 +11,7 @@
  */
 
 import { cpus } from "node:os";
+import { suiteCacheDir } from "../../system/cache_dir.ts";
 
 /** In-place optimizer updates on float32 arrays of equal length. */
 export interface FusedKernels {
@@ -178,14 +179,6 @@ export function openNativeKernels(path: string): FusedKernels {
   };
 }
 
-/** Where built kernels are cached. */
-export function kernelCacheDir(env: { get(name: string): string | undefined } = Deno.env): string {
-  const home = env.get("HOME");
-  return env.get("PHANTOM_CACHE_DIR") ??
-    (env.get("XDG_CACHE_HOME") ? `${env.get("XDG_CACHE_HOME")}/phantom-bench` : undefined) ??
-    (home ? `${home}/.cache/phantom-bench` : "/tmp/phantom-bench-cache");
-}
-
 /**
  * Builds (or finds in the cache) the native kernels.
  *
@@ -208,7 +201,7 @@ export async function buildNativeKernels(compiler = "cc"): Promise<string> {
     throw new Error(`C compiler ${compiler} not found (${(error as Error).name})`);
   }
   const key = await sha256(`${source}\n${version}\n${flags.join(" ")}\n${cpus()[0]?.model ?? ""}`);
-  const dir = kernelCacheDir();
+  const dir = suiteCacheDir();
   const path = `${dir}/fused-kernels-${key.slice(0, 16)}.so`;
   try {
     Deno.statSync(path);
