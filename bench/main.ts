@@ -10,13 +10,13 @@
 import { join } from "node:path";
 import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
+import { powerArgs, powerFlags } from "../lib/cli/power_flags.ts";
 import { Progress } from "../lib/cli/progress.ts";
 import { formatPeerRow, formatRunRow, RUN_TABLE_HEADER } from "../lib/cli/run_table.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { StopSignals } from "../lib/cli/stop_signals.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { BACKENDS } from "../lib/config/config.ts";
-import { ConfigError } from "../lib/config/config_error.ts";
 import type { Expansion, Sweep } from "../lib/config/sweep.ts";
 import {
   describeNats,
@@ -31,8 +31,8 @@ import {
   resolveBackend,
   selectBackend,
 } from "../lib/nn/backend.ts";
-import { EnergyMonitor, type PowerModel } from "../lib/power/energy_monitor.ts";
-import { openPowerSampler, POWER_BACKENDS } from "../lib/power/open_sampler.ts";
+import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
+import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
 import { collectEnvironment } from "../lib/results/environment.ts";
@@ -41,23 +41,16 @@ import { LAUNCHERS } from "../lib/runtime/nats_run.ts";
 import type { CommunicatorChoice } from "../lib/runtime/point.ts";
 import { checkNumpyPeer, PEERS, PeerUnavailableError } from "../lib/runtime/peer.ts";
 import { runSweep } from "../lib/runtime/runner.ts";
-
-function parsePowerModel(text: string, name: string): PowerModel {
-  const parts = text.split(",").map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v) || v < 0) || text.trim() === "") {
-    throw new ConfigError(
-      name,
-      text,
-      "must be IDLE_W,WATTS_PER_BUSY_CORE (two non-negative numbers)",
-    );
-  }
-  return { idleW: parts[0], wattsPerBusyCore: parts[1] };
-}
+import { type EnergyWindows, localEnergyWindows } from "../lib/runtime/energy_windows.ts";
+import { type NodeCluster, startNodeCluster } from "../lib/runtime/node_cluster.ts";
+import { SlurmError } from "../lib/runtime/slurm.ts";
+import { planSlurm, SLURM_FLAGS, type SlurmPlan } from "../lib/cli/slurm_flags.ts";
 
 const RUN = "Run options";
 
 const FLAGS = {
   ...SWEEP_FLAGS,
+  ...SLURM_FLAGS,
   cooldown: flag.count({
     group: "Sweep options",
     arg: "MS",
@@ -80,8 +73,8 @@ const FLAGS = {
   launcher: flag.oneOf(LAUNCHERS)({
     group: RUN,
     default: "local",
-    help: "local: start worker processes here; slurm: wait for srun-started workers; manual: " +
-      "wait for workers started by hand",
+    help: "local: start worker processes here; slurm: inside an allocation, one srun step per " +
+      "point and a nats-server and power sampler per node; manual: wait for workers started by hand",
   }),
   processes: flag.int({
     group: RUN,
@@ -99,22 +92,12 @@ const FLAGS = {
     help: "TensorFlow.js backend; auto: blas (matrix products by the system's OpenBLAS) where a " +
       "CBLAS library is found, else wasm",
   }),
-  power: flag.oneOf(POWER_BACKENDS)({
-    group: RUN,
-    default: "auto",
-    help: "power telemetry backend",
-  }),
-  "power-model": flag.custom(parsePowerModel, "IDLE,CORE")({
-    group: RUN,
-    help: "with no telemetry: model energy as IDLE watts plus CORE watts per busy CPU core " +
-      '(results say "modelled")',
-  }),
+  ...powerFlags(RUN),
   peer: flag.oneOf(PEERS)({
     group: RUN,
     help: "also train every point in an independent implementation (numpy: python3 with " +
       "numpy) on the same weights and batches; results hold its loss curve and step time",
   }),
-  "power-period": flag.int({ group: RUN, arg: "MS", default: 100, help: "power sampling period" }),
   out: flag.path({
     group: RUN,
     arg: "DIR",
@@ -148,10 +131,16 @@ async function main(args: string[]): Promise<number> {
   const nats = values.nats ? natsConnectionFromValues(values.nats, values, "nats-") : undefined;
   if (plan.sweep === "comm") return await runComm(values, nats);
   // Expanding validates every point before anything starts: a typo fails in a second.
-  const expansion = expandPlan({ ...plan, sweep: plan.sweep }, values);
+  let expansion = expandPlan({ ...plan, sweep: plan.sweep }, values);
+  let slurm: SlurmPlan | undefined;
+  if (values.launcher === "slurm") {
+    slurm = await planSlurm(values, expansion, plan.single, Deno.env.toObject());
+    expansion = slurm.expansion;
+  }
   return await runBench(
     plan.sweep,
     expansion,
+    slurm,
     { ...values, backend: backend.name as typeof values.backend },
     nats,
     given.has("communicator"),
@@ -190,6 +179,7 @@ async function openTransport(
 async function runBench(
   sweep: Sweep,
   expansion: Expansion,
+  slurm: SlurmPlan | undefined,
   values: Values,
   nats: NatsConnectionOptions | undefined,
   explicitCommunicator: boolean,
@@ -199,20 +189,28 @@ async function runBench(
   const backend = backendFallback
     ? { ...selected, flags: { ...selected.flags, autoFallback: backendFallback } }
     : selected;
-  const power = await openPowerSampler(values.power);
-  await using monitor = await EnergyMonitor.start(power.sampler, {
-    periodMs: values["power-period"],
-    powerModel: values["power-model"],
-  });
-  if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
-  const { choice, server } = await openTransport(values, nats, explicitCommunicator);
+  await using stack = new AsyncDisposableStack();
+  const cluster = slurm ? stack.use(await startCluster(slurm, values, nats)) : undefined;
+  const energy = cluster?.energy ?? await localEnergy(values, stack);
+  const { choice, server } = cluster
+    ? {
+      choice: {
+        kind: "nats",
+        connection: cluster.connection,
+        launcher: "slurm",
+        dtype: values.dtype,
+        slurm: { allocation: slurm!.allocation, urlsByNode: cluster.urlsByNode, gpu: slurm!.gpu },
+      } satisfies CommunicatorChoice,
+      server: undefined,
+    }
+    : await openTransport(values, nats, explicitCommunicator);
   using stop = new StopSignals((reason, first) => {
     if (first) console.error(`${reason}: stopping the running point (results so far are kept)`);
   });
   try {
     const environment = {
       ...(await collectEnvironment(backend)),
-      natsServer: server?.version ?? (nats ? "external" : null),
+      natsServer: server?.version ?? cluster?.nodes[0].serverVersion ?? (nats ? "external" : null),
     };
     const dtype = choice.kind === "nats" ? values.dtype : "float32";
     await Deno.mkdir(values.out, { recursive: true });
@@ -235,25 +233,26 @@ async function runBench(
           launcher: values.launcher,
           processes: values.processes ?? null,
           dtype,
+          ...(cluster ? { slurm: describeCluster(cluster, slurm!) } : {}),
         }
         : { kind: "in-process" },
-      power: {
-        backend: power.sampler.backend,
-        devices: power.sampler.devices,
-        selection: power.reasons,
-        notes: power.sampler.notes,
-        periodMs: monitor.periodMs,
-        idleW: monitor.idleW() ?? null,
-        model: values["power-model"] ?? null,
-      },
+      power: { ...energy.describe() },
     }));
-    printPlan(sweep, expansion, backend.name, backend.flags, choice, values, power.sampler.backend);
+    printPlan(
+      sweep,
+      expansion,
+      backend.name,
+      backend.flags,
+      choice,
+      values,
+      energy.describe().backend,
+    );
     await writer.write();
     await runSweep(expansion, {
       communicator: choice,
       bytesPerElement: choice.kind === "nats" ? bytesPerElement(values.dtype) : 4,
       dtype,
-      monitor,
+      energy,
       target: sweep.target ?? { kind: "fraction", value: 0.5 },
       cooldownMs: values.cooldown ?? (values.quick ? 0 : 2000),
       signal: stop.signal,
@@ -306,6 +305,65 @@ function printPlan(
   console.log(RUN_TABLE_HEADER);
 }
 
+/** This host's power sampler and monitor, closed with the stack. */
+async function localEnergy(values: Values, stack: AsyncDisposableStack): Promise<EnergyWindows> {
+  const power = await openPowerSampler(values.power);
+  const monitor = stack.use(
+    await EnergyMonitor.start(power.sampler, {
+      periodMs: values["power-period"],
+      powerModel: values["power-model"],
+    }),
+  );
+  if (power.sampler.devices.length > 0) await monitor.measureIdle(1000);
+  return localEnergyWindows(monitor, power.reasons, values["power-model"] ?? null);
+}
+
+/** The node agents of a Slurm run: a nats-server (unless --nats) and a power sampler per node. */
+async function startCluster(
+  slurm: SlurmPlan,
+  values: Values,
+  nats: NatsConnectionOptions | undefined,
+): Promise<NodeCluster> {
+  const alloc = slurm.allocation;
+  console.log(
+    `slurm job ${alloc.jobId}: ${alloc.nodes.length} nodes (${
+      alloc.nodes.join(", ")
+    }), ${alloc.tasks} tasks`,
+  );
+  const cluster = await startNodeCluster({
+    allocation: alloc,
+    agentArgs: [
+      ...powerArgs(values),
+      ...(values["node-interface"] ? ["--node-interface", values["node-interface"]] : []),
+    ],
+    connection: nats,
+    env: nats ? natsConnectionEnv(nats) : {},
+  });
+  console.log(
+    `node agents up in ${cluster.startMs} ms: ` +
+      (cluster.urlsByNode
+        ? `NATS ${cluster.urlsByNode.join(", ")} (full mesh)`
+        : `NATS ${describeNats(cluster.connection)}`),
+  );
+  return cluster;
+}
+
+function describeCluster(cluster: NodeCluster, slurm: SlurmPlan) {
+  return {
+    jobId: slurm.allocation.jobId,
+    nodes: cluster.nodes.map((n) => ({
+      index: n.index,
+      node: n.node,
+      host: n.host,
+      server: n.client,
+    })),
+    tasks: slurm.allocation.tasks,
+    gpusPerNode: slurm.gpu.gpusPerNode ?? slurm.allocation.gpusPerNode ?? null,
+    gpuBind: slurm.gpu.gpuBind ?? null,
+    agentsStartMs: cluster.startMs,
+  };
+}
+
 async function report(resultsPath: string): Promise<void> {
   try {
     const html = resultsPath.replace(/\.json$/, ".html");
@@ -338,7 +396,7 @@ async function runComm(values: Values, nats: NatsConnectionOptions | undefined):
 if (import.meta.main) {
   await runMain(
     main,
-    [BackendUnavailableError, TelemetryError, NatsServerError, PeerUnavailableError],
+    [BackendUnavailableError, TelemetryError, NatsServerError, PeerUnavailableError, SlurmError],
     "Run `deno task bench --help` for the options.",
   );
 }

@@ -77,7 +77,7 @@ async function main(args: string[]): Promise<number> {
         sweep: results.sweep.id,
         createdAt: results.createdAt,
         runs: results.runs.length,
-        failed: results.runs.filter((r) => r.status === "failed").length,
+        failed: results.runs.filter((r) => r.status !== "ok").length,
       });
     }
     entries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));

@@ -269,6 +269,11 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
   [["--warmup", "-1"], "--warmup needs a value"],
   [["--warmup=-1"], '--warmup ("-1") must be a whole number'],
+  [["--launcher", "slurm"], "SLURM_JOB_ID (missing) must be set for --launcher slurm"],
+  [
+    ["--launcher", "slurm", "--gpus-per-node", "0"],
+    '--gpus-per-node ("0") must be a positive integer',
+  ],
 ];
 
 for (const [args, message] of USAGE_ERRORS) {
@@ -336,6 +341,9 @@ Deno.test("bench: --help documents every flag", async () => {
     "--power-model",
     "--power-period",
     "--out",
+    "--gpus-per-node",
+    "--gpu-bind",
+    "--node-interface",
   ];
   for (const flag of flags) assert(r.stdout.includes(flag), `--help lacks ${flag}`);
 });
@@ -400,6 +408,6 @@ Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits
   assertEquals(status.code, 130);
   const file = await results(dir);
   assertEquals(file.runs.length, 1);
-  assertEquals(file.runs[0].status, "failed");
+  assertEquals(file.runs[0].status, "interrupted");
   assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
 });

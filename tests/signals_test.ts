@@ -6,6 +6,7 @@ import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { ROOT } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 import { isAlive } from "../lib/system/process.ts";
+import { descendants, waitGone } from "../lib/testing/processes.ts";
 
 const POINT = [
   "--mode",
@@ -19,30 +20,6 @@ const POINT = [
   "--steps",
   "4000",
 ];
-
-/** Every process below `pid` (children, their children, ...). */
-function descendants(pid: number): number[] {
-  const out = new Deno.Command("ps", { args: ["-eo", "pid=,ppid="], stdout: "piped" }).outputSync();
-  const children = new Map<number, number[]>();
-  for (const line of new TextDecoder().decode(out.stdout).trim().split("\n")) {
-    const [p, pp] = line.trim().split(/\s+/).map(Number);
-    children.set(pp, [...(children.get(pp) ?? []), p]);
-  }
-  const found: number[] = [];
-  const walk = (p: number) => (children.get(p) ?? []).forEach((c) => (found.push(c), walk(c)));
-  walk(pid);
-  return found;
-}
-
-async function waitGone(pids: number[], ms: number): Promise<number[]> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const alive = pids.filter(isAlive);
-    if (alive.length === 0) return [];
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return pids.filter(isAlive);
-}
 
 /** Starts the bench (directly, or through npx deno task), waits until its first point runs. */
 async function startBench(dir: string, viaNpx: boolean) {
@@ -85,7 +62,7 @@ function interruptedResults(dir: string) {
   const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!;
   const results = parseResults(Deno.readTextFileSync(`${dir}/${file.name}`));
   assertEquals(results.runs.length, 1);
-  assertEquals(results.runs[0].status, "failed");
+  assertEquals(results.runs[0].status, "interrupted");
   assert(results.runs[0].error!.includes("interrupted"), results.runs[0].error);
   assert(Deno.statSync(`${dir}/${file.name.replace(/\.json$/, ".html")}`).isFile, "report written");
 }

@@ -13,7 +13,7 @@ import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { hostRanks, parseRankList, slurmRank } from "../lib/runtime/rank_host.ts";
+import { hostRanks, nodeServers, parseRankList, slurmRank } from "../lib/runtime/rank_host.ts";
 
 const FLAGS = {
   nats: flag.string({ arg: "URL[,URL...]", help: "NATS server(s) of the run (required)" }),
@@ -53,6 +53,9 @@ async function main(args: string[]): Promise<number> {
   else if (values.ranks) ranks = values.ranks;
   else throw new ConfigError("--ranks", undefined, "is required without --launcher slurm");
   const connection = natsConnectionFromValues(values.nats, values);
+  if (values.launcher === "slurm") {
+    Object.assign(connection, nodeServers(values.nats, Deno.env.toObject()));
+  }
   return (await hostRanks(connection, values.run, ranks, values.threads)) ? 0 : 1;
 }
 

@@ -22,7 +22,7 @@ export function formatRunRow(run: RunResult): string {
   const head = `${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
     String(c.width).padStart(7)
   }${String(c.phantomWidth ?? "-").padStart(5)}`;
-  if (!run.metrics) return `${head}  FAILED: ${run.error}`;
+  if (!run.metrics) return `${head}  ${run.status.toUpperCase()}: ${run.error}`;
   const m = run.metrics;
   const step = m.stepTimeMs.median;
   const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${

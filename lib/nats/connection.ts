@@ -32,6 +32,8 @@ export interface NatsConnectionOptions {
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Connection name shown by the server (e.g. "run-x rank 3"). */
   name?: string;
+  /** Try the servers in the order given (e.g. this node's own server first) instead of shuffled. */
+  preferFirst?: boolean;
 }
 
 /**
@@ -68,6 +70,7 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     servers,
     name: options.name,
     noEcho: true,
+    noRandomize: options.preferFirst ?? false,
     token: options.token,
     user: options.user,
     pass: options.password,

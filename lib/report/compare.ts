@@ -143,9 +143,12 @@ export function compareResults(
     const baseRuns = base.get(hash);
     if (!baseRuns) continue;
     const point = curRuns[0].point;
-    const bad = curRuns.find((r) => r.status === "failed");
+    const bad = curRuns.find((r) => r.status !== "ok");
     if (bad) {
-      failed.push({ point, error: bad.error ?? "failed" });
+      failed.push({
+        point,
+        error: bad.status === "failed" ? bad.error ?? "failed" : `${bad.status}: ${bad.error}`,
+      });
       continue;
     }
     const okBase = baseRuns.filter((r) => r.status === "ok");

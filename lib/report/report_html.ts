@@ -47,11 +47,38 @@ function matchKey(r: RunResult): string {
   return `p${c.ranks}-n${c.width}-L${c.layers}-b${c.batch}`;
 }
 
+/** Median joules per step of each node and device, and why energy was unavailable where it was. */
+function energyBreakdown(results: ResultsFile): string {
+  const fmt = (j: number | null) => (j === null ? "n/a" : j.toFixed(3));
+  const rows = results.runs.flatMap((r) => {
+    const e = r.metrics?.energy;
+    if (!e) return [];
+    if (e.unavailableReason) {
+      return [
+        `<tr><td>${escapeHtml(r.id)}</td><td colspan="2">unavailable: ${
+          escapeHtml(e.unavailableReason)
+        }</td></tr>`,
+      ];
+    }
+    const parts = [
+      ...(e.nodes ?? []).map((n) => [`node ${n.node}`, n.joulesPerStep] as const),
+      ...(e.devices ?? []).map((d) => [d.name, d.joulesPerStep] as const),
+    ];
+    return parts.map(([name, j]) =>
+      `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(name)}</td><td>${fmt(j)}</td></tr>`
+    );
+  });
+  if (rows.length === 0) return "<p>No per-device energy in these runs (no telemetry).</p>";
+  return `<table id="energy-breakdown"><thead><tr><th>run</th><th>node / device</th><th>J per step (median)</th></tr></thead><tbody>${
+    rows.join("")
+  }</tbody></table>`;
+}
+
 function runsTable(results: ResultsFile): string {
   const rows = results.runs.map((r) => {
     const c = r.config;
-    if (r.status === "failed" || !r.metrics) {
-      return `<tr class="failed"><td>${escapeHtml(r.id)}</td><td colspan="11">failed: ${
+    if (r.status !== "ok" || !r.metrics) {
+      return `<tr class="failed"><td>${escapeHtml(r.id)}</td><td colspan="11">${r.status}: ${
         escapeHtml(r.error)
       }</td></tr>`;
     }
@@ -173,7 +200,7 @@ export function renderReport(
   chartJs: string,
   title = "phantom-bench report",
 ): string {
-  const failed = results.runs.filter((r) => r.status === "failed");
+  const failed = results.runs.filter((r) => r.status !== "ok");
   const excluded = results.sweep.excluded;
   const data = results.runs.filter((r) => r.status === "ok" && r.metrics).map((r) => ({
     id: r.id,
@@ -208,17 +235,18 @@ figure{display:inline-block;margin:1em}code{white-space:pre-wrap}
 <h1>${escapeHtml(title)}</h1>
 <p>Sweep <b>${
     escapeHtml(results.sweep.id)
-  }</b>, ${results.runs.length} runs, ${failed.length} failed, ${excluded.length} excluded.
+  }</b>, ${results.runs.length} runs, ${failed.length} failed or interrupted, ${excluded.length} excluded.
 Energy numbers say how they were obtained: a hardware <i>counter</i>, <i>integrated</i> power samples, a declared <i>modelled</i> estimate, or <i>unavailable</i>.</p>
 <h2>Runs</h2>${runsTable(results)}
 <h2>Phantom / TP at matching points</h2>${ratioTable(results)}
 <h2>Loss to target, fastest first</h2>
 <p>Models of different size and rank count side by side: the paper's claim that small phantom models on few ranks reach a loss sooner and with less energy than large TP models on many.</p>
 ${targetTable(results)}
+<h2>Energy by node and device</h2>${energyBreakdown(results)}
 <h2>Failures and exclusions</h2>
 <table id="failures"><tbody>${
     failed.map((r) =>
-      `<tr><td>${escapeHtml(r.id)}</td><td>failed: ${escapeHtml(r.error)}</td></tr>`
+      `<tr><td>${escapeHtml(r.id)}</td><td>${r.status}: ${escapeHtml(r.error)}</td></tr>`
     ).join("") +
     excluded.map((x) =>
       `<tr><td>${escapeHtml(x.point)}</td><td>excluded: ${escapeHtml(x.reason)}</td></tr>`

@@ -34,6 +34,14 @@ const energySchema = s.object({
   averageW: s.nullable(s.number()),
   /** Windows shorter than 10 hardware updates. */
   shortWindows: s.integer(),
+  /** Why the energy is unavailable where a source failed (e.g. one node's sampler). */
+  unavailableReason: s.optional(s.string()),
+  /** Median joules per timed step of each device (`node:device` over several nodes). */
+  devices: s.optional(
+    s.array(s.object({ name: s.string(), joulesPerStep: s.nullable(s.number()) })),
+  ),
+  /** Median joules per timed step of each node (Slurm runs). */
+  nodes: s.optional(s.array(s.object({ node: s.string(), joulesPerStep: s.nullable(s.number()) }))),
 });
 
 const lossSchema = s.object({
@@ -126,6 +134,21 @@ const peerSchema = s.object({
   maxRelativeLossDifference: s.optional(s.number()),
 });
 
+const placementSchema = s.object({
+  rank: s.integer(),
+  /** Host name, Slurm node name and index, and the rank's index on its node. */
+  host: s.string(),
+  node: s.string(),
+  nodeIndex: s.integer(),
+  localRank: s.integer(),
+  pid: s.integer(),
+  /** The GPU the rank chose (null without one) and how. */
+  device: s.nullable(s.string()),
+  deviceSource: s.string(),
+  /** The NATS server its connection used (host:port). */
+  natsServer: s.optional(s.string()),
+});
+
 const runSchema = s.refine(
   s.object({
     /** Unique within the file: point id and repeat. */
@@ -137,8 +160,8 @@ const runSchema = s.refine(
     /** SHA-256 (hex, 16 chars) of the canonical configuration: equal for equal points. */
     configHash: s.string(),
     /** Outcome. */
-    status: s.enum(["ok", "failed"] as const),
-    /** Why it failed. */
+    status: s.enum(["ok", "failed", "interrupted"] as const),
+    /** Why it failed or was interrupted. */
     error: s.optional(s.string()),
     /** The full configuration (more fields than checked here are kept). */
     config: configSchema,
@@ -146,10 +169,12 @@ const runSchema = s.refine(
     metrics: s.optional(metricsSchema),
     /** The same run in an independent implementation (--peer), where asked for. */
     peer: s.optional(peerSchema),
+    /** Where each rank ran (NATS runs): node, local rank, GPU. */
+    placement: s.optional(s.array(placementSchema)),
   }),
   (run, path, fail) => {
-    if (run.status === "failed" && typeof run.error !== "string") {
-      fail(`${path}.error`, "must be a string for a failed run");
+    if (run.status !== "ok" && typeof run.error !== "string") {
+      fail(`${path}.error`, `must be a string for a ${run.status} run`);
     }
     if (run.status === "ok" && run.metrics === undefined) fail(`${path}.metrics`, "is missing");
   },

@@ -184,11 +184,11 @@ async function coordinate(
       !outcomes[r] && now - lastBeat.get(r)! > heartbeatTimeoutMs
     );
     if (silent.length) {
+      const servers = [...new Set(silent.map((r) => hellos[r]?.natsServer).filter(Boolean))];
       fail(
         new RunFailedError(
-          `Run failed: ranks ${
-            silent.join(", ")
-          } sent no heartbeat for ${heartbeatTimeoutMs} ms (dead or hung)`,
+          `Run failed: ranks ${silent.join(", ")} sent no heartbeat for ${heartbeatTimeoutMs} ms ` +
+            `(dead or hung, or their NATS server is gone: ${servers.join(", ") || "unknown"})`,
           silent,
         ),
       );

@@ -24,10 +24,14 @@ export interface StepWindows {
 
 /**
  * @param windows One entry per timed step.
+ * @param unavailableReason Why a source gave no energy (recorded with the result).
  * @returns The run's energy figures.
  * @throws {RangeError} If there are no windows.
  */
-export function summarizeEnergy(windows: readonly StepWindows[]): EnergyResult {
+export function summarizeEnergy(
+  windows: readonly StepWindows[],
+  unavailableReason?: string,
+): EnergyResult {
   if (windows.length === 0) throw new RangeError("Cannot summarise energy: no step windows");
   const all = windows.flatMap((w) => [w.step, w.forward, w.backward]);
   const method = weakestMethod(all.map((w) => w.method));
@@ -51,5 +55,39 @@ export function summarizeEnergy(windows: readonly StepWindows[]): EnergyResult {
       : null,
     averageW: available ? joules(steps).reduce((s, j) => s + j, 0) / durationS : null,
     shortWindows: steps.filter((w) => w.shortWindow).length,
+    ...(unavailableReason ? { unavailableReason } : {}),
+    ...(available ? breakdown(steps) : {}),
   };
+}
+
+/**
+ * Median joules per step of every device and (where names say `node:device`) of every node.
+ */
+function breakdown(steps: EnergyMeasurement[]): Pick<EnergyResult, "devices" | "nodes"> {
+  const names = steps[0].devices.map((d) => d.name);
+  if (names.length === 0) return {};
+  const median = (xs: number[]) => distribution(xs).median;
+  const devices = names.map((name, i) => {
+    const js = steps.map((s) => s.devices[i]?.joules ?? null);
+    return {
+      name,
+      joulesPerStep: js.some((j) => j === null) ? null : median(js as number[]),
+    };
+  });
+  const nodeOf = (name: string) => (name.includes(":") ? name.slice(0, name.indexOf(":")) : null);
+  const nodeNames = [...new Set(names.map(nodeOf))];
+  if (nodeNames.some((n) => n === null)) return { devices };
+  const nodes = (nodeNames as string[]).map((node) => {
+    const perStep = steps.map((s) =>
+      s.devices.filter((d) => nodeOf(d.name) === node).reduce<number | null>(
+        (sum, d) => (sum === null || d.joules === null ? null : sum + d.joules),
+        0,
+      )
+    );
+    return {
+      node,
+      joulesPerStep: perStep.some((j) => j === null) ? null : median(perStep as number[]),
+    };
+  });
+  return { devices, nodes };
 }

@@ -11,6 +11,26 @@ import { spawnTied, stopProcess } from "../system/process.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
 
+/**
+ * The arguments of `deno` for a worker process (workers/rank_host.ts) with the permissions it needs.
+ *
+ * @param args The worker's own arguments.
+ * @returns Arguments for Deno.execPath().
+ */
+export function rankHostArgs(args: string[]): string[] {
+  const host = new URL("../../workers/rank_host.ts", import.meta.url).pathname;
+  return [
+    "run",
+    "--allow-read",
+    "--allow-env",
+    "--allow-sys",
+    "--allow-net",
+    "--allow-ffi",
+    host,
+    ...args,
+  ];
+}
+
 /** Options of {@linkcode launchLocal}. */
 export interface LocalLaunchOptions {
   /** The NATS servers and credentials the workers use (credentials travel in their environment). */
@@ -47,7 +67,6 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const p = options.ranks;
   const cores = navigator.hardwareConcurrency ?? 2;
   const processes = Math.max(1, Math.min(options.processes ?? Math.min(p, cores), p));
-  const host = new URL("../../workers/rank_host.ts", import.meta.url).pathname;
   const ranges: [number, number][] = [];
   for (let i = 0; i < processes; i++) {
     const first = Math.floor((i * p) / processes);
@@ -61,14 +80,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
   const children = ranges.map(([first, last]) => {
     // Tied: a bench killed by SIGKILL takes its workers with it (heartbeats are the fallback).
     const { child } = spawnTied(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-env",
-        "--allow-sys",
-        "--allow-net",
-        "--allow-ffi",
-        host,
+      args: rankHostArgs([
         "--nats",
         (Array.isArray(options.connection.servers)
           ? options.connection.servers
@@ -77,7 +89,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
         options.runId,
         "--ranks",
         `${first}-${last}`,
-      ],
+      ]),
       // Credentials, and what the blas backend needs: built kernels and the GEMM thread share.
       env: { ...natsConnectionEnv(options.connection), ...blasWorkerEnvironment(processes) },
       stdin: "null",

@@ -13,6 +13,9 @@ import { type NatsConnectionOptions, redactServers } from "../nats/connection.ts
 import { startNatsServer } from "../nats/nats_server.ts";
 import type { WireDtype } from "../nats/wire.ts";
 import type { RunSpec, StepEvent } from "./run_protocol.ts";
+import { launchSlurm, type SlurmLaunch } from "./slurm_launch.ts";
+
+export type { SlurmLaunch };
 
 /** How ranks are started. */
 export type LauncherName = "local" | "slurm" | "manual";
@@ -25,6 +28,8 @@ export interface NatsRunOptions {
   connection?: NatsConnectionOptions;
   /** How ranks are started. @default "local" */
   launcher?: LauncherName;
+  /** With the slurm launcher: the allocation, node servers and GPU flags (one step per run). */
+  slurm?: SlurmLaunch;
   /** Worker processes for the local launcher. */
   processes?: number;
   /** Wire dtype. @default "float32" */
@@ -93,8 +98,12 @@ export async function runOverNats(
   const launch = launcher === "local"
     ? launchLocal({ connection, runId, ranks: config.ranks, processes: options.processes })
     : undefined;
-  if (!launch) options.onWaitingForRanks?.(runId, url);
-  else options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));
+  const step = launcher === "slurm" && options.slurm
+    ? launchSlurm(options.slurm, connection, runId, config.ranks)
+    : undefined;
+  if (launch) options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));
+  else if (!step) options.onWaitingForRanks?.(runId, url);
+  let finished = false;
   try {
     const start = Date.now();
     const aborted = new Promise<never>((_, reject) => {
@@ -107,11 +116,13 @@ export async function runOverNats(
       connection,
       spec,
       // Starting hundreds of ranks (a tfjs backend each) on a few cores takes a while.
-      joinTimeoutMs: options.joinTimeoutMs ?? (launch ? 60_000 + 1000 * config.ranks : 1_800_000),
+      joinTimeoutMs: options.joinTimeoutMs ??
+        (launch || step ? 60_000 + 1000 * config.ranks : 1_800_000),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
-      launcherFailure: launch ? Promise.race([launch.failure, aborted]) : aborted,
+      launcherFailure: Promise.race([launch?.failure ?? step?.failure ?? aborted, aborted]),
       onStep: options.onStep,
     });
+    finished = true;
     return {
       ...run,
       runId,
@@ -120,6 +131,8 @@ export async function runOverNats(
       wallMs: Date.now() - start,
     };
   } finally {
+    // After a run its ranks exit by themselves; a failed or interrupted step is cancelled.
+    await (finished ? step?.finish() : step?.cancel());
     await launch?.kill();
     await server?.stop();
   }

@@ -1,17 +1,18 @@
 /**
- * Runs one benchmark point on the chosen communicator and returns every rank's measurements with
- * rank 0's step start times on the energy monitor's clock (live in process; over NATS converted
- * from the shared wall clock) and the CPU time spent in each step by the processes hosting ranks
- * (for a declared power model).
+ * Runs one benchmark point on the chosen communicator and returns every rank's measurements, rank
+ * 0's step starts on the shared wall clock (ms since the epoch: what every process and node agrees
+ * on, for energy windows), the CPU time each node's rank-hosting processes spent in each step (for
+ * a declared power model), and where each rank ran.
  *
  * @module
  */
 
-import { processCpuMs } from "../system/process.ts";
 import type { TrainConfig } from "../config/config.ts";
 import type { NatsConnectionOptions } from "../nats/connection.ts";
 import type { WireDtype } from "../nats/wire.ts";
-import { type LauncherName, runOverNats } from "./nats_run.ts";
+import { processCpuMs } from "../system/process.ts";
+import { type LauncherName, runOverNats, type SlurmLaunch } from "./nats_run.ts";
+import type { Hello } from "./run_protocol.ts";
 import type { StepRecord } from "./trainer.ts";
 import { type RankRunResult, trainInProcess } from "./trainer.ts";
 
@@ -24,21 +25,28 @@ export type CommunicatorChoice =
     launcher: LauncherName;
     processes?: number;
     dtype: WireDtype;
+    /** With launcher slurm: the allocation, its NATS servers and GPU flags. */
+    slurm?: SlurmLaunch;
   };
+
+/** Where a rank ran. */
+export type RankPlacement = Omit<Hello, "host"> & { host: string };
 
 /** What a point produced. */
 export interface PointOutcome {
   /** Every rank's measurements. */
   ranks: RankRunResult[];
-  /** Rank 0's step starts, in ms on this process's performance clock. */
-  stepStartsMs: number[];
-  /** CPU time of the rank-hosting processes during each step, in ms. */
-  stepCpuMs: number[];
+  /** Rank 0's step starts, in ms since the epoch. */
+  stepStartsEpochMs: number[];
+  /** Per step, the CPU time of each node's rank-hosting processes, in ms (by node index). */
+  stepCpuMsByNode: number[][];
+  /** Where every rank ran (null in process: this process). */
+  placement: RankPlacement[] | null;
 }
 
 /** Options of {@linkcode runPoint}. */
 export interface PointOptions {
-  /** Aborts a NATS run. */
+  /** Aborts the run. */
   signal?: AbortSignal;
   /** Rank 0's step records as they come (progress). */
   onStep?: (record: StepRecord) => void;
@@ -56,46 +64,52 @@ export async function runPoint(
   options: PointOptions = {},
 ): Promise<PointOutcome> {
   if (communicator.kind === "in-process") {
-    const stepStartsMs: number[] = [];
-    const stepCpuMs: number[] = [];
+    const stepStartsEpochMs: number[] = [];
+    const stepCpuMsByNode: number[][] = [];
     let cpuStart = 0;
     const ranks = await trainInProcess(config, {
       onStepStart: () => {
-        stepStartsMs.push(performance.now());
+        stepStartsEpochMs.push(performance.timeOrigin + performance.now());
         cpuStart = processCpuMs();
       },
       onStep: (s) => {
-        stepCpuMs.push(processCpuMs() - cpuStart);
+        stepCpuMsByNode.push([processCpuMs() - cpuStart]);
         options.onStep?.(s);
       },
     });
-    return { ranks, stepStartsMs, stepCpuMs };
+    return { ranks, stepStartsEpochMs, stepCpuMsByNode, placement: null };
   }
   const run = await runOverNats(config, {
     connection: communicator.connection,
     launcher: communicator.launcher,
     processes: communicator.processes,
     dtype: communicator.dtype,
+    slurm: communicator.slurm,
     signal: options.signal,
     onStep: (e) => options.onStep?.(e.record),
     onWaitingForRanks: (runId, url) =>
       console.log(
-        `waiting for ${config.ranks} ranks of run ${runId}: start them with\n` +
-          `  srun -n ${config.ranks} npx deno task worker --nats ${url} --run ${runId} --launcher slurm\n` +
-          `or on each host: npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST`,
+        `waiting for ${config.ranks} ranks of run ${runId}: start them on each host with\n` +
+          `  npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST`,
       ),
   });
   const rank0 = run.outcomes[0];
-  // One rank per process reports its process's CPU time.
-  const perProcess = new Map<number, number[]>();
+  // One rank per process reports its process's CPU time; processes are summed per node.
+  const nodes = Math.max(...run.hellos.map((h) => h.nodeIndex)) + 1;
+  const perProcess = new Map<number, { node: number; cpu: number[] }>();
   for (const o of run.outcomes) {
-    if (!perProcess.has(o.pid)) perProcess.set(o.pid, o.stepProcessCpuMs);
+    if (!perProcess.has(o.pid)) {
+      perProcess.set(o.pid, { node: run.hellos[o.rank].nodeIndex, cpu: o.stepProcessCpuMs });
+    }
   }
   return {
     ranks: run.outcomes.map((o) => o.result),
-    stepStartsMs: rank0.stepStartsEpochMs.map((t) => t - performance.timeOrigin),
-    stepCpuMs: rank0.result.steps.map((_, i) =>
-      [...perProcess.values()].reduce((sum, c) => sum + (c[i] ?? 0), 0)
-    ),
+    stepStartsEpochMs: rank0.stepStartsEpochMs,
+    stepCpuMsByNode: rank0.result.steps.map((_, i) => {
+      const byNode = new Array(nodes).fill(0);
+      for (const { node, cpu } of perProcess.values()) byNode[node] += cpu[i] ?? 0;
+      return byNode;
+    }),
+    placement: run.hellos.map((h) => ({ ...h })),
   };
 }

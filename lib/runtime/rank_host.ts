@@ -51,6 +51,38 @@ export function slurmRank(env: Record<string, string | undefined>): number {
 }
 
 /**
+ * The servers an srun task connects to: its own node's first (PHANTOM_NATS_URLS_BY_NODE, by
+ * SLURM_NODEID), then the others as fallbacks; the given list where the variable is not set.
+ *
+ * @param given The --nats list.
+ * @param env The task's environment.
+ * @returns The servers, in the order to try them, and whether that order matters.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { nodeServers } from "./rank_host.ts";
+ * const env = { PHANTOM_NATS_URLS_BY_NODE: "nats://a:1,nats://b:2", SLURM_NODEID: "1" };
+ * assert.deepEqual(nodeServers("nats://a:1", env).servers, ["nats://b:2", "nats://a:1"]);
+ * ```
+ */
+export function nodeServers(
+  given: string,
+  env: Record<string, string | undefined>,
+): { servers: string[]; preferFirst: boolean } {
+  const byNode = env.PHANTOM_NATS_URLS_BY_NODE?.split(",").filter(Boolean);
+  if (!byNode?.length) return { servers: given.split(","), preferFirst: false };
+  const own = Number(env.SLURM_NODEID ?? 0);
+  if (!(own >= 0 && own < byNode.length)) {
+    throw new ConfigError(
+      "SLURM_NODEID",
+      env.SLURM_NODEID,
+      `must name one of the ${byNode.length} nodes`,
+    );
+  }
+  return { servers: [byNode[own], ...byNode.filter((_, i) => i !== own)], preferFirst: true };
+}
+
+/**
  * Hosts ranks in Web Workers and waits for them.
  *
  * @param connection NATS servers and credentials.

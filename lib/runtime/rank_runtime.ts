@@ -15,6 +15,7 @@ import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { NatsHost } from "../nats/nats_communicator.ts";
 import { selectBackend } from "../nn/backend.ts";
 import { processCpuMs } from "../system/process.ts";
+import { chooseGpu } from "./gpu_select.ts";
 import {
   controlSubject,
   encodeControl,
@@ -131,9 +132,7 @@ async function lifecycle(
   };
   const control = controlChannel(nc, runId, options.startTimeoutMs ?? 600_000);
   await nc.flush();
-  for (const rank of ranks) {
-    publish("hello", { rank, host: hostname(), pid: Deno.pid } satisfies Hello);
-  }
+  for (const rank of ranks) publish("hello", placementOf(rank, nc.getServer()));
   const first = await Promise.race([control.started, control.aborted.then((r) => ({ abort: r }))])
     .catch((error: Error) => ({ abort: error.message }));
   if ("abort" in first) {
@@ -201,6 +200,23 @@ async function lifecycle(
     control.close();
     await host?.close();
   }
+}
+
+/** Where a rank runs: node, local rank, GPU (from Slurm's variables where it started us). */
+function placementOf(rank: number, server: string): Hello {
+  const env = Deno.env.toObject();
+  const gpu = chooseGpu(env);
+  return {
+    rank,
+    host: hostname(),
+    pid: Deno.pid,
+    node: env.SLURMD_NODENAME ?? hostname(),
+    nodeIndex: Number(env.SLURM_NODEID ?? 0),
+    localRank: Number(env.SLURM_LOCALID ?? rank),
+    device: gpu.device,
+    deviceSource: gpu.source,
+    natsServer: server,
+  };
 }
 
 /** Trains one rank, recording each step's start on the shared clock and the process's CPU time. */

@@ -33,8 +33,20 @@ export interface RunSpec {
 /** A rank announcing itself. */
 export interface Hello {
   rank: number;
+  /** Host name of the process. */
   host: string;
   pid: number;
+  /** The node: its Slurm name (SLURMD_NODENAME) or the host name. */
+  node: string;
+  /** The node's index in the allocation (SLURM_NODEID), 0 without Slurm. */
+  nodeIndex: number;
+  /** The rank's index among the ranks of its node (SLURM_LOCALID where Slurm starts it). */
+  localRank: number;
+  /** The GPU the rank chose, or null; and how (lib/runtime/gpu_select.ts). */
+  device: string | null;
+  deviceSource: string;
+  /** The NATS server its connection uses (host:port). */
+  natsServer: string;
 }
 
 /** A rank's final message. */

@@ -10,7 +10,7 @@
 import { configHash, type RunResult } from "../results/results.ts";
 import { type StepWindows, summarizeEnergy } from "./energy_summary.ts";
 import { lossToTarget } from "./loss_target.ts";
-import type { EnergyMonitor } from "../power/energy_monitor.ts";
+import type { EnergyWindows, WindowRequest } from "./energy_windows.ts";
 import { summarizeRun } from "./run_summary.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../config/sweep.ts";
 import { comparePeer, type PeerName, runNumpyPeer } from "./peer.ts";
@@ -32,8 +32,8 @@ export interface RunnerContext {
   bytesPerElement: number;
   /** Wire dtype recorded in each run's config. */
   dtype: string;
-  /** The energy monitor. */
-  monitor: EnergyMonitor;
+  /** Where step windows get their energy (this host's monitor, or every node's). */
+  energy: EnergyWindows;
   /** Loss target. */
   target: TargetSpec;
   /** Pause between runs, in ms (lets power settle). */
@@ -109,13 +109,13 @@ async function runOne(
       : undefined;
     const summary = summarizeRun(point.config, outcome.ranks, warmup, ctx.bytesPerElement);
     const rank0 = outcome.ranks[0];
-    const windows = await stepWindows(
-      ctx.monitor,
-      outcome.stepStartsMs,
+    const { windows, unavailableReason } = await stepWindows(
+      ctx.energy,
+      outcome.stepStartsEpochMs,
       rank0.steps,
-      outcome.stepCpuMs,
+      outcome.stepCpuMsByNode,
     );
-    const energy = summarizeEnergy(windows.slice(warmup));
+    const energy = summarizeEnergy(windows.slice(warmup), unavailableReason);
     const stepJoules = energy.method === "unavailable"
       ? null
       : windows.map((w) => w.step.totalJ ?? 0);
@@ -128,13 +128,15 @@ async function runOne(
         loss: lossToTarget(rank0.evals, stepJoules, ctx.target),
       },
       ...(peer ? { peer } : {}),
+      ...(outcome.placement ? { placement: outcome.placement } : {}),
     };
   } catch (error) {
-    return {
-      ...base,
-      status: "failed",
-      error: error instanceof Error ? error.message : String(error),
-    };
+    const message = error instanceof Error ? error.message : String(error);
+    if (ctx.signal?.aborted) {
+      const why = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : "interrupted";
+      return { ...base, status: "interrupted", error: `${why}: ${message}` };
+    }
+    return { ...base, status: "failed", error: message };
   }
 }
 
@@ -148,24 +150,39 @@ async function peerRun(point: SweepPoint, rank0: RankRunResult, warmup: number, 
 }
 
 async function stepWindows(
-  monitor: EnergyMonitor,
-  startsMs: number[],
+  energy: EnergyWindows,
+  startsEpochMs: number[],
   steps: { step: number; stepMs: number; forwardMs: number }[],
-  cpuMs: number[],
-): Promise<StepWindows[]> {
-  await monitor.sampleNow();
-  return await Promise.all(steps.map(async (s, i) => {
-    const start = startsMs[i];
+  cpuMsByNode: number[][],
+): Promise<{ windows: StepWindows[]; unavailableReason?: string }> {
+  const requests: WindowRequest[] = steps.flatMap((s, i) => {
+    const start = startsEpochMs[i];
     const split = start + s.forwardMs;
     const end = start + s.stepMs;
-    const cpu = cpuMs[i] ?? 0;
+    const cpu = cpuMsByNode[i] ?? [];
     // The model's CPU time is split between phases in proportion to their duration.
     const share = s.stepMs > 0 ? s.forwardMs / s.stepMs : 0;
-    const [step, forward, backward] = await Promise.all([
-      monitor.measureWindow(`step ${i}`, start, end, cpu),
-      monitor.measureWindow(`forward ${i}`, start, split, cpu * share),
-      monitor.measureWindow(`backward ${i}`, split, end, cpu * (1 - share)),
-    ]);
-    return { step, forward, backward };
+    return [
+      { name: `step ${i}`, startEpochMs: start, endEpochMs: end, cpuMsByNode: cpu },
+      {
+        name: `forward ${i}`,
+        startEpochMs: start,
+        endEpochMs: split,
+        cpuMsByNode: cpu.map((c) => c * share),
+      },
+      {
+        name: `backward ${i}`,
+        startEpochMs: split,
+        endEpochMs: end,
+        cpuMsByNode: cpu.map((c) => c * (1 - share)),
+      },
+    ];
+  });
+  const { measurements, unavailableReason } = await energy.measure(requests);
+  const windows = steps.map((_, i) => ({
+    step: measurements[3 * i],
+    forward: measurements[3 * i + 1],
+    backward: measurements[3 * i + 2],
   }));
+  return { windows, unavailableReason };
 }

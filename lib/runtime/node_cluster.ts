@@ -1,0 +1,365 @@
+/**
+ * The node agents of a Slurm run, seen from the driver: one long-lived job step
+ * (`srun --overlap -N NODES --ntasks-per-node=1 --input=all`) runs an agent per node
+ * (lib/runtime/node_agent.ts). Each starts its node's nats-server on free ports and reports its
+ * addresses; the driver sends every agent the full list of routes, waits until each has
+ * reloaded, then checks the mesh end to end (a message from every server reaches every other)
+ * before any rank starts. Ranks connect to their own node's server first, so a block published
+ * once crosses the network once per remote node. The agents also sample power on their nodes:
+ * {@linkcode NodeCluster.energy} sums the windows over every device of every node.
+ *
+ * @module
+ */
+
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { EnergyMeasurement } from "../power/energy_monitor.ts";
+import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
+import { readLines } from "../system/lines.ts";
+import { spawnTied, stopProcess } from "../system/process.ts";
+import {
+  type EnergyWindows,
+  type PowerDescription,
+  sumOverNodes,
+  unavailableWindows,
+  type WindowRequest,
+} from "./energy_windows.ts";
+import {
+  type EnergyReply,
+  type EnergyRequest,
+  energySubject,
+  type NodePower,
+  type NodeReport,
+  powerSubject,
+} from "./node_agent.ts";
+import {
+  type CommandRunner,
+  findStep,
+  runCommand,
+  type SlurmAllocation,
+  SlurmError,
+} from "./slurm.ts";
+
+/** Options of {@linkcode startNodeCluster}. */
+export interface NodeClusterOptions {
+  /** The allocation. */
+  allocation: SlurmAllocation;
+  /** Arguments for every agent (power flags, --node-interface). */
+  agentArgs: string[];
+  /** A NATS to use instead of starting a server per node. */
+  connection?: NatsConnectionOptions;
+  /** Variables for the agents (e.g. NATS credentials). */
+  env?: Record<string, string>;
+  /** How long the agents may take to start and mesh, in ms. @default 120000 */
+  startTimeoutMs?: number;
+  /** Timeout of an energy request to one node, in ms. @default 30000 */
+  energyTimeoutMs?: number;
+  /** Runs squeue and scancel. */
+  run?: CommandRunner;
+}
+
+/** The running agents. */
+export interface NodeCluster extends AsyncDisposable {
+  /** What each agent reported, by node index. */
+  readonly nodes: NodeReport[];
+  /** Each node's server URL by node index (null with a given NATS). */
+  readonly urlsByNode: string[] | null;
+  /** What the driver and coordinator connect to: node 0's server first, or the given NATS. */
+  readonly connection: NatsConnectionOptions;
+  /** How long starting the agents, routing and the mesh check took, in ms. */
+  readonly startMs: number;
+  /** Energy of windows summed over all nodes. */
+  readonly energy: EnergyWindows;
+  /** Stops the agents (and their servers) and waits for the step to end. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the agents on every node of the allocation.
+ *
+ * @param options The allocation, agent arguments, NATS.
+ * @returns The running cluster.
+ * @throws {SlurmError} If the step does not start, an agent fails, or the mesh does not form.
+ */
+export async function startNodeCluster(options: NodeClusterOptions): Promise<NodeCluster> {
+  const started = Date.now();
+  const alloc = options.allocation;
+  const n = alloc.nodes.length;
+  const jobName = `pb-nodes-${Math.random().toString(36).slice(2, 8)}`;
+  const agent = new URL("../../workers/node_agent.ts", import.meta.url).pathname;
+  const { child } = spawnTied("srun", {
+    args: [
+      "--overlap", // shares the nodes with the rank steps
+      `-N${n}`,
+      `-n${n}`,
+      "--ntasks-per-node=1",
+      "-l",
+      "--input=all",
+      `--job-name=${jobName}`,
+      // Where devices are constrained by cgroups, the sampler must see all of the node's GPUs.
+      ...(alloc.gpusPerNode ? [`--gpus-per-node=${alloc.gpusPerNode}`] : []),
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      agent,
+      "--job",
+      alloc.jobId,
+      ...(options.connection ? ["--nats", serverList(options.connection)] : []),
+      ...options.agentArgs,
+    ],
+    env: options.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const writer = child.stdin.getWriter();
+  const lines = new LineBox();
+  lines.follow(child.stdout);
+  lines.follow(child.stderr);
+  let exited = false;
+  const status = child.status.then((s) => ((exited = true), s));
+  let nc: NatsConnection | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await nc?.close().catch(() => {});
+    await writer.write(new TextEncoder().encode("STOP\n")).catch(() => {});
+    await writer.close().catch(() => {});
+    const deadline = Date.now() + 10_000;
+    while (!exited && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    if (!exited) {
+      const step = await findStep(alloc.jobId, jobName, options.run ?? runCommand).catch(() =>
+        undefined
+      );
+      if (step) {
+        await (options.run ?? runCommand)("scancel", ["--signal=TERM", step]).catch(() => {});
+      }
+      await stopProcess(child, 5000);
+    }
+    await status;
+  };
+  try {
+    const timeoutMs = options.startTimeoutMs ?? 120_000;
+    const reports = await lines.collect(
+      "PB-NODE",
+      n,
+      timeoutMs,
+      status,
+      (l) => JSON.parse(l) as NodeReport,
+    );
+    const nodes = [...reports].sort((a, b) => a.index - b.index);
+    let urlsByNode: string[] | null = null;
+    let connection: NatsConnectionOptions;
+    if (options.connection) {
+      connection = options.connection;
+    } else {
+      urlsByNode = nodes.map((r) => r.client!);
+      if (n > 1) {
+        const routes = nodes.map((r) => r.route!);
+        await writer.write(new TextEncoder().encode(`ROUTES ${JSON.stringify(routes)}\n`));
+        await lines.collect("PB-ROUTED", n, timeoutMs, status, (l) => l);
+        await awaitMesh(urlsByNode, timeoutMs);
+      }
+      connection = { servers: urlsByNode, preferFirst: true };
+    }
+    nc = await connectNats({ ...connection, name: `pb driver ${alloc.jobId}` });
+    const powers = await Promise.all(
+      nodes.map(async (r) =>
+        (await nc!.request(powerSubject(alloc.jobId, r.index), "", { timeout: 10_000 })).json<
+          NodePower
+        >()
+      ),
+    );
+    return {
+      nodes,
+      urlsByNode,
+      connection,
+      startMs: Date.now() - started,
+      energy: clusterEnergy(nc, alloc.jobId, nodes, powers, options.energyTimeoutMs ?? 30_000),
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await stop();
+    throw new SlurmError(
+      `The node agents did not start: ${(error as Error).message}\n${lines.tail()}`,
+      { cause: error },
+    );
+  }
+}
+
+function serverList(connection: NatsConnectionOptions): string {
+  return (Array.isArray(connection.servers) ? connection.servers : [connection.servers]).join(",");
+}
+
+/** Lines of the agents' step, matched against what the driver waits for. */
+class LineBox {
+  #lines: string[] = [];
+  #waiters: (() => void)[] = [];
+
+  follow(stream: ReadableStream<Uint8Array>) {
+    (async () => {
+      for await (const line of readLines(stream)) {
+        this.#lines.push(line);
+        for (const w of this.#waiters) w();
+      }
+    })().catch(() => {});
+  }
+
+  tail(): string {
+    return this.#lines.filter((l) => !/PB-(NODE|ROUTED)/.test(l)).slice(-10).join("\n");
+  }
+
+  /** Waits for `count` lines `TAG rest` (srun may put "N: " first) and parses their rest. */
+  async collect<T>(
+    tag: string,
+    count: number,
+    timeoutMs: number,
+    exited: Promise<Deno.CommandStatus>,
+    parse: (rest: string) => T,
+  ): Promise<T[]> {
+    const pattern = new RegExp(`^(?:\\s*\\d+: )?(${tag}|PB-ERROR) ?(.*)$`);
+    const deadline = Date.now() + timeoutMs;
+    let done: Deno.CommandStatus | undefined;
+    exited.then((s) => (done = s));
+    while (true) {
+      const found = this.#lines.map((l) => l.match(pattern)).filter((m) => m !== null);
+      const error = found.find((m) => m[1] === "PB-ERROR");
+      if (error) throw new Error(`agent error: ${error[2]}`);
+      const ok = found.filter((m) => m[1] === tag);
+      if (ok.length >= count) return ok.slice(0, count).map((m) => parse(m[2]));
+      if (done) throw new Error(`the agents' step exited with code ${done.code}`);
+      if (Date.now() > deadline) {
+        throw new Error(`${ok.length} of ${count} agents sent ${tag} within ${timeoutMs} ms`);
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 100);
+        this.#waiters.push(() => (clearTimeout(timer), resolve()));
+      });
+      this.#waiters = [];
+    }
+  }
+}
+
+/**
+ * Waits until a message published on every server reaches a subscriber on every other (the
+ * routes of the full mesh are up), republishing until then.
+ *
+ * @param urls Client URLs, one per server.
+ * @param timeoutMs Deadline.
+ * @throws {Error} Naming the pairs still unconnected at the deadline.
+ */
+export async function awaitMesh(urls: string[], timeoutMs: number): Promise<void> {
+  const id = Math.random().toString(36).slice(2, 8);
+  const conns = await Promise.all(
+    urls.map((u) => connectNats({ servers: u, name: "pb mesh check" })),
+  );
+  try {
+    const seen = new Set<string>();
+    conns.forEach((nc, to) =>
+      nc.subscribe(`pb.mesh.${id}.${to}`, {
+        callback: (_e, msg) => {
+          seen.add(`${msg.string()}>${to}`);
+        },
+      })
+    );
+    await Promise.all(conns.map((nc) => nc.flush()));
+    const deadline = Date.now() + timeoutMs;
+    const pairs = urls.flatMap((_, a) => urls.map((_, b) => [a, b]).filter(([x, y]) => x !== y));
+    while (true) {
+      const missing = pairs.filter(([a, b]) => !seen.has(`${a}>${b}`));
+      if (missing.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `NATS routes did not connect: ${
+            missing.map(([a, b]) => `${urls[a]} -> ${urls[b]}`).join(", ")
+          }`,
+        );
+      }
+      for (const [a, b] of missing) conns[a].publish(`pb.mesh.${id}.${b}`, String(a));
+      await Promise.all(conns.map((nc) => nc.flush()));
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    await Promise.all(conns.map((nc) => nc.close()));
+  }
+}
+
+function clusterEnergy(
+  nc: NatsConnection,
+  job: string,
+  nodes: NodeReport[],
+  powers: NodePower[],
+  timeoutMs: number,
+): EnergyWindows {
+  const described = nodes.map((r, i): PowerDescription & { node: string } => {
+    const power = powers[i];
+    return "error" in power
+      ? {
+        node: r.node,
+        backend: "failed",
+        devices: [],
+        selection: [power.error],
+        notes: [],
+        periodMs: 0,
+        idleW: null,
+        model: null,
+      }
+      : { node: r.node, ...power };
+  });
+  const backend = [...new Set(described.map((d) => d.backend))].join("+");
+  return {
+    async measure(windows: WindowRequest[]) {
+      const failed = powers.findIndex((p) => "error" in p);
+      if (failed >= 0) {
+        const why = (powers[failed] as { error: string }).error;
+        return unavailableWindows(
+          windows,
+          backend,
+          `the power sampler of node ${nodes[failed].node} failed: ${why}`,
+        );
+      }
+      let replies: EnergyReply[];
+      try {
+        replies = await Promise.all(nodes.map(async (r) => {
+          const request: EnergyRequest = {
+            windows: windows.map((w) => ({
+              name: w.name,
+              startEpochMs: w.startEpochMs,
+              endEpochMs: w.endEpochMs,
+              cpuMs: w.cpuMsByNode[r.index] ?? 0,
+            })),
+          };
+          const reply = await nc.request(energySubject(job, r.index), JSON.stringify(request), {
+            timeout: timeoutMs,
+          })
+            .catch((error: Error) => {
+              throw new Error(`node ${r.node} did not answer (${error.message})`);
+            });
+          return reply.json<EnergyReply>();
+        }));
+      } catch (error) {
+        return unavailableWindows(windows, backend, (error as Error).message);
+      }
+      const bad = replies.findIndex((r) => "error" in r);
+      if (bad >= 0) {
+        return unavailableWindows(
+          windows,
+          backend,
+          `node ${nodes[bad].node}: ${(replies[bad] as { error: string }).error}`,
+        );
+      }
+      const ok = replies as { measurements: EnergyMeasurement[] }[];
+      return {
+        measurements: windows.map((w, i) =>
+          sumOverNodes(
+            w.name,
+            w,
+            nodes.map((r, k) => ({ node: r.node, measurement: ok[k].measurements[i] })),
+          )
+        ),
+      };
+    },
+    describe: () => ({ ...described[0], backend, nodes: described }),
+  };
+}
