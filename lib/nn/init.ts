@@ -114,9 +114,16 @@ function denseColumns(
   return denseBlock(seed, labels, 0, rows, first, count, std);
 }
 
+/** Rows of a dense column drawn from one stream; the next rows start a stream of their own. */
+export const ROW_TILE = 1024;
+
 /**
  * Rows rowFirst .. rowFirst+rowCount of columns colFirst .. colFirst+colCount of a dense matrix
- * drawn one stream per column (row i of a column is the stream's i-th draw, whatever the block).
+ * drawn one stream per column and tile of {@linkcode ROW_TILE} rows (row i of a column is draw
+ * i mod ROW_TILE of its tile's stream, whatever the block; tile 0 keeps the column's own stream,
+ * so matrices of up to ROW_TILE rows are drawn as before tiles existed). A block starting at row
+ * rowFirst skips at most ROW_TILE - 1 draws per column, so a phantom rank's diagonal block costs
+ * O(m (m + ROW_TILE)) draws rather than O(n m).
  */
 function denseBlock(
   seed: number,
@@ -129,9 +136,21 @@ function denseBlock(
 ): Matrix {
   const data = new Float32Array(rowCount * colCount);
   for (let j = 0; j < colCount; j++) {
-    const rng = new Rng(deriveSeed(seed, ...labels, "col", colFirst + j));
-    for (let i = 0; i < rowFirst; i++) rng.normal();
-    for (let i = 0; i < rowCount; i++) data[i * colCount + j] = rng.normal() * std;
+    const col = colFirst + j;
+    const tileStream = (tile: number) =>
+      new Rng(
+        tile === 0
+          ? deriveSeed(seed, ...labels, "col", col)
+          : deriveSeed(seed, ...labels, "col", col, "tile", tile),
+      );
+    let tile = Math.floor(rowFirst / ROW_TILE);
+    let rng = tileStream(tile);
+    for (let i = tile * ROW_TILE; i < rowFirst; i++) rng.normal();
+    for (let i = 0; i < rowCount; i++) {
+      const row = rowFirst + i;
+      if (Math.floor(row / ROW_TILE) !== tile) rng = tileStream(++tile);
+      data[i * colCount + j] = rng.normal() * std;
+    }
   }
   return { rows: rowCount, cols: colCount, data };
 }
