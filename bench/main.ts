@@ -45,6 +45,7 @@ import { type EnergyWindows, localEnergyWindows } from "../lib/runtime/energy_wi
 import { type NodeCluster, startNodeCluster } from "../lib/runtime/node_cluster.ts";
 import { SlurmError } from "../lib/runtime/slurm.ts";
 import { planSlurm, SLURM_FLAGS, type SlurmPlan } from "../lib/cli/slurm_flags.ts";
+import { planMemoryWall } from "../lib/config/memory_wall.ts";
 
 const RUN = "Run options";
 
@@ -93,6 +94,12 @@ const FLAGS = {
       "CBLAS library is found, else wasm",
   }),
   ...powerFlags(RUN),
+  "memory-cap": flag.bytes({
+    group: RUN,
+    help: "memory per rank: points whose predicted peak tensor memory is above it are recorded " +
+      "out-of-memory with the prediction, not run (e.g. 64M, 2G)",
+    defaultHelp: "the sweep's (memory-wall: 32M); else none",
+  }),
   peer: flag.oneOf(PEERS)({
     group: RUN,
     help: "also train every point in an independent implementation (numpy: python3 with " +
@@ -132,6 +139,10 @@ async function main(args: string[]): Promise<number> {
   if (plan.sweep === "comm") return await runComm(values, nats);
   // Expanding validates every point before anything starts: a typo fails in a second.
   let expansion = expandPlan({ ...plan, sweep: plan.sweep }, values);
+  const memoryCap = values["memory-cap"] ?? plan.sweep.memoryCap;
+  if (plan.sweep.search === "memory-wall" && memoryCap !== undefined) {
+    expansion = planMemoryWall(expansion, memoryCap);
+  }
   let slurm: SlurmPlan | undefined;
   if (values.launcher === "slurm") {
     slurm = await planSlurm(values, expansion, plan.single, Deno.env.toObject());
@@ -225,6 +236,9 @@ async function runBench(
         filter: values.filter ?? null,
         repeats: expansion.repeats,
         excluded: expansion.excluded,
+        ...(values["memory-cap"] ?? sweep.memoryCap
+          ? { memoryCapBytes: values["memory-cap"] ?? sweep.memoryCap }
+          : {}),
       },
       communicator: choice.kind === "nats"
         ? {
@@ -255,6 +269,7 @@ async function runBench(
       energy,
       target: sweep.target ?? { kind: "fraction", value: 0.5 },
       cooldownMs: values.cooldown ?? (values.quick ? 0 : 2000),
+      memoryCapBytes: values["memory-cap"] ?? sweep.memoryCap,
       signal: stop.signal,
       progress: new Progress(expansion.points.length * expansion.repeats),
       peer: values.peer

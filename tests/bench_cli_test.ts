@@ -56,7 +56,7 @@ Deno.test("bench: a quick run through the real NATS path writes a valid results 
     assertEquals(run.metrics!.bytesMatchPrediction, true);
     assertEquals(run.metrics!.stepTimeMs.samples.length, 5);
     assert(run.metrics!.wireBytesSentPerRankPerStep! > run.metrics!.bytesSentPerRankPerStep);
-    assertEquals(run.metrics!.loss.curve[0][0], 0);
+    assertEquals(run.metrics!.loss!.curve[0][0], 0);
     assertEquals(run.config.dtype, "float32");
   }
   // The default backend is auto: blas where a CBLAS library is found, else wasm saying why.
@@ -93,7 +93,7 @@ Deno.test("bench: the same point and seed give the same loss curve; repeats shar
   const [a, b] = (await results(dir)).runs;
   assertEquals([a.repeat, b.repeat], [0, 1]);
   assertEquals(a.configHash, b.configHash);
-  assertEquals(a.metrics!.loss.curve.map((c) => c[3]), b.metrics!.loss.curve.map((c) => c[3]));
+  assertEquals(a.metrics!.loss!.curve.map((c) => c[3]), b.metrics!.loss!.curve.map((c) => c[3]));
 });
 
 Deno.test("bench: a declared power model gives energy labelled modelled, per step and phase", async () => {
@@ -120,7 +120,7 @@ Deno.test("bench: a declared power model gives energy labelled modelled, per ste
   assertEquals(energy.method, "modelled");
   assertEquals(energy.joulesPerStep!.samples.length, 5);
   assert(energy.perPhase!.forward.median > 0 && energy.perPhase!.backward.median > 0);
-  assert(file.runs[0].metrics!.loss.curve.every((c) => c[2] !== null));
+  assert(file.runs[0].metrics!.loss!.curve.every((c) => c[2] !== null));
   assertEquals(file.power.model, { idleW: 40, wattsPerBusyCore: 12 });
 });
 
@@ -257,7 +257,10 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--dtype", "int8"], '--dtype ("int8") must be one of float32, float16, bfloat16'],
   [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],
   [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
-  [["--sweep", "huge"], '--sweep ("huge") must be one of scaling, width, to-target, default, comm'],
+  [
+    ["--sweep", "huge"],
+    '--sweep ("huge") must be one of scaling, width, to-target, default, memory-wall, inference, comm',
+  ],
   [["--sweep", "/nonexistent.json"], "cannot be read as JSON"],
   [["--sweep", "scaling", "--ranks", "2"], "cannot be combined with point options"],
   [["--filter", "ranks~2"], '"ranks~2"'],
@@ -270,6 +273,15 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--warmup", "-1"], "--warmup needs a value"],
   [["--warmup=-1"], '--warmup ("-1") must be a whole number'],
   [["--launcher", "slurm"], "SLURM_JOB_ID (missing) must be set for --launcher slurm"],
+  [
+    ["--workload", "serve"],
+    '--workload ("serve") has "serve": each entry must be one of train, inference',
+  ],
+  [
+    ["--workload", "train,inference"],
+    '--workload ("train,inference") takes one value with a sweep',
+  ],
+  [["--memory-cap", "lots"], '--memory-cap ("lots")'],
   [
     ["--launcher", "slurm", "--gpus-per-node", "0"],
     '--gpus-per-node ("0") must be a positive integer',
@@ -344,6 +356,8 @@ Deno.test("bench: --help documents every flag", async () => {
     "--gpus-per-node",
     "--gpu-bind",
     "--node-interface",
+    "--workload",
+    "--memory-cap",
   ];
   for (const flag of flags) assert(r.stdout.includes(flag), `--help lacks ${flag}`);
 });

@@ -187,3 +187,25 @@ test({
     assert(!run.natsUrl.includes("t0ken"));
   },
 });
+
+test({
+  ...opts,
+  name: "over NATS with one rank per engine, rank 0's peak tensor bytes equal the prediction",
+  fn: async () => {
+    const { predictMemory } = await import("../lib/config/cost_model.ts");
+    // The prediction follows the CPU and blas backends' buffer sharing; wasm copies what it clones.
+    const backend = await selectBackend("blas").then(() => "blas", () => "cpu");
+    for (const workload of ["train", "inference"] as const) {
+      const config = small({ mode: "phantom", ranks: 4, phantomWidth: 2, workload, backend });
+      const run = await runOverNats(config, { connection, processes: 4 });
+      const predicted = predictMemory(config, config.optimizer, workload).peakBytes;
+      const rank0 = run.outcomes[0].result.memory;
+      assertEquals(rank0.ranksOnEngine, 1);
+      assertEquals(rank0.peakTensorBytes, predicted, `${workload}`);
+      if (workload === "inference") {
+        const bytes = predictCosts(config, { workload }).bytesSentPerRankPerStep;
+        for (const o of run.outcomes) assert(o.result.steps.every((s) => s.bytesSent === bytes));
+      }
+    }
+  },
+});

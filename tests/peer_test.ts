@@ -97,7 +97,7 @@ systemTest([NUMPY], {
     assert(peer.maxRelativeLossDifference! < 1e-4);
     assertEquals(
       peer.lossCurve!.map((c) => c[0]),
-      results.runs[0].metrics!.loss.curve.map((c) => c[0]),
+      results.runs[0].metrics!.loss!.curve.map((c) => c[0]),
     );
   },
 });

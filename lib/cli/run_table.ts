@@ -28,19 +28,29 @@ export function formatRunRow(run: RunResult): string {
   const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${
     m.bytesMatchPrediction ? "" : " MISMATCH"
   }`;
-  const curve = m.loss.curve;
   const e = m.energy;
   const energy = e.joulesPerStep
     ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})`
     : "unavailable";
-  const toTarget = m.loss.stepsToTarget === null ? "not reached" : `${m.loss.stepsToTarget} steps`;
+  // Training: held-out loss and steps to target; inference: p99 latency and throughput.
+  const curve = m.loss?.curve;
+  const steps = m.loss?.stepsToTarget;
+  const [lossText, toTarget] = m.inference
+    ? [
+      `p99 ${m.inference.latencyMs.p99.toFixed(1)} ms`.padEnd(16),
+      `${m.inference.samplesPerSecond.toPrecision(3)}/s`,
+    ]
+    : [
+      curve ? `${curve[0][3].toFixed(4)} -> ${curve.at(-1)![3].toFixed(4)}` : "",
+      steps == null ? "not reached" : `${steps} steps`,
+    ];
   return [
     head,
     step.toFixed(1).padStart(10),
     `${(100 * m.commTimeMs.median / step).toFixed(0).padStart(6)}%`,
     bytes.padStart(24),
     m.achievedGflops.toFixed(1).padStart(9),
-    `   ${curve[0][3].toFixed(4)} -> ${curve.at(-1)![3].toFixed(4)}`,
+    `   ${lossText}`,
     `  ${toTarget.padStart(11)}`,
     `   ${energy}`,
   ].join("");

@@ -9,7 +9,7 @@
  */
 
 import { ConfigError } from "../config/config_error.ts";
-import { MODES, OPTIMIZERS } from "../config/config.ts";
+import { MODES, OPTIMIZERS, WORKLOADS } from "../config/config.ts";
 import {
   expandSweep,
   type Expansion,
@@ -93,6 +93,12 @@ export const SWEEP_FLAGS = {
     help: "keep points matching all conditions, e.g. mode=phantom,ranks<=8",
   }),
   repeats: flag.int({ group: SWEEP, help: "repeats of every point", defaultHelp: "the sweep's" }),
+  workload: flag.listOf(WORKLOADS)({
+    group: SWEEP,
+    help: "train, or inference (forward passes on held-out batches: latency, throughput, " +
+      "energy per sample); several values make an axis of a point run",
+    defaultHelp: "the sweep's; else train",
+  }),
   mode: flag.listOf(MODES)({
     group: POINT,
     help: "parallelisation of the hidden layers, one or several",
@@ -183,6 +189,16 @@ export function planFromFlags(
     fields.optimizer = { name: values.optimizer ?? "adam", learningRate: values.lr ?? 0.001 };
   }
   if (values.steps !== undefined) fields.steps = values.steps;
+  if (values.workload !== undefined && !single) {
+    if (values.workload.length > 1) {
+      throw new ConfigError(
+        "--workload",
+        values.workload.join(","),
+        "takes one value with a sweep",
+      );
+    }
+    fields.workload = values.workload[0];
+  }
   if (values["input-width"] !== undefined) fields.inputWidth = values["input-width"];
   if (values["output-width"] !== undefined) fields.outputWidth = values["output-width"];
   let sweep = single ? pointSweep(values) : values.sweep ?? SWEEPS.default;
@@ -211,7 +227,11 @@ function pointSweep(values: FlagValues<typeof SWEEP_FLAGS>): Sweep {
       steps,
       task: { evalEvery: Math.max(1, Math.floor(steps / 10)) },
     },
-    axes: { mode: values.mode ?? ["tp", "phantom"], ranks: values.ranks ?? [1] },
+    axes: {
+      mode: values.mode ?? ["tp", "phantom"],
+      ranks: values.ranks ?? [1],
+      ...(values.workload ? { workload: values.workload } : {}),
+    },
     repeats: 1,
     warmup: values.quick ? 2 : 5,
   };

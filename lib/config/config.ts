@@ -17,6 +17,11 @@ export type BackendName = "blas" | "wasm" | "cpu" | "webgpu" | "tensorflow";
 /** The backends. */
 export const BACKENDS: readonly BackendName[] = ["blas", "wasm", "cpu", "webgpu", "tensorflow"];
 
+/** What a run does: train (forward, backward, update) or inference (forward passes only). */
+export type Workload = "train" | "inference";
+/** The workloads. */
+export const WORKLOADS: readonly Workload[] = ["train", "inference"];
+
 /** An optimizer applied per rank to its private parameters. */
 export type OptimizerName = "sgd" | "adam";
 /** The optimizers. */
@@ -74,7 +79,9 @@ export interface TaskConfig {
 
 /** Everything a training run needs. */
 export interface TrainConfig extends ModelConfig {
-  /** Training steps. */
+  /** Training, or inference on held-out batches. @default "train" */
+  workload: Workload;
+  /** Training steps (inference: batches). */
   steps: number;
   /** TensorFlow.js backend. @default "wasm" */
   backend: BackendName;
@@ -93,6 +100,7 @@ export const DEFAULT_TRAIN_CONFIG: Omit<TrainConfig, "mode" | "phantomWidth"> = 
   inputWidth: 32,
   outputWidth: 16,
   seed: 1,
+  workload: "train",
   steps: 100,
   backend: "wasm",
   optimizer: {
@@ -181,6 +189,7 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
   const task = validateTask(objectField("task", input.task));
   return {
     ...model,
+    workload: oneOf("workload", input.workload ?? d.workload, WORKLOADS),
     steps: positiveInteger("steps", input.steps ?? d.steps),
     backend: oneOf("backend", input.backend ?? d.backend, BACKENDS),
     optimizer,

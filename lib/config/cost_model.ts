@@ -69,13 +69,16 @@ export interface CostPrediction {
 export interface PredictOptions {
   /** Bytes per element on the wire. @default 4 */
   bytesPerElement?: number;
+  /** Training step, or an inference batch (forward pass only: forward traffic and FLOPs). @default "train" */
+  workload?: "train" | "inference";
 }
 
 /**
- * Predicts the costs of one training step (forward and backward) on one rank.
+ * Predicts the costs of one training step (forward and backward) on one rank, or of one
+ * inference batch (the forward pass: its all-gathers and the output all-reduce only).
  *
  * @param config The model (mode, p, n, k, L, b, d_in, d_out).
- * @param options Element size.
+ * @param options Element size, workload.
  * @returns Bytes, FLOPs and parameters, in total and per layer kind.
  * @example
  * ```ts
@@ -90,12 +93,13 @@ export interface PredictOptions {
  */
 export function predictCosts(config: ModelConfig, options: PredictOptions = {}): CostPrediction {
   const bytesPerElement = options.bytesPerElement ?? 4;
+  const inference = options.workload === "inference";
   const layers = [inputCost(config), hiddenCost(config), outputCost(config)];
   const sum = (f: (c: LayerCost) => number) => layers.reduce((acc, c) => acc + c.count * f(c), 0);
-  const sent = sum((c) => c.sentForward + c.sentBackward);
-  const received = sum((c) => c.receivedForward + c.receivedBackward);
+  const sent = sum((c) => c.sentForward + (inference ? 0 : c.sentBackward));
+  const received = sum((c) => c.receivedForward + (inference ? 0 : c.receivedBackward));
   const forward = sum((c) => c.forwardFlops);
-  const backward = sum((c) => c.backwardFlops);
+  const backward = inference ? 0 : sum((c) => c.backwardFlops);
   const parametersPerRank = sum((c) => c.parameters);
   const outputBias = config.outputWidth;
   return {
@@ -263,4 +267,110 @@ export function matmulShapes(c: ModelConfig): MatMulShape[] {
     s("output.bwd.dW", m, b, dOut),
     s("output.bwd.dH", b, dOut, m),
   ];
+}
+
+/** Predicted peak tensor memory of one rank, in bytes, and what it is made of. */
+export interface MemoryPrediction {
+  /** Parameters (weights and biases; rank 0's, which holds the output bias). */
+  parameterBytes: number;
+  /** Optimizer state: Adam's two moments (2x parameters), SGD momentum (1x), plain SGD none. */
+  optimizerBytes: number;
+  /** The batch (X and targets) and the output Y with its gradient dY. */
+  dataBytes: number;
+  /** Activations the forward pass keeps for the backward pass (all-gathered blocks included). */
+  activationBytes: number;
+  /** At the peak: gradients and backward buffers alive beside what is still cached. */
+  backwardBytes: number;
+  /** The peak: parameters, optimizer state and data, plus the largest of the phases. */
+  peakBytes: number;
+  /** Where the peak falls: "forward" (all activations cached) or "backward, after LAYER". */
+  peakAt: string;
+}
+
+/**
+ * Predicts a rank's peak tensor memory for a training step (or an inference batch), float32,
+ * counting each data buffer once, as the layers hold them: the forward pass keeps each layer's
+ * output (b x m; b x n for serial), TP's all-gathered input (b x n, for p > 1) and phantom's
+ * received ghosts (b x (p-1)k); the backward pass then walks the layers from the output down,
+ * adding each layer's gradients (the size of its parameters) and releasing its cached
+ * activations, with one input gradient (b x m) alive at a time. The peak is the largest total
+ * over the end of the forward pass and after each layer's backward pass. Inference keeps nothing:
+ * parameters, the batch, and the widest activation in flight. Memory is counted in float32 (4
+ * bytes) whatever the wire dtype.
+ *
+ * @param config The model.
+ * @param optimizer The optimizer (its state is part of the peak); ignored for inference.
+ * @param workload Training or inference. @default "train"
+ * @returns The prediction with its parts.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { predictMemory } from "./cost_model.ts";
+ * const base = { ranks: 8, width: 4096, layers: 2, batch: 32, inputWidth: 32, outputWidth: 16, seed: 1 };
+ * const adam = { name: "adam" as const, momentum: 0 };
+ * const tp = predictMemory({ ...base, mode: "tp" }, adam);
+ * const ph = predictMemory({ ...base, mode: "phantom", phantomWidth: 16 }, adam);
+ * // TP holds n x m of every hidden layer; phantom m x m plus its small C and D.
+ * assert(ph.peakBytes < tp.peakBytes / 4);
+ * ```
+ */
+export function predictMemory(
+  config: ModelConfig,
+  optimizer: { name: "sgd" | "adam"; momentum: number },
+  workload: "train" | "inference" = "train",
+): MemoryPrediction {
+  const { ranks: p, width: n, batch: b, inputWidth: dIn, outputWidth: dOut, layers: L } = config;
+  const serial = config.mode === "serial";
+  const m = serial ? n : n / p;
+  const costs = predictCosts(config);
+  const paramsOf = (kind: LayerCost["kind"]) =>
+    costs.layers.find((c) => c.kind === kind)!.parameters;
+  const parameters = costs.parametersPerRank;
+  const slots = workload === "inference"
+    ? 0
+    : optimizer.name === "adam"
+    ? 2
+    : optimizer.momentum > 0
+    ? 1
+    : 0;
+  const phantom = config.mode === "phantom" && p > 1;
+  const tpGathered = config.mode === "tp" && p > 1 ? b * n : 0;
+  const ghosts = phantom ? b * (p - 1) * (config.phantomWidth ?? 0) : 0;
+  const out = b * m; // each layer's output
+  const base = 4 * (parameters * (1 + slots));
+  if (workload === "inference") {
+    const data = b * dIn + b * dOut + Math.max(out, b * dOut);
+    return {
+      parameterBytes: 4 * parameters,
+      optimizerBytes: 0,
+      dataBytes: 4 * data,
+      activationBytes: 0,
+      backwardBytes: 0,
+      peakBytes: base + 4 * data,
+      peakAt: "forward",
+    };
+  }
+  const data = b * dIn + 2 * b * dOut + b * dOut; // batch X and targets, Y, dY
+  const hiddenCache = out + tpGathered + ghosts;
+  const activations = out + L * hiddenCache; // the input layer keeps its output (X is the batch's)
+  let peak = activations;
+  let peakAt = "forward";
+  // Backward: output layer, hidden layers from the last, input layer; sample after each.
+  let live = activations + paramsOf("output") + out; // its gradients and dInput (b x m)
+  if (live > peak) [peak, peakAt] = [live, "backward, after the output layer"];
+  for (let l = L - 1; l >= 0; l--) {
+    live += paramsOf("hidden") - hiddenCache; // the old dInput is replaced by one of equal size
+    if (live > peak) [peak, peakAt] = [live, `backward, after hidden layer ${l}`];
+  }
+  live += paramsOf("input") - out - out; // its cached output and the last dInput released
+  if (live > peak) [peak, peakAt] = [live, "backward, after the input layer"];
+  return {
+    parameterBytes: 4 * parameters,
+    optimizerBytes: 4 * parameters * slots,
+    dataBytes: 4 * data,
+    activationBytes: 4 * activations,
+    backwardBytes: 4 * (peak - activations),
+    peakBytes: base + 4 * (data + peak),
+    peakAt,
+  };
 }

@@ -40,6 +40,13 @@ export interface Sweep {
   quick?: { base?: Record<string, unknown>; axes?: Record<string, unknown[]>; warmup?: number };
   /** Loss target. @default 50% of the initial loss */
   target?: TargetSpec;
+  /** Memory cap per rank in bytes (--memory-cap overrides): points predicted above it are recorded out-of-memory, not run. */
+  memoryCap?: number;
+  /**
+   * `memory-wall`: of every series of points that differ only in width, run just the widest that
+   * fits the memory cap and record the next wider as out-of-memory (lib/config/memory_wall.ts).
+   */
+  search?: "memory-wall";
 }
 
 /** One point of a sweep. */
@@ -153,7 +160,8 @@ function product(
  */
 export function pointId(c: Record<string, unknown>): string {
   const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
-  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}`;
+  const workload = c.workload === "inference" ? "-inference" : "";
+  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}`;
 }
 
 const FILTER = /^\s*([A-Za-z]+)\s*(<=|>=|!=|=|<|>)\s*([^,]+?)\s*$/;
@@ -231,6 +239,8 @@ export function parseSweepFile(text: string, name: string): Sweep {
     ["axes", isObject, "an object"],
     ["repeats", (v) => typeof v === "number", "a number"],
     ["warmup", (v) => typeof v === "number", "a number"],
+    ["memoryCap", (v) => v === undefined || (typeof v === "number" && v > 0), "a positive number"],
+    ["search", (v) => v === undefined || v === "memory-wall", '"memory-wall"'],
   ];
   for (const [field, ok, what] of checks) {
     if (!ok(fields[field])) {

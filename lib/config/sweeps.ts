@@ -67,6 +67,42 @@ export const toTarget: Sweep = {
   quick: { base: { steps: 60 }, warmup: 1 },
 };
 
+/**
+ * The memory wall: for p = 8, 64, 256 and widths doubling from 1024 to 65536, the widest model
+ * each mode fits under 32 MiB of tensors per rank (the prediction picks the points; only the
+ * widest fitting one of each series runs, to measure that it fits).
+ */
+export const memoryWall: Sweep = {
+  id: "memory-wall",
+  version: 1,
+  description:
+    "the widest n that TP and phantom fit under 32 MiB of tensors per rank, p = 8, 64, 256 (k=4, b=8, L=2)",
+  base: { phantomWidth: 4, layers: 2, batch: 8, steps: 4, task: { evalEvery: 4, evalSize: 32 } },
+  axes: {
+    mode: ["tp", "phantom"],
+    ranks: [8, 64, 256],
+    width: [1024, 2048, 4096, 8192, 16384, 32768, 65536],
+  },
+  repeats: 1,
+  warmup: 1,
+  memoryCap: 32 * 2 ** 20,
+  search: "memory-wall",
+  quick: { base: { steps: 3 }, axes: { ranks: [8, 64] }, warmup: 1 },
+};
+
+/** Inference: forward passes only, TP vs phantom over p and batch size. */
+export const inference: Sweep = {
+  id: "inference",
+  version: 1,
+  description:
+    "inference latency, throughput and energy per sample: TP vs phantom at n=1024, k=16, L=2, p = 1..8, b = 1, 16, 128",
+  base: { workload: "inference", width: 1024, phantomWidth: 16, layers: 2, steps: 40 },
+  axes: { mode: ["tp", "phantom"], ranks: [1, 2, 4, 8], batch: [1, 16, 128] },
+  repeats: 1,
+  warmup: 5,
+  quick: { base: { steps: 12 }, axes: { ranks: [1, 2, 4], batch: [1, 128] }, warmup: 2 },
+};
+
 /** What a bare `deno task bench` runs: a mix that exercises every table and chart. */
 export const defaultSweep: Sweep = {
   id: "default",
@@ -86,4 +122,6 @@ export const SWEEPS: Record<string, Sweep> = {
   width,
   "to-target": toTarget,
   default: defaultSweep,
+  "memory-wall": memoryWall,
+  inference,
 };

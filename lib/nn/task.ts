@@ -83,6 +83,17 @@ export class TeacherTask {
     return this.#sample(new Rng(deriveSeed(this.seed, "batch", step)), rows);
   }
 
+  /**
+   * A held-out batch for inference: drawn from a stream of its own, never trained on.
+   *
+   * @param step Batch index.
+   * @param rows Rows.
+   * @returns The batch.
+   */
+  heldOutBatch(step: number, rows: number): Batch {
+    return this.#sample(new Rng(deriveSeed(this.seed, "held-out", step)), rows);
+  }
+
   /** @returns The fixed held-out set (evalSize rows). */
   evalSet(): Batch {
     return this.#sample(new Rng(deriveSeed(this.seed, "eval")), this.evalSize);

@@ -91,14 +91,16 @@ export class RankFfn implements Disposable {
    *
    * @param x The replicated input [rows, d_in].
    * @param mode `train` keeps activations for {@linkcode RankFfn.backward}.
+   * @param onLayer Called after each layer (e.g. to sample memory).
    * @returns Y [rows, d_out], identical on every rank.
    */
-  async forward(x: tf.Tensor2D, mode: PassMode): Promise<tf.Tensor2D> {
+  async forward(x: tf.Tensor2D, mode: PassMode, onLayer?: () => void): Promise<tf.Tensor2D> {
     let h = x;
     for (const { layer } of this.#layers) {
       const next = await layer.forward(h, mode);
       if (h !== x) h.dispose();
       h = next;
+      onLayer?.();
     }
     return h;
   }
@@ -108,9 +110,14 @@ export class RankFfn implements Disposable {
    *
    * @param dY Gradient of the loss with respect to Y.
    * @param inputGrad Also return the gradient of X (tests; the model itself never needs it).
+   * @param onLayer Called after each layer's backward pass (e.g. to sample memory).
    * @returns Gradients by parameter name, and `x` when asked for (the caller disposes them).
    */
-  async backward(dY: tf.Tensor2D, inputGrad = false): Promise<Map<string, tf.Tensor>> {
+  async backward(
+    dY: tf.Tensor2D,
+    inputGrad = false,
+    onLayer?: () => void,
+  ): Promise<Map<string, tf.Tensor>> {
     const grads = new Map<string, tf.Tensor>();
     let d = dY;
     for (let i = this.#layers.length - 1; i >= 0; i--) {
@@ -119,6 +126,7 @@ export class RankFfn implements Disposable {
       if (d !== dY) d.dispose();
       for (const [p, t] of Object.entries(g)) grads.set(`${name}.${p}`, t);
       if (dInput) d = dInput;
+      onLayer?.();
     }
     if (inputGrad) grads.set("x", d);
     return grads;

@@ -77,7 +77,9 @@ export const METRICS: readonly MetricSpec[] = [
     unit: "steps",
     better: "lower",
     deterministic: true,
-    samples: (r) => (r.metrics?.loss.stepsToTarget == null ? null : [r.metrics.loss.stepsToTarget]),
+    samples: (
+      r,
+    ) => (r.metrics?.loss?.stepsToTarget == null ? null : [r.metrics.loss.stepsToTarget]),
   },
 ];
 

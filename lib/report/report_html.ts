@@ -84,7 +84,7 @@ function runsTable(results: ResultsFile): string {
     }
     const m = r.metrics;
     const e = m.energy;
-    const l = m.loss;
+    const l = m.loss ?? { stepsToTarget: null, timeToTargetMs: null, energyToTargetJ: null };
     const energy = e.joulesPerStep
       ? `${num(e.joulesPerStep.median)} J (${escapeHtml(e.method)})`
       : `unavailable`;
@@ -124,8 +124,8 @@ function ratioTable(results: ResultsFile): string {
       p.energy.method === t.energy.method
         ? ratio(p.energy.joulesPerStep?.median, t.energy.joulesPerStep?.median)
         : "–"
-    } (${energyNote})</td><td>${ratio(p.loss.timeToTargetMs, t.loss.timeToTargetMs)}</td><td>${
-      ratio(p.loss.energyToTargetJ, t.loss.energyToTargetJ)
+    } (${energyNote})</td><td>${ratio(p.loss?.timeToTargetMs, t.loss?.timeToTargetMs)}</td><td>${
+      ratio(p.loss?.energyToTargetJ, t.loss?.energyToTargetJ)
     }</td></tr>`;
   });
   if (rows.length === 0) {
@@ -137,11 +137,11 @@ function ratioTable(results: ResultsFile): string {
 }
 
 function targetTable(results: ResultsFile): string {
-  const ok = results.runs.filter((r) => r.status === "ok" && r.metrics);
-  const key = (r: RunResult) => r.metrics!.loss.timeToTargetMs ?? Infinity;
+  const ok = results.runs.filter((r) => r.status === "ok" && r.metrics?.loss);
+  const key = (r: RunResult) => r.metrics!.loss!.timeToTargetMs ?? Infinity;
   const rows = [...ok].sort((a, b) => key(a) - key(b)).map((r) => {
     const m = r.metrics!;
-    const l = m.loss;
+    const l = m.loss!;
     return `<tr><td>${escapeHtml(r.id)}</td><td>${
       escapeHtml(r.config.mode)
     }</td><td>${r.config.ranks}</td><td>${r.config.width}</td><td>${
@@ -213,7 +213,7 @@ export function renderReport(
     backwardJ: r.metrics!.energy.perPhase?.backward.median ?? null,
     bytes: r.metrics!.bytesSentPerRankPerStep,
     predictedBytes: r.metrics!.predicted.bytesSentPerRankPerStep,
-    curve: r.metrics!.loss.curve,
+    curve: r.metrics!.loss?.curve ?? [],
   }));
   const methods = [...new Set(data.map((d) => d.method))];
   const energyNote = data.some((d) => d.joules !== null)

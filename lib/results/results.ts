@@ -61,6 +61,34 @@ const lossSchema = s.object({
   energyToTargetJ: s.nullable(s.number()),
 });
 
+const memorySchema = s.object({
+  /** Peak tensor bytes of the most loaded rank (each buffer once; lib/nn/tensor_memory.ts). */
+  peakTensorBytesPerRank: s.number(),
+  /** Peak tensor bytes of every rank, by rank. */
+  tensorBytesPerRank: s.array(s.number()),
+  /** Most ranks sharing one tfjs engine (above 1 the per-rank figures are the engine's share). */
+  ranksPerEngine: s.integer(),
+  /** Peak resident set of each process hosting ranks. */
+  peakRssBytes: s.array(s.object({ pid: s.integer(), bytes: s.number() })),
+  /** Device memory in use per rank on GPUs; null where not measured (CPU backends). */
+  deviceBytesPerRank: s.nullable(s.array(s.number())),
+});
+
+const inferenceSchema = s.object({
+  /** Latency of one batch (forward pass, collectives included; the slowest rank), in ms. */
+  latencyMs: s.object({
+    median: s.number(),
+    p25: s.number(),
+    p75: s.number(),
+    p99: s.number(),
+    samples: s.array(s.number()),
+  }),
+  /** Batch rows / median latency. */
+  samplesPerSecond: s.number(),
+  /** Energy per sample (J per batch / rows); null when energy is unavailable. */
+  energyPerSampleJ: s.nullable(s.number()),
+});
+
 const metricsSchema = s.object({
   /** Steps excluded from the timing distributions. */
   warmupSteps: s.integer(),
@@ -92,13 +120,19 @@ const metricsSchema = s.object({
     flopsPerRankPerStep: s.number(),
     parametersPerRank: s.number(),
     parametersTotal: s.number(),
+    /** Peak tensor bytes per rank (lib/config/cost_model.ts predictMemory). */
+    memoryBytesPerRank: s.optional(s.number()),
   }),
   /** Predicted FLOPs of all ranks per step / median step time, in GFLOP/s. */
   achievedGflops: s.number(),
   /** Energy per step and phase, with its method. */
   energy: energySchema,
-  /** Loss curve and loss to target. */
-  loss: lossSchema,
+  /** Loss curve and loss to target (training runs). */
+  loss: s.optional(lossSchema),
+  /** Peak memory per rank and process (absent in files written before it existed). */
+  memory: s.optional(memorySchema),
+  /** Latency, throughput and energy per sample (inference runs). */
+  inference: s.optional(inferenceSchema),
 });
 
 const configSchema = s.object({
@@ -114,6 +148,8 @@ const configSchema = s.object({
   seed: s.integer(),
   backend: s.string(),
   dtype: s.string(),
+  /** train or inference (absent: train, in files written before it existed). */
+  workload: s.optional(s.enum(["train", "inference"] as const)),
 });
 
 const peerSchema = s.object({
@@ -160,7 +196,7 @@ const runSchema = s.refine(
     /** SHA-256 (hex, 16 chars) of the canonical configuration: equal for equal points. */
     configHash: s.string(),
     /** Outcome. */
-    status: s.enum(["ok", "failed", "interrupted"] as const),
+    status: s.enum(["ok", "failed", "interrupted", "out-of-memory"] as const),
     /** Why it failed or was interrupted. */
     error: s.optional(s.string()),
     /** The full configuration (more fields than checked here are kept). */
@@ -169,6 +205,9 @@ const runSchema = s.refine(
     metrics: s.optional(metricsSchema),
     /** The same run in an independent implementation (--peer), where asked for. */
     peer: s.optional(peerSchema),
+    /** out-of-memory runs: the predicted peak per rank and the cap it was held against. */
+    predictedMemoryBytesPerRank: s.optional(s.number()),
+    memoryCapBytes: s.optional(s.number()),
     /** Where each rank ran (NATS runs): node, local rank, GPU. */
     placement: s.optional(s.array(placementSchema)),
   }),
@@ -193,6 +232,8 @@ const resultsSchema = s.object({
     filter: s.nullable(s.string()),
     repeats: s.integer(),
     excluded: s.array(s.object({ point: s.string(), reason: s.string() })),
+    /** The memory cap per rank the runs were held against (--memory-cap or the sweep's). */
+    memoryCapBytes: s.optional(s.number()),
   }),
   /** In process or NATS (servers without secrets, launcher, processes, wire dtype). */
   communicator: s.refine(s.record(s.unknown()), (c, path, fail) => {

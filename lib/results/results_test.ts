@@ -25,7 +25,7 @@ const BAD: [string, unknown, string][] = [
   [
     "bad status",
     { ...file, runs: [{ ...okRun, status: "maybe" }] },
-    'runs[0].status must be one of ok, failed, interrupted (got "maybe")',
+    'runs[0].status must be one of ok, failed, interrupted, out-of-memory (got "maybe")',
   ],
   ["missing metric", {
     ...file,

@@ -14,6 +14,7 @@ import { validateTrainConfig } from "../config/config.ts";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { NatsHost } from "../nats/nats_communicator.ts";
 import { selectBackend } from "../nn/backend.ts";
+import { bufferBytes } from "../nn/tensor_memory.ts";
 import { processCpuMs } from "../system/process.ts";
 import { chooseGpu } from "./gpu_select.ts";
 import {
@@ -25,7 +26,7 @@ import {
   type RunSpec,
   type StepEvent,
 } from "./run_protocol.ts";
-import { type RankRunResult, trainRank } from "./trainer.ts";
+import { type EngineShare, type RankRunResult, trainRank } from "./trainer.ts";
 
 /** Options of {@linkcode runRanks}. */
 export interface RankRuntimeOptions {
@@ -174,10 +175,12 @@ async function lifecycle(
       throw new Error(reason);
     });
     abortRun.catch(() => {});
+    // This thread's ranks share one tfjs engine: their memory is its growth from here, shared.
+    const engine = { baselineBytes: bufferBytes(), ranks: ranks.length };
     await Promise.all(ranks.map(async (rank) => {
       try {
         const result = await Promise.race([
-          trainOne(spec, config, host!, rank, steps, publish),
+          trainOne(spec, config, host!, rank, steps, publish, engine),
           abortRun,
         ]);
         await report({ rank, ok: true, ...result, pid: Deno.pid });
@@ -227,11 +230,13 @@ async function trainOne(
   rank: number,
   steps: Map<number, number>,
   publish: (kind: "step", value: StepEvent) => void,
+  engine: EngineShare,
 ): Promise<{ result: RankRunResult; stepStartsEpochMs: number[]; stepProcessCpuMs: number[] }> {
   const stepStarts: number[] = [];
   const stepCpu: number[] = [];
   let cpuStart = 0;
   const result = await trainRank(config, host.comm(rank), {
+    engine,
     onStepStart: (s) => {
       steps.set(rank, s);
       stepStarts.push(performance.timeOrigin + performance.now());

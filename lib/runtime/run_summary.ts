@@ -7,13 +7,13 @@
  */
 
 import type { TrainConfig } from "../config/config.ts";
-import { predictCosts } from "../config/cost_model.ts";
+import { predictCosts, predictMemory } from "../config/cost_model.ts";
 import type { RunMetrics } from "../results/results.ts";
-import { distribution, median } from "../results/stats.ts";
+import { distribution, median, percentile } from "../results/stats.ts";
 import type { RankRunResult } from "./trainer.ts";
 
-/** The figures of a run that come from its ranks' step records (energy and loss come apart). */
-export type RunSummary = Omit<RunMetrics, "energy" | "loss">;
+/** The figures of a run that come from its ranks' step records (energy, loss, inference's energy come apart). */
+export type RunSummary = Omit<RunMetrics, "energy" | "loss" | "inference">;
 
 /**
  * Summarises a run.
@@ -38,7 +38,7 @@ export function summarizeRun(
       `Cannot summarise run: warm-up (${warmupSteps}) leaves none of ${steps} steps`,
     );
   }
-  const predicted = predictCosts(config, { bytesPerElement });
+  const predicted = predictCosts(config, { bytesPerElement, workload: config.workload });
   const all = ranks.flatMap((r) => r.steps);
   const stepMs: number[] = [];
   const commMs: number[] = [];
@@ -76,7 +76,59 @@ export function summarizeRun(
       flopsPerRankPerStep: predicted.flopsPerRankPerStep,
       parametersPerRank: predicted.parametersPerRank,
       parametersTotal: predicted.parametersTotal,
+      memoryBytesPerRank: predictMemory(config, config.optimizer, config.workload).peakBytes,
     },
     achievedGflops: (predicted.flopsPerRankPerStep * config.ranks) / median(stepMs) / 1e6,
+    memory: summarizeMemory(ranks),
+  };
+}
+
+/**
+ * Memory of a run: the most loaded rank's peak tensor bytes, every rank's, and each process's
+ * peak resident set (ranks of one process report the same).
+ *
+ * @param ranks Every rank's measurements.
+ * @returns The memory figures.
+ */
+export function summarizeMemory(ranks: RankRunResult[]): NonNullable<RunMetrics["memory"]> {
+  const perRank = ranks.map((r) => r.memory.peakTensorBytes);
+  const processes = new Map<number, number>();
+  for (const r of ranks) {
+    processes.set(r.memory.pid, Math.max(processes.get(r.memory.pid) ?? 0, r.memory.peakRssBytes));
+  }
+  return {
+    peakTensorBytesPerRank: Math.max(...perRank),
+    tensorBytesPerRank: perRank,
+    ranksPerEngine: Math.max(...ranks.map((r) => r.memory.ranksOnEngine)),
+    peakRssBytes: [...processes].map(([pid, bytes]) => ({ pid, bytes })),
+    deviceBytesPerRank: null,
+  };
+}
+
+/**
+ * Inference figures: batch latency (the slowest rank per batch) with its 99th percentile,
+ * samples per second at the median, and energy per sample.
+ *
+ * @param config The run's configuration.
+ * @param ranks Every rank's measurements.
+ * @param warmupSteps Leading batches to leave out.
+ * @param joulesPerBatch Median joules per batch, or null.
+ * @returns The figures.
+ */
+export function summarizeInference(
+  config: TrainConfig,
+  ranks: RankRunResult[],
+  warmupSteps: number,
+  joulesPerBatch: number | null,
+): NonNullable<RunMetrics["inference"]> {
+  const latency: number[] = [];
+  for (let s = warmupSteps; s < ranks[0].steps.length; s++) {
+    latency.push(Math.max(...ranks.map((r) => r.steps[s].stepMs)));
+  }
+  const d = distribution(latency);
+  return {
+    latencyMs: { ...d, p99: percentile(latency, 0.99) },
+    samplesPerSecond: config.batch / (d.median / 1000),
+    energyPerSampleJ: joulesPerBatch === null ? null : joulesPerBatch / config.batch,
   };
 }

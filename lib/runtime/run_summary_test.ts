@@ -25,6 +25,7 @@ function rank(
     rank,
     steps,
     evals: [{ step: 0, trainMs: 0, loss: 2 }, { step: 4, trainMs: 10, loss: 1 }],
+    memory: { peakTensorBytes: 1000 + rank, ranksOnEngine: 1, peakRssBytes: 5000, pid: 10 + rank },
   };
 }
 

@@ -11,7 +11,9 @@ import { configHash, type RunResult } from "../results/results.ts";
 import { type StepWindows, summarizeEnergy } from "./energy_summary.ts";
 import { lossToTarget } from "./loss_target.ts";
 import type { EnergyWindows, WindowRequest } from "./energy_windows.ts";
-import { summarizeRun } from "./run_summary.ts";
+import { summarizeInference, summarizeRun } from "./run_summary.ts";
+import { predictMemory } from "../config/cost_model.ts";
+import { formatBytes } from "../results/units.ts";
 import type { Expansion, SweepPoint, TargetSpec } from "../config/sweep.ts";
 import { comparePeer, type PeerName, runNumpyPeer } from "./peer.ts";
 import { type CommunicatorChoice, runPoint } from "./point.ts";
@@ -36,6 +38,8 @@ export interface RunnerContext {
   energy: EnergyWindows;
   /** Loss target. */
   target: TargetSpec;
+  /** Points whose predicted peak memory per rank exceeds this are recorded out-of-memory, not run. */
+  memoryCapBytes?: number;
   /** Pause between runs, in ms (lets power settle). */
   cooldownMs: number;
   /** Interrupts the sweep. */
@@ -81,8 +85,11 @@ async function runOne(
   ctx: RunnerContext,
   onStep: (step: number) => void,
 ): Promise<RunResult> {
+  // A training run's recorded config (and hash) has no workload field, as before inference existed.
+  const { workload, ...fields } = point.config;
   const config = {
-    ...point.config,
+    ...fields,
+    ...(workload === "inference" ? { workload } : {}),
     phantomWidth: point.config.phantomWidth ?? null,
     dtype: ctx.dtype,
     warmup,
@@ -94,6 +101,17 @@ async function runOne(
     configHash: await configHash(config),
     config,
   };
+  const predictedMemory = predictMemory(point.config, point.config.optimizer, workload).peakBytes;
+  if (ctx.memoryCapBytes !== undefined && predictedMemory > ctx.memoryCapBytes) {
+    return {
+      ...base,
+      status: "out-of-memory",
+      error: `predicted ${formatBytes(predictedMemory)} per rank exceeds the memory cap of ` +
+        `${formatBytes(ctx.memoryCapBytes)}: not run`,
+      predictedMemoryBytesPerRank: predictedMemory,
+      memoryCapBytes: ctx.memoryCapBytes,
+    };
+  }
   try {
     if (warmup >= point.config.steps) {
       throw new RangeError(
@@ -104,7 +122,7 @@ async function runOne(
       signal: ctx.signal,
       onStep: (s) => onStep(s.step),
     });
-    const peer = ctx.peer
+    const peer = ctx.peer && workload === "train"
       ? await peerRun(point, outcome.ranks[0], warmup, ctx.peer.threads)
       : undefined;
     const summary = summarizeRun(point.config, outcome.ranks, warmup, ctx.bytesPerElement);
@@ -119,13 +137,23 @@ async function runOne(
     const stepJoules = energy.method === "unavailable"
       ? null
       : windows.map((w) => w.step.totalJ ?? 0);
+    const inference = workload === "inference";
     return {
       ...base,
       status: "ok",
       metrics: {
         ...summary,
         energy,
-        loss: lossToTarget(rank0.evals, stepJoules, ctx.target),
+        ...(inference
+          ? {
+            inference: summarizeInference(
+              point.config,
+              outcome.ranks,
+              warmup,
+              energy.joulesPerStep?.median ?? null,
+            ),
+          }
+          : { loss: lossToTarget(rank0.evals, stepJoules, ctx.target) }),
       },
       ...(peer ? { peer } : {}),
       ...(outcome.placement ? { placement: outcome.placement } : {}),
@@ -136,8 +164,28 @@ async function runOne(
       const why = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : "interrupted";
       return { ...base, status: "interrupted", error: `${why}: ${message}` };
     }
+    if (isOutOfMemory(message)) {
+      return {
+        ...base,
+        status: "out-of-memory",
+        error: `ran out of memory: ${message}`,
+        predictedMemoryBytesPerRank: predictedMemory,
+      };
+    }
     return { ...base, status: "failed", error: message };
   }
+}
+
+/**
+ * Whether an error is an allocation failure (tfjs or V8 could not get memory for a tensor or
+ * array, WebGPU could not create a buffer).
+ *
+ * @param message The error's message.
+ * @returns True for the messages allocation failures give.
+ */
+export function isOutOfMemory(message: string): boolean {
+  return /Array buffer allocation failed|Invalid typed array length|out of memory|Cannot allocate|allocation failed|Failed to allocate/i
+    .test(message);
 }
 
 /** Trains the point in the peer; a peer that fails is recorded, never fails the run. */

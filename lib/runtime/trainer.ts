@@ -3,7 +3,9 @@
  * Every rank draws the same batch from the seed, runs forward (collectives included), computes the
  * same loss, runs backward and updates its private parameters. Per step it records the wall time,
  * the time inside collectives, and the payload bytes; at a fixed cadence it evaluates the loss on
- * the fixed held-out set (evaluation traffic is not counted in the step's bytes).
+ * the fixed held-out set (evaluation traffic is not counted in the step's bytes). It also records
+ * the rank's peak tensor bytes and its process's peak resident set. The inference workload runs
+ * forward passes only, on held-out batches, with the same records per batch.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { mseLoss, mseValue } from "../nn/loss.ts";
 import { createOptimizer } from "../nn/optimizer.ts";
 import { type Batch, TeacherTask } from "../nn/task.ts";
 import { TimedCommunicator } from "../comm/timed_communicator.ts";
+import { bufferBytes } from "../nn/tensor_memory.ts";
 
 /** Measurements of one training step on one rank. */
 export interface StepRecord {
@@ -52,10 +55,28 @@ export interface EvalPoint {
   loss: number;
 }
 
+/** Memory of one rank over its run. */
+export interface RankMemory {
+  /**
+   * Peak bytes of the rank's tensor data (each buffer once: lib/nn/tensor_memory.ts; sampled after the forward pass
+   * and after every layer of the backward pass), less the fixed held-out set. Where ranks share
+   * a tfjs engine (one thread) it is the engine's figure divided by `ranksOnEngine`.
+   */
+  peakTensorBytes: number;
+  /** Ranks sharing this rank's tfjs engine (1: the figure is this rank's alone). */
+  ranksOnEngine: number;
+  /** Peak resident set size of the rank's process, in bytes. */
+  peakRssBytes: number;
+  /** The process. */
+  pid: number;
+}
+
 /** What one rank measured. */
 export interface RankRunResult {
   /** The rank. */
   rank: number;
+  /** Its memory. */
+  memory: RankMemory;
   /** One record per step. */
   steps: StepRecord[];
   /** Held-out losses at step 0, every `task.evalEvery` steps and after the last step. */
@@ -70,6 +91,19 @@ export interface TrainOptions {
   onStepStart?: (step: number) => void;
   /** Called after every step (progress display, closing an energy window). */
   onStep?: (record: StepRecord) => void;
+  /**
+   * The tfjs engine this rank shares: its tensor bytes before any rank built a model, and how
+   * many ranks train on it. @default this rank alone, measured at the start
+   */
+  engine?: EngineShare;
+}
+
+/** A tfjs engine shared by ranks of one thread. */
+export interface EngineShare {
+  /** bufferBytes() before the ranks built their models. */
+  baselineBytes: number;
+  /** Ranks on the engine. */
+  ranks: number;
 }
 
 /**
@@ -86,12 +120,70 @@ export async function trainRank(
   options: TrainOptions = {},
 ): Promise<RankRunResult> {
   const now = options.now ?? (() => performance.now());
+  const memory = new MemoryProbe(options.engine ?? { baselineBytes: bufferBytes(), ranks: 1 });
   const timed = new TimedCommunicator(comm, now);
   const task = new TeacherTask(config, config.task);
   using model = RankFfn.create(config, timed);
+  const evalSet = toTensors(task.evalSet());
+  const evalBytes = (evalSet.x.size + evalSet.y.size) * 4;
+  try {
+    const run = config.workload === "inference"
+      ? await inferSteps(config, model, task, timed, now, memory, options)
+      : await trainSteps(config, model, task, evalSet, timed, now, memory, options);
+    return { rank: comm.rank, ...run, memory: memory.result(evalBytes) };
+  } finally {
+    tf.dispose([evalSet.x, evalSet.y]);
+  }
+}
+
+/** Peaks of the engine's tensor bytes and of the process's resident set. */
+class MemoryProbe {
+  #engine: EngineShare;
+  #peakTensor = 0;
+  #peakRss = 0;
+
+  constructor(engine: EngineShare) {
+    this.#engine = engine;
+  }
+
+  /** Samples the engine's tensor bytes (cheap: a counter). */
+  tensors(): void {
+    this.#peakTensor = Math.max(this.#peakTensor, bufferBytes());
+  }
+
+  /** Samples the process's resident set. */
+  rss(): void {
+    this.#peakRss = Math.max(this.#peakRss, Deno.memoryUsage().rss);
+  }
+
+  result(evalBytes: number): RankMemory {
+    const { baselineBytes, ranks } = this.#engine;
+    return {
+      peakTensorBytes: Math.max(
+        0,
+        Math.round((this.#peakTensor - baselineBytes) / ranks - evalBytes),
+      ),
+      ranksOnEngine: ranks,
+      peakRssBytes: this.#peakRss,
+      pid: Deno.pid,
+    };
+  }
+}
+
+type Steps = Pick<RankRunResult, "steps" | "evals">;
+
+async function trainSteps(
+  config: TrainConfig,
+  model: RankFfn,
+  task: TeacherTask,
+  evalSet: { x: tf.Tensor2D; y: tf.Tensor2D },
+  timed: TimedCommunicator,
+  now: () => number,
+  memory: MemoryProbe,
+  options: TrainOptions,
+): Promise<Steps> {
   using optimizer = createOptimizer(config.optimizer);
   const params = model.parameters();
-  const evalSet = toTensors(task.evalSet());
   const steps: StepRecord[] = [];
   const evals: EvalPoint[] = [];
   let trainMs = 0;
@@ -101,52 +193,95 @@ export async function trainRank(
     evals.push({ step, trainMs, loss: await mseValue(y, evalSet.y) });
     y.dispose();
   };
-  try {
-    await evaluate(0);
-    for (let step = 0; step < config.steps; step++) {
-      const batch = toTensors(task.batch(step, config.batch));
-      timed.setStep(step);
-      // Start the step together: otherwise a rank's step time would include waiting for ranks
-      // still drawing their batch (in one process, literally their batch-drawing time).
-      await timed.barrier({ phase: "step" });
-      const before = timed.stats();
-      const commBefore = timed.commMs;
-      options.onStepStart?.(step);
-      const start = now();
-      const y = await model.forward(batch.x, "train");
-      const { loss, dY } = await mseLoss(y, batch.y);
-      const forwardMs = now() - start;
-      const grads = await model.backward(dY);
-      optimizer.apply(params, grads);
-      // Wait for the update so its time lands in this step on asynchronous backends.
-      await params.values().next().value?.data();
-      const stepMs = now() - start;
-      trainMs += stepMs;
-      tf.dispose([y, dY, batch.x, batch.y, ...grads.values()]);
-      const bytes = diffStats(timed.stats(), before);
-      const record: StepRecord = {
-        step,
-        stepMs,
-        commMs: timed.commMs - commBefore,
-        forwardMs,
-        bytesSent: bytes.bytesSent,
-        bytesReceived: bytes.bytesReceived,
-        loss,
-      };
-      if (bytes.wireBytesSent !== undefined) {
-        record.wireBytesSent = bytes.wireBytesSent;
-        record.wireBytesReceived = bytes.wireBytesReceived;
-        record.localBytesReceived = bytes.localBytesReceived;
-      }
-      steps.push(record);
-      options.onStep?.(record);
-      const done = step + 1;
-      if (done % config.task.evalEvery === 0 || done === config.steps) await evaluate(done);
-    }
-  } finally {
-    tf.dispose([evalSet.x, evalSet.y]);
+  await evaluate(0);
+  for (let step = 0; step < config.steps; step++) {
+    const batch = toTensors(task.batch(step, config.batch));
+    timed.setStep(step);
+    // Start the step together: otherwise a rank's step time would include waiting for ranks
+    // still drawing their batch (in one process, literally their batch-drawing time).
+    await timed.barrier({ phase: "step" });
+    const before = timed.stats();
+    const commBefore = timed.commMs;
+    options.onStepStart?.(step);
+    const start = now();
+    const y = await model.forward(batch.x, "train");
+    const { loss, dY } = await mseLoss(y, batch.y);
+    const forwardMs = now() - start;
+    memory.tensors(); // activations cached for the backward pass
+    const grads = await model.backward(dY, false, () => memory.tensors());
+    optimizer.apply(params, grads);
+    // Wait for the update so its time lands in this step on asynchronous backends.
+    await params.values().next().value?.data();
+    const stepMs = now() - start;
+    trainMs += stepMs;
+    tf.dispose([y, dY, batch.x, batch.y, ...grads.values()]);
+    memory.rss();
+    const record = stepRecord(step, stepMs, forwardMs, loss, timed, before, commBefore);
+    steps.push(record);
+    options.onStep?.(record);
+    const done = step + 1;
+    if (done % config.task.evalEvery === 0 || done === config.steps) await evaluate(done);
   }
-  return { rank: comm.rank, steps, evals };
+  return { steps, evals };
+}
+
+/** Inference: forward passes only, on held-out batches; a "step" is one batch. */
+async function inferSteps(
+  config: TrainConfig,
+  model: RankFfn,
+  task: TeacherTask,
+  timed: TimedCommunicator,
+  now: () => number,
+  memory: MemoryProbe,
+  options: TrainOptions,
+): Promise<Steps> {
+  const steps: StepRecord[] = [];
+  for (let step = 0; step < config.steps; step++) {
+    const batch = toTensors(task.heldOutBatch(step, config.batch));
+    timed.setStep(step);
+    await timed.barrier({ phase: "step" });
+    const before = timed.stats();
+    const commBefore = timed.commMs;
+    options.onStepStart?.(step);
+    const start = now();
+    const y = await model.forward(batch.x, "eval", () => memory.tensors());
+    await y.data(); // the batch's answer is ready
+    const stepMs = now() - start;
+    const loss = await mseValue(y, batch.y);
+    tf.dispose([y, batch.x, batch.y]);
+    memory.rss();
+    const record = stepRecord(step, stepMs, stepMs, loss, timed, before, commBefore);
+    steps.push(record);
+    options.onStep?.(record);
+  }
+  return { steps, evals: [] };
+}
+
+function stepRecord(
+  step: number,
+  stepMs: number,
+  forwardMs: number,
+  loss: number,
+  timed: TimedCommunicator,
+  before: ReturnType<TimedCommunicator["stats"]>,
+  commBefore: number,
+): StepRecord {
+  const bytes = diffStats(timed.stats(), before);
+  const record: StepRecord = {
+    step,
+    stepMs,
+    commMs: timed.commMs - commBefore,
+    forwardMs,
+    bytesSent: bytes.bytesSent,
+    bytesReceived: bytes.bytesReceived,
+    loss,
+  };
+  if (bytes.wireBytesSent !== undefined) {
+    record.wireBytesSent = bytes.wireBytesSent;
+    record.wireBytesReceived = bytes.wireBytesReceived;
+    record.localBytesReceived = bytes.localBytesReceived;
+  }
+  return record;
 }
 
 /**
@@ -174,8 +309,11 @@ export function trainInProcess(
   options: TrainOptions = {},
 ): Promise<RankRunResult[]> {
   const comms = createInProcessGroup(config.ranks);
+  const engine = { baselineBytes: bufferBytes(), ranks: config.ranks };
   return Promise.all(
-    comms.map((c) => trainRank(config, c, c.rank === 0 ? options : { now: options.now })),
+    comms.map((c) =>
+      trainRank(config, c, c.rank === 0 ? { ...options, engine } : { now: options.now, engine })
+    ),
   );
 }
 
