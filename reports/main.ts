@@ -1,8 +1,10 @@
 /**
- * `deno task report [RESULTS...] [--out FILE] [--site DIR]`: self-contained HTML reports of
- * results files (lib/report_html.ts). Without RESULTS it reports the newest file in
- * reports/results. `--site DIR` writes a report for every results file (given, or all in
- * reports/results) and an index page linking them, ready to publish as static files.
+ * `deno task report [RESULTS...] [--out FILE] [--site DIR] [--figures DIR] [--latex FILE]`:
+ * self-contained HTML reports of results files (lib/report/report_html.ts). Without RESULTS it
+ * reports the newest file in reports/results. `--site DIR` writes a report for every results file
+ * (given, or all in reports/results), an index page and a trends page across them, ready to
+ * publish as static files. `--figures DIR` writes every chart as PNG and SVG without a browser;
+ * `--latex FILE` writes the summary and run tables as LaTeX booktabs tables.
  * Exits 2 on unusable input (missing, corrupt or other-schema files).
  *
  * @module
@@ -12,8 +14,15 @@ import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
-import { renderSiteIndex } from "../lib/report/report_html.ts";
-import { writeReport } from "../lib/report/write_report.ts";
+import { renderSiteIndex, type SiteEntry } from "../lib/report/report_html.ts";
+import { findings } from "../lib/report/report_model.ts";
+import { buildTrends, renderTrends } from "../lib/report/trends.ts";
+import {
+  chartJsSource,
+  resultsLatex,
+  writeFigures,
+  writeReport,
+} from "../lib/report/write_report.ts";
 import { ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
@@ -38,8 +47,16 @@ const FLAGS = {
   }),
   site: flag.path({
     arg: "DIR",
-    help: "write a report for every results file (given, or all in reports/results) and an " +
-      "index page: a static site to publish",
+    help: "write a report for every results file (given, or all in reports/results), an " +
+      "index page and trends.html across them: a static site to publish",
+  }),
+  figures: flag.path({
+    arg: "DIR",
+    help: "also write every chart of the (one) results file as PNG (print resolution) and SVG",
+  }),
+  latex: flag.path({
+    arg: "FILE",
+    help: "also write the summary and run tables of the (one) results file as LaTeX booktabs tables",
   }),
 };
 
@@ -67,22 +84,29 @@ async function main(args: string[]): Promise<number> {
       );
     }
     await Deno.mkdir(values.site, { recursive: true });
-    const entries = [];
+    const entries: SiteEntry[] = [];
+    const all = [];
     for (const file of files) {
       const report = basename(file).replace(/\.json$/, ".html");
-      const results = await writeReport(file, join(values.site, report));
+      const results = await writeReport(file, join(values.site, report), { trendsHref: "trends.html" });
+      const env = results.environment as Record<string, unknown>;
+      all.push({ results, report });
       entries.push({
         report,
         results: basename(file),
         sweep: results.sweep.id,
         createdAt: results.createdAt,
+        commit: String(env.gitCommit ?? ""),
+        host: String(env.hostname ?? ""),
         runs: results.runs.length,
         failed: results.runs.filter((r) => r.status !== "ok").length,
+        headline: findings(results)[0]?.sentence ?? "",
       });
     }
     entries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-    await writeTextFileAtomic(join(values.site, "index.html"), renderSiteIndex(entries));
-    console.log(`site: ${join(values.site, "index.html")} (${entries.length} reports)`);
+    await writeTextFileAtomic(join(values.site, "trends.html"), renderTrends(buildTrends(all), chartJsSource()));
+    await writeTextFileAtomic(join(values.site, "index.html"), renderSiteIndex(entries, "trends.html"));
+    console.log(`site: ${join(values.site, "index.html")} (${entries.length} reports, trends.html)`);
     return 0;
   }
   const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR).slice(-1);
@@ -93,14 +117,25 @@ async function main(args: string[]): Promise<number> {
       "holds no results file: run deno task bench first",
     );
   }
-  if (values.out && files.length > 1) {
-    throw new ConfigError("--out", values.out, "takes one results file; use --site for several");
+  for (const name of ["out", "figures", "latex"] as const) {
+    if (values[name] && files.length > 1) {
+      throw new ConfigError(`--${name}`, values[name], "takes one results file; use --site for several");
+    }
   }
   for (const file of files) {
     const out = values.out ?? join("reports", "out", basename(file).replace(/\.json$/, ".html"));
     await Deno.mkdir(join(out, ".."), { recursive: true });
-    await writeReport(file, out);
+    const results = await writeReport(file, out);
     console.log(`report: ${out}`);
+    if (values.figures) {
+      const { files: written, omitted } = await writeFigures(results, values.figures);
+      console.log(`figures: ${written.length} files in ${values.figures}`);
+      for (const o of omitted) console.log(`  left out ${o}`);
+    }
+    if (values.latex) {
+      await writeTextFileAtomic(values.latex, resultsLatex(results));
+      console.log(`latex: ${values.latex}`);
+    }
   }
   return 0;
 }

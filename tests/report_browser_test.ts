@@ -1,16 +1,19 @@
-// The report opened in real headless Chromium (Debian's chromium; .ci/run installs it): no
-// console errors, no network requests (the page's content security policy reports any),
-// every chart canvas drawn, every table present, and results text rendered as text.
+// The report and the trends page opened in real headless Chromium (Debian's chromium; .ci/run
+// installs it): no script errors, no request of any kind (the pages' content security policy
+// reports any), every chart drawn with ink, download buttons producing PNG, SVG and CSV data, the
+// regression marked on the trends page, and results text rendered as text.
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";
 import { CHROMIUM, systemTest } from "../lib/testing/system.ts";
+import { buildTrends, renderTrends } from "../lib/report/trends.ts";
+import { chartJsSource } from "../lib/report/write_report.ts";
 
-const chromium = "chromium";
+const EVIL = `<script>document.title="pwned"</script>`;
 
 async function dumpDom(url: string): Promise<string> {
   const profile = await Deno.makeTempDir({ prefix: "chromium-" });
-  const out = await new Deno.Command(chromium, {
+  const out = await new Deno.Command("chromium", {
     args: [
       "--headless",
       "--no-sandbox",
@@ -20,7 +23,7 @@ async function dumpDom(url: string): Promise<string> {
       "--disable-component-update",
       "--disable-sync",
       `--user-data-dir=${profile}`,
-      "--virtual-time-budget=5000",
+      "--virtual-time-budget=8000",
       "--dump-dom",
       url,
     ],
@@ -31,36 +34,70 @@ async function dumpDom(url: string): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+const selfcheck = (dom: string) => {
+  const tag = dom.match(/<div id="selfcheck"[^>]*>/)?.[0] ?? "";
+  const attr = (name: string) => tag.match(new RegExp(`${name}="([^"]*)"`))?.[1] ?? "";
+  return { tag, attr };
+};
+
 systemTest([CHROMIUM], {
   name:
-    "report in headless Chromium: no errors, no requests, every chart drawn, every table, text stays text",
+    "report in headless Chromium: no errors, no requests, charts drawn, downloads give PNG/SVG/CSV, text stays text",
   fn: async () => {
     const dir = await Deno.makeTempDir();
     const results = fixtureResults([
       { point: "tp-p2", stepMs: 100, joulesPerStep: 10 },
       { point: "phantom-p2", mode: "phantom", stepMs: 60, joulesPerStep: 6 },
       { point: "tp-p4", ranks: 4, stepMs: 120, joulesPerStep: 12 },
-      { point: `evil<script>document.title="pwned"</script>`, status: "failed" },
+      { point: "phantom-p4", mode: "phantom", ranks: 4, stepMs: 70, joulesPerStep: 7 },
+      { point: `evil${EVIL}`, status: "failed" },
     ]);
     await Deno.writeTextFile(`${dir}/bench-fixture.json`, JSON.stringify(results));
     const report = await runDeno([
       "run",
       "--allow-read",
       "--allow-write",
+      "--allow-env",
+      "--allow-ffi",
+      "--allow-sys",
       "reports/main.ts",
       `${dir}/bench-fixture.json`,
       "--out",
       `${dir}/report.html`,
     ]);
     assertEquals(report.code, 0, report.stderr);
-    const dom = await dumpDom(`file://${dir}/report.html`);
-    const check = dom.match(/<div id="selfcheck"[^>]*>/)?.[0] ?? "";
-    assert(check.includes('data-errors="0"'), check);
-    assert(check.includes('data-violations="0"'), check);
-    assert(check.includes('data-charts="8/8/8"'), check);
-    for (const id of ["runs", "ratios", "to-target", "failures", "provenance", "configs"]) {
+    const dom = await dumpDom(`file://${dir}/report.html#selftest`);
+    const { tag, attr } = selfcheck(dom);
+    assertEquals(attr("data-errors"), "0", attr("data-error-text"));
+    assertEquals(attr("data-violations"), "0", tag);
+    const [painted, canvases, drawn] = attr("data-charts").split("/").map(Number);
+    assert(canvases >= 8 && painted === canvases && drawn === canvases, tag);
+    // Every button was pressed: a PNG and an SVG per chart, a CSV per table, each with content.
+    const downloads = attr("data-downloads").split(" ").map((d) => d.split(":"));
+    const count = (ext: string) =>
+      downloads.filter(([n, size]) => n.endsWith(ext) && Number(size) > 100).length;
+    assertEquals(count(".png"), canvases, tag);
+    assertEquals(count(".svg"), canvases, tag);
+    assert(count(".csv") >= 5, tag);
+    for (
+      const id of [
+        "summary",
+        "findings",
+        "ratios",
+        "runs",
+        "to-target",
+        "failures",
+        "provenance",
+        "configs",
+        "omitted",
+      ]
+    ) {
       assert(dom.includes(`id="${id}"`), `no #${id}`);
     }
+    assert(
+      dom.includes("At p = 2, n = 1024, L = 2, b = 64 (k = 16), phantom took 0.60x TP's step time"),
+      "the headline",
+    );
     assert(
       dom.includes("<title>phantom-bench: fixture"),
       "the page title was changed by results text",
@@ -69,25 +106,88 @@ systemTest([CHROMIUM], {
   },
 });
 
-Deno.test("report: unusable input exits 2; --site writes an index linking every report", async () => {
+systemTest([CHROMIUM], {
+  name:
+    "trends page in headless Chromium: every chart drawn, the 2x slower commit marked, no errors or requests",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const file = (day: number, stepMs: number, commit: string) => ({
+      results: fixtureResults(
+        [{ point: `tp-p2${EVIL}`, stepMs }, { point: "phantom-p2", mode: "phantom", stepMs: 60 }],
+        {
+          createdAt: `2026-11-0${day}T00:00:00.000Z`,
+          environment: { gitCommit: commit, hostname: "ci" },
+        },
+      ),
+      report: `bench-${day}.html`,
+    });
+    const trends = buildTrends([file(1, 100, "aaa"), file(2, 99, "bbb"), file(3, 200, "ccc")]);
+    await Deno.writeTextFile(`${dir}/trends.html`, renderTrends(trends, chartJsSource()));
+    const dom = await dumpDom(`file://${dir}/trends.html#all`);
+    const { tag, attr } = selfcheck(dom);
+    assertEquals(attr("data-errors"), "0", attr("data-error-text"));
+    assertEquals(attr("data-violations"), "0", tag);
+    const [drawn, total] = attr("data-charts").split("/").map(Number);
+    assert(total > 0 && drawn === total, tag);
+    assertEquals(attr("data-marked"), "2", tag); // step and communication time of tp-p2 at ccc
+    assert(!dom.includes("pwned</title>"));
+  },
+});
+
+systemTest([CHROMIUM], {
+  name:
+    "trends of 300 results files stay small and load without error (charts drawn as they scroll in)",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const inputs = Array.from({ length: 300 }, (_, i) => ({
+      results: fixtureResults(
+        ["tp-p2", "tp-p4", "phantom-p2", "phantom-p4"].map((point) => ({
+          point,
+          mode: point.split("-")[0],
+          ranks: Number(point.slice(-1)),
+          stepMs: 100 + (i % 7),
+          joulesPerStep: 10,
+        })),
+        {
+          createdAt: new Date(Date.UTC(2026, 0, 1) + i * 3600_000).toISOString(),
+          environment: { gitCommit: `c${i}` },
+        },
+      ),
+      report: `bench-${i}.html`,
+    }));
+    const start = performance.now();
+    const html = renderTrends(buildTrends(inputs), chartJsSource());
+    const ms = performance.now() - start;
+    await Deno.writeTextFile(`${dir}/trends.html`, html);
+    assert(html.length < 3_000_000, `${html.length} bytes`);
+    console.log(
+      `trends of 300 files: ${(html.length / 1e6).toFixed(2)} MB, built in ${ms.toFixed(0)} ms`,
+    );
+    const { tag, attr } = selfcheck(await dumpDom(`file://${dir}/trends.html`));
+    assertEquals(attr("data-errors"), "0", attr("data-error-text"));
+    assert(Number(attr("data-charts").split("/")[0]) > 0, tag);
+  },
+});
+
+Deno.test("report: unusable input exits 2; --site writes an index and trends page linking every report", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/bench-bad.json`, "{ not json");
-  const bad = await runDeno([
+  const args = [
     "run",
     "--allow-read",
     "--allow-write",
+    "--allow-env",
+    "--allow-ffi",
+    "--allow-sys",
     "reports/main.ts",
-    `${dir}/bench-bad.json`,
-  ]);
+  ];
+  const bad = await runDeno([...args, `${dir}/bench-bad.json`]);
   assertEquals(bad.code, 2);
   assert(bad.stderr.includes("not valid JSON"));
   await Deno.writeTextFile(`${dir}/bench-a.json`, JSON.stringify(fixtureResults([{ point: "a" }])));
   await Deno.writeTextFile(`${dir}/bench-b.json`, JSON.stringify(fixtureResults([{ point: "b" }])));
   const site = await runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "reports/main.ts",
+    ...args,
     `${dir}/bench-a.json`,
     `${dir}/bench-b.json`,
     "--site",
@@ -96,5 +196,8 @@ Deno.test("report: unusable input exits 2; --site writes an index linking every 
   assertEquals(site.code, 0, site.stderr);
   const index = await Deno.readTextFile(`${dir}/site/index.html`);
   assert(index.includes('href="bench-a.html"') && index.includes('href="bench-b.html"'));
-  assert((await Deno.readTextFile(`${dir}/site/bench-a.html`)).includes('id="runs"'));
+  assert(index.includes('href="trends.html"'));
+  assert((await Deno.readTextFile(`${dir}/site/trends.html`)).includes('id="trends"'));
+  const report = await Deno.readTextFile(`${dir}/site/bench-a.html`);
+  assert(report.includes('id="runs"') && report.includes('href="trends.html"'));
 });

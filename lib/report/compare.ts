@@ -195,7 +195,14 @@ function group(runs: RunResult[]): Map<string, RunResult[]> {
   return out;
 }
 
-function pool(runs: RunResult[], spec: MetricSpec): number[] | null {
+/**
+ * The samples of a metric over runs of one configuration (repeats pooled).
+ *
+ * @param runs The runs.
+ * @param spec The metric.
+ * @returns The samples, or null when a run lacks the metric.
+ */
+export function pool(runs: RunResult[], spec: MetricSpec): number[] | null {
   const all: number[] = [];
   for (const r of runs) {
     const s = spec.samples(r);
@@ -205,7 +212,17 @@ function pool(runs: RunResult[], spec: MetricSpec): number[] | null {
   return all.length ? all : null;
 }
 
-function compareMetric(
+/**
+ * Compares one metric's samples: the verdict compareResults gives a point.
+ *
+ * @param spec The metric.
+ * @param b Baseline samples.
+ * @param c Current samples.
+ * @param noisePct Noise band in percent.
+ * @param alpha Significance level.
+ * @returns Medians, change, p-value and verdict.
+ */
+export function compareMetric(
   spec: MetricSpec,
   b: number[],
   c: number[],

@@ -1,13 +1,30 @@
 /**
  * The HTML report: one self-contained page (Chart.js inlined, data embedded as JSON, a content
- * security policy that forbids every request) with tables of every run, phantom/TP ratios at
- * matching points, failures and exclusions, charts, and provenance. Every text taken from
- * results is escaped; the embedded JSON escapes `<` so no value can close its script element.
+ * security policy that forbids every request) that opens with the headline (phantom against TP
+ * at every matching point, lib/report/report_model.ts), then the tables and figures, then
+ * provenance. Sections and charts with nothing to show are left out with a one-line reason. Every
+ * chart downloads as PNG (drawn in the page) and SVG (drawn at report time by lib/report/figures.ts,
+ * where it is available), every table as CSV. Readable on a phone and in print. Every text taken
+ * from results is escaped; embedded JSON escapes `<` so no value can close its script element.
  *
  * @module
  */
 
-import type { ResultsFile, RunResult } from "../results/results.ts";
+import type { ResultsFile } from "../results/results.ts";
+import {
+  type ChartSpec,
+  energyTable,
+  failuresTable,
+  findings,
+  FONT_FAMILY,
+  inferenceTable,
+  memoryTable,
+  reportCharts,
+  runsTable,
+  summaryTable,
+  type Table,
+  targetTable,
+} from "./report_model.ts";
 
 /**
  * Escapes text for HTML content and attribute values.
@@ -28,163 +45,137 @@ export function escapeHtml(value: unknown): string {
   );
 }
 
-/** JSON that is safe inside a script element. */
-function scriptJson(value: unknown): string {
+/**
+ * JSON that is safe inside a script element.
+ *
+ * @param value Any JSON value.
+ * @returns Its JSON with `<` and line separators escaped.
+ */
+export function scriptJson(value: unknown): string {
   return JSON.stringify(value).replace(/</g, "\\u003c").replace(
     /\u2028|\u2029/g,
     (c) => `\\u${c.charCodeAt(0).toString(16)}`,
   );
 }
 
-const num = (v: number | null | undefined, digits = 3) =>
-  v === null || v === undefined || !Number.isFinite(v)
-    ? "–"
-    : Number(v.toPrecision(digits)).toString();
+/** The content security policy: nothing is fetched, ever. */
+export const CSP =
+  "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:";
 
-/** Matching key of TP and phantom points: same ranks, width, depth, batch. */
-function matchKey(r: RunResult): string {
-  const c = r.config;
-  return `p${c.ranks}-n${c.width}-L${c.layers}-b${c.batch}`;
+/** The style of every page the suite writes: numbers right-aligned, tables that scroll, print and phone layouts. */
+export const STYLE = `
+:root{--fg:#1a1a1a;--muted:#5a5a5a;--rule:#d0d0d0;--bg:#fff;--accent:#0072B2}
+*{box-sizing:border-box}
+body{font:15px/1.45 ${FONT_FAMILY};color:var(--fg);background:var(--bg);margin:0 auto;max-width:1180px;padding:1.5em}
+h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid var(--rule);padding-bottom:.2em}
+.meta{color:var(--muted)}
+nav.toc{background:#f6f6f6;padding:.6em 1em;border-radius:6px;margin:1em 0}
+nav.toc ol{margin:.2em 0;padding-left:1.4em;columns:2}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
+caption{text-align:left;color:var(--muted);padding:.2em 0;caption-side:top}
+th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f6f6f6;white-space:nowrap}
+td{white-space:nowrap}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
+td.wrap{white-space:normal;min-width:20em}
+tr.bad td{color:#a33}
+.findings li{margin:.4em 0}
+.findings{padding-left:1.2em}
+.omitted{color:var(--muted)}
+figure{display:inline-block;margin:1em .8em 1em 0;max-width:100%;vertical-align:top}
+figure canvas{max-width:100%;height:auto}
+figcaption{font-weight:600;margin-bottom:.3em;max-width:540px;min-height:2.6em}
+button{font:inherit;font-size:.8em;padding:2px 8px;margin:2px 4px 2px 0;border:1px solid var(--rule);background:#fafafa;border-radius:4px;cursor:pointer}
+code{white-space:pre-wrap;word-break:break-all;font-size:.85em}
+.projected{font-style:italic}
+@media (max-width:700px){body{padding:.7em;font-size:14px}nav.toc ol{columns:1}figure{margin:.5em 0}}
+@media print{body{max-width:none;padding:0;font-size:10pt}nav.toc,button,.dl{display:none}
+h2{break-after:avoid}table,figure{break-inside:avoid}.scroll{overflow:visible}td{white-space:normal}
+a{color:inherit;text-decoration:none}}
+`;
+
+/**
+ * A table as HTML, in a scrolling wrapper, with a CSV download button.
+ *
+ * @param table The table.
+ * @returns HTML.
+ */
+export function tableHtml(table: Table): string {
+  const head = table.columns.map((c) =>
+    `<th${c.numeric ? ' class="n"' : ""}>${escapeHtml(c.label)}${
+      c.unit ? ` (${escapeHtml(c.unit)})` : ""
+    }</th>`
+  ).join("");
+  const body = table.rows.map((row) => {
+    const bad = row.some((c) => /^(failed|interrupted|out-of-memory)\b/.test(c.text));
+    return `<tr${bad ? ' class="bad"' : ""}>${
+      row.map((cell, i) => {
+        const cls = table.columns[i]?.numeric ? "n" : cell.text.length > 60 ? "wrap" : "";
+        return `<td${cls ? ` class="${cls}"` : ""}${
+          cell.title ? ` title="${escapeHtml(cell.title)}"` : ""
+        }>${escapeHtml(cell.text)}</td>`;
+      }).join("")
+    }</tr>`;
+  }).join("");
+  return `<div class="scroll"><table id="${escapeHtml(table.id)}"><caption>${
+    escapeHtml(table.caption)
+  } <button data-csv="${
+    escapeHtml(table.id)
+  }">CSV</button></caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
 }
 
-/** Median joules per step of each node and device, and why energy was unavailable where it was. */
-function energyBreakdown(results: ResultsFile): string {
-  const fmt = (j: number | null) => (j === null ? "n/a" : j.toFixed(3));
-  const rows = results.runs.flatMap((r) => {
-    const e = r.metrics?.energy;
-    if (!e) return [];
-    if (e.unavailableReason) {
-      return [
-        `<tr><td>${escapeHtml(r.id)}</td><td colspan="2">unavailable: ${
-          escapeHtml(e.unavailableReason)
-        }</td></tr>`,
-      ];
-    }
-    const parts = [
-      ...(e.nodes ?? []).map((n) => [`node ${n.node}`, n.joulesPerStep] as const),
-      ...(e.devices ?? []).map((d) => [d.name, d.joulesPerStep] as const),
-    ];
-    return parts.map(([name, j]) =>
-      `<tr><td>${escapeHtml(r.id)}</td><td>${escapeHtml(name)}</td><td>${fmt(j)}</td></tr>`
-    );
-  });
-  if (rows.length === 0) return "<p>No per-device energy in these runs (no telemetry).</p>";
-  return `<table id="energy-breakdown"><thead><tr><th>run</th><th>node / device</th><th>J per step (median)</th></tr></thead><tbody>${
-    rows.join("")
-  }</tbody></table>`;
-}
-
-function runsTable(results: ResultsFile): string {
-  const rows = results.runs.map((r) => {
-    const c = r.config;
-    if (r.status !== "ok" || !r.metrics) {
-      return `<tr class="failed"><td>${escapeHtml(r.id)}</td><td colspan="11">${r.status}: ${
-        escapeHtml(r.error)
-      }</td></tr>`;
-    }
-    const m = r.metrics;
-    const e = m.energy;
-    const l = m.loss ?? { stepsToTarget: null, timeToTargetMs: null, energyToTargetJ: null };
-    const energy = e.joulesPerStep
-      ? `${num(e.joulesPerStep.median)} J (${escapeHtml(e.method)})`
-      : `unavailable`;
-    return `<tr><td>${escapeHtml(r.id)}</td><td>${
-      escapeHtml(c.mode)
-    }</td><td>${c.ranks}</td><td>${c.width}</td><td>${c.phantomWidth ?? "–"}</td><td>${
-      num(m.stepTimeMs.median)
-    } ms</td><td>${
-      num((100 * m.commTimeMs.median) / m.stepTimeMs.median, 2)
-    }%</td><td>${m.bytesSentPerRankPerStep} / ${m.predicted.bytesSentPerRankPerStep}${
-      m.bytesMatchPrediction ? "" : " (mismatch)"
-    }</td><td>${energy}</td><td>${l.stepsToTarget ?? "not reached"}</td><td>${
-      num(l.timeToTargetMs)
-    } ms</td><td>${
-      l.energyToTargetJ === null ? "–" : `${num(l.energyToTargetJ)} J (${escapeHtml(e.method)})`
-    }</td></tr>`;
-  });
-  return `<table id="runs"><thead><tr><th>run</th><th>mode</th><th>p</th><th>n</th><th>k</th><th>step time</th><th>comm share</th><th>bytes sent/rank/step measured / predicted</th><th>energy/step (method)</th><th>steps to target</th><th>time to target</th><th>energy to target</th></tr></thead><tbody>${
-    rows.join("")
-  }</tbody></table>`;
-}
-
-function ratioTable(results: ResultsFile): string {
-  const ok = results.runs.filter((r) => r.status === "ok" && r.metrics);
-  const tp = new Map(ok.filter((r) => r.config.mode === "tp").map((r) => [matchKey(r), r]));
-  const rows = ok.filter((r) => r.config.mode === "phantom" && tp.has(matchKey(r))).map((ph) => {
-    const t = tp.get(matchKey(ph))!.metrics!;
-    const p = ph.metrics!;
-    const ratio = (a: number | null | undefined, b: number | null | undefined) =>
-      a == null || b == null || b === 0 ? "–" : num(a / b);
-    const energyNote = p.energy.method === t.energy.method
-      ? escapeHtml(p.energy.method)
-      : "methods differ";
-    return `<tr><td>${escapeHtml(ph.id)}</td><td>${escapeHtml(matchKey(ph))}</td><td>${
-      ratio(p.bytesSentPerRankPerStep, t.bytesSentPerRankPerStep)
-    }</td><td>${ratio(p.stepTimeMs.median, t.stepTimeMs.median)}</td><td>${
-      p.energy.method === t.energy.method
-        ? ratio(p.energy.joulesPerStep?.median, t.energy.joulesPerStep?.median)
-        : "–"
-    } (${energyNote})</td><td>${ratio(p.loss?.timeToTargetMs, t.loss?.timeToTargetMs)}</td><td>${
-      ratio(p.loss?.energyToTargetJ, t.loss?.energyToTargetJ)
-    }</td></tr>`;
-  });
-  if (rows.length === 0) {
-    return `<p id="ratios-none">No phantom point has a TP point with the same ranks, width, depth and batch.</p><table id="ratios"></table>`;
-  }
-  return `<table id="ratios"><thead><tr><th>phantom run</th><th>matched TP point</th><th>bytes sent</th><th>step time</th><th>energy/step</th><th>time to target</th><th>energy to target</th></tr></thead><tbody>${
-    rows.join("")
-  }</tbody></table>`;
-}
-
-function targetTable(results: ResultsFile): string {
-  const ok = results.runs.filter((r) => r.status === "ok" && r.metrics?.loss);
-  const key = (r: RunResult) => r.metrics!.loss!.timeToTargetMs ?? Infinity;
-  const rows = [...ok].sort((a, b) => key(a) - key(b)).map((r) => {
-    const m = r.metrics!;
-    const l = m.loss!;
-    return `<tr><td>${escapeHtml(r.id)}</td><td>${
-      escapeHtml(r.config.mode)
-    }</td><td>${r.config.ranks}</td><td>${r.config.width}</td><td>${
-      r.config.phantomWidth ?? "–"
-    }</td><td>${m.predicted.parametersTotal}</td><td>${num(l.target.absolute)}</td><td>${
-      l.stepsToTarget ?? "not reached"
-    }</td><td>${num(l.timeToTargetMs)} ms</td><td>${
-      l.energyToTargetJ === null
-        ? "–"
-        : `${num(l.energyToTargetJ)} J (${escapeHtml(m.energy.method)})`
-    }</td></tr>`;
-  });
-  return `<table id="to-target"><thead><tr><th>run</th><th>mode</th><th>p</th><th>n</th><th>k</th><th>parameters</th><th>target MSE</th><th>steps</th><th>time</th><th>energy</th></tr></thead><tbody>${
-    rows.join("")
-  }</tbody></table>`;
-}
-
-function provenance(results: ResultsFile): string {
+function provenance(results: ResultsFile): Table {
   const env = results.environment as Record<string, unknown>;
-  const item = (k: string, v: unknown) =>
-    `<tr><th>${escapeHtml(k)}</th><td><code>${
-      escapeHtml(typeof v === "string" ? v : JSON.stringify(v))
-    }</code></td></tr>`;
-  return `<table id="provenance"><tbody>${
+  const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v) ?? "–");
+  const rows: [string, unknown][] = [
+    ["created", results.createdAt],
     [
-      item("created", results.createdAt),
-      item(
-        "sweep",
-        `${results.sweep.id} v${results.sweep.version}${
-          results.sweep.quick ? " (quick)" : ""
-        }: ${results.sweep.description}`,
-      ),
-      item("git commit", env.gitCommit),
-      item("runtime", env.runtime),
-      item("CPU", env.cpu),
-      item("GPUs", env.gpus),
-      item("tfjs backend", env.tfjs),
-      item("nats-server", env.natsServer),
-      item("communicator", results.communicator),
-      item("power", results.power),
-      item("seeds", [...new Set(results.runs.map((r) => r.config.seed))]),
-    ].join("")
-  }</tbody></table>`;
+      "sweep",
+      `${results.sweep.id} v${results.sweep.version}${
+        results.sweep.quick ? " (quick)" : ""
+      }: ${results.sweep.description}`,
+    ],
+    ["git commit", env.gitCommit],
+    ["host", env.hostname],
+    ["runtime", env.runtime],
+    ["CPU", env.cpu],
+    ["GPUs", env.gpus],
+    ["tfjs backend", env.tfjs],
+    ["nats-server", env.natsServer],
+    ["communicator", results.communicator],
+    ["power", results.power],
+    ["seeds", [...new Set(results.runs.map((r) => r.config.seed))]],
+  ];
+  return {
+    id: "provenance",
+    caption: "Where and how these numbers were measured",
+    columns: [{ label: "what" }, { label: "value" }],
+    rows: rows.map(([k, v]) => [{ text: k }, { text: show(v) }]),
+  };
+}
+
+function configsTable(results: ResultsFile): Table {
+  return {
+    id: "configs",
+    caption: "The full configuration of every run",
+    columns: [{ label: "run" }, { label: "config hash" }, { label: "configuration" }],
+    rows: results.runs.map((
+      r,
+    ) => [{ text: r.id }, { text: r.configHash }, { text: JSON.stringify(r.config) }]),
+  };
+}
+
+/** Options of {@linkcode renderReport}. */
+export interface ReportOptions {
+  /** Page title. */
+  title?: string;
+  /** SVG of each chart by id, drawn at report time (absent: no SVG downloads, with the reason). */
+  svgs?: Record<string, string>;
+  /** Why there are no SVGs (e.g. the canvas library did not load). */
+  svgUnavailable?: string;
+  /** A link to the site's trends page. */
+  trendsHref?: string;
 }
 
 /**
@@ -192,196 +183,274 @@ function provenance(results: ResultsFile): string {
  *
  * @param results The results.
  * @param chartJs The Chart.js UMD build's source.
- * @param title Page title.
+ * @param options Title, SVG figures, trends link.
  * @returns The page.
  */
 export function renderReport(
   results: ResultsFile,
   chartJs: string,
-  title = "phantom-bench report",
+  options: ReportOptions = {},
 ): string {
-  const failed = results.runs.filter((r) => r.status !== "ok");
-  const excluded = results.sweep.excluded;
-  const data = results.runs.filter((r) => r.status === "ok" && r.metrics).map((r) => ({
-    id: r.id,
-    mode: r.config.mode,
-    ranks: r.config.ranks,
-    stepMs: r.metrics!.stepTimeMs.median,
-    joules: r.metrics!.energy.joulesPerStep?.median ?? null,
-    method: r.metrics!.energy.method,
-    forwardJ: r.metrics!.energy.perPhase?.forward.median ?? null,
-    backwardJ: r.metrics!.energy.perPhase?.backward.median ?? null,
-    bytes: r.metrics!.bytesSentPerRankPerStep,
-    predictedBytes: r.metrics!.predicted.bytesSentPerRankPerStep,
-    curve: r.metrics!.loss?.curve ?? [],
-  }));
-  const methods = [...new Set(data.map((d) => d.method))];
-  const energyNote = data.some((d) => d.joules !== null)
-    ? ` (method: ${methods.join(", ")})`
-    : " (no energy data: every run's energy is unavailable)";
-  const chart = (id: string, caption: string) =>
-    `<figure><canvas id="${id}" width="640" height="320"></canvas><figcaption>${
-      escapeHtml(caption)
-    }</figcaption></figure>`;
+  const title = options.title ?? "phantom-bench report";
+  const found = findings(results);
+  const charts = reportCharts(results);
+  const sections: { id: string; title: string; html: string }[] = [];
+  const notShown: string[] = [];
+  const add = (id: string, title: string, html: string | null, why: string) => {
+    if (html === null) notShown.push(`${title}: ${why}`);
+    else sections.push({ id, title, html });
+  };
+  const energyMeasured = results.runs.some((r) => r.metrics?.energy.joulesPerStep);
+  add("summary", "Summary", summaryHtml(results, found, energyMeasured), "");
+  add("runs-section", "Runs", tableHtml(runsTable(results)), "");
+  const memory = memoryTable(results);
+  add(
+    "memory-section",
+    "Memory per rank",
+    memory && tableHtml(memory) + figuresHtml(charts, "Memory", options),
+    "no run recorded memory (results written before it existed)",
+  );
+  const inference = inferenceTable(results);
+  add(
+    "inference-section",
+    "Inference",
+    inference && tableHtml(inference) + figuresHtml(charts, "Inference", options),
+    "no inference runs",
+  );
+  const target = targetTable(results);
+  add(
+    "target-section",
+    "Loss to target",
+    target &&
+      `<p>Models of different size and rank count side by side: the paper's claim that small phantom models on few ranks reach a loss sooner and with less energy than large TP models on many.</p>${
+        tableHtml(target)
+      }${figuresHtml(charts, "Loss", options)}`,
+    "no training runs",
+  );
+  for (
+    const [section, id] of [["Time", "time-section"], ["Communication", "comm-section"], [
+      "Energy",
+      "energy-section",
+    ]]
+  ) {
+    const html = figuresHtml(charts, section, options);
+    add(id, section, html || null, "nothing to draw");
+  }
+  const energy = energyTable(results);
+  add(
+    "energy-breakdown-section",
+    "Energy by node and device",
+    energy && tableHtml(energy),
+    energyMeasured ? "no per-device figures" : "energy was not measured",
+  );
+  add("failures-section", "Failures and exclusions", failuresHtml(results), "");
+  add(
+    "provenance-section",
+    "Provenance",
+    tableHtml(provenance(results)) + tableHtml(configsTable(results)),
+    "",
+  );
+  const omitted = charts.filter((c): c is Extract<ChartSpec, { omitted: string }> =>
+    "omitted" in c
+  );
+  const drawn = charts.filter((c): c is Extract<ChartSpec, { config: Record<string, unknown> }> =>
+    "config" in c
+  );
+  const env = results.environment as Record<string, unknown>;
+  const meta = [
+    `sweep ${results.sweep.id} v${results.sweep.version}${results.sweep.quick ? " (quick)" : ""}`,
+    `${results.runs.length} runs`,
+    `created ${results.createdAt}`,
+    env.gitCommit ? `commit ${String(env.gitCommit).slice(0, 12)}` : "",
+    env.hostname ? `host ${env.hostname}` : "",
+  ].filter(Boolean).join(" · ");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data:">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="${CSP}">
 <title>${escapeHtml(title)}</title>
-<style>
-body{font:14px system-ui,sans-serif;margin:2em;max-width:1200px}table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:3px 6px;text-align:left}tr.failed td{color:#a00}
-figure{display:inline-block;margin:1em}code{white-space:pre-wrap}
-</style></head><body>
-<h1>${escapeHtml(title)}</h1>
-<p>Sweep <b>${
-    escapeHtml(results.sweep.id)
-  }</b>, ${results.runs.length} runs, ${failed.length} failed or interrupted, ${excluded.length} excluded.
-Energy numbers say how they were obtained: a hardware <i>counter</i>, <i>integrated</i> power samples, a declared <i>modelled</i> estimate, or <i>unavailable</i>.</p>
-<h2>Runs</h2>${runsTable(results)}
-<h2>Phantom / TP at matching points</h2>${ratioTable(results)}
-<h2>Loss to target, fastest first</h2>
-<p>Models of different size and rank count side by side: the paper's claim that small phantom models on few ranks reach a loss sooner and with less energy than large TP models on many.</p>
-${targetTable(results)}
-<h2>Energy by node and device</h2>${energyBreakdown(results)}
-<h2>Failures and exclusions</h2>
-<table id="failures"><tbody>${
-    failed.map((r) =>
-      `<tr><td>${escapeHtml(r.id)}</td><td>${r.status}: ${escapeHtml(r.error)}</td></tr>`
-    ).join("") +
-    excluded.map((x) =>
-      `<tr><td>${escapeHtml(x.point)}</td><td>excluded: ${escapeHtml(x.reason)}</td></tr>`
-    ).join("") +
-    (failed.length + excluded.length === 0
-      ? "<tr><td>none</td><td>every point ran and succeeded</td></tr>"
-      : "")
-  }</tbody></table>
-<h2>Charts</h2>
-${chart("chart-step-time", "Step time (median) versus ranks")}
-${chart("chart-energy", `Energy per step versus ranks${energyNote}`)}
+<style>${STYLE}</style></head><body>
+<header><h1>${escapeHtml(title)}</h1><p class="meta">${escapeHtml(meta)}${
+    options.trendsHref
+      ? ` · <a href="${escapeHtml(options.trendsHref)}">trends across results</a>`
+      : ""
+  }</p>
+<p class="meta">Energy numbers say how they were obtained: a hardware <i>counter</i>, <i>integrated</i> power samples, a declared <i>modelled</i> estimate, <i>projected</i> by a model, or <i>unavailable</i>.</p></header>
+<nav class="toc" aria-label="contents"><b>Contents</b><ol>${
+    sections.map((s) => `<li><a href="#${s.id}">${escapeHtml(s.title)}</a></li>`).join("")
+  }</ol></nav>
 ${
-    chart(
-      "chart-bytes",
-      "Payload bytes sent per rank per step versus ranks: measured (points) and predicted (lines)",
-    )
+    sections.map((s) => `<section id="${s.id}"><h2>${escapeHtml(s.title)}</h2>${s.html}</section>`)
+      .join("\n")
   }
-${chart("chart-phases", `Energy per step by phase${energyNote}`)}
-${chart("chart-loss-step", "Held-out loss versus step")}
-${chart("chart-loss-time", "Held-out loss versus training time (ms)")}
-${chart("chart-loss-energy", "Held-out loss versus energy (J)")}
-${chart("chart-pareto", "Time versus energy per step, all runs (Pareto view)")}
-<h2>Provenance</h2>${provenance(results)}
-<h3>Configurations</h3>
-<table id="configs"><thead><tr><th>run</th><th>config hash</th><th>configuration</th></tr></thead><tbody>${
-    results.runs.map((r) =>
-      `<tr><td>${escapeHtml(r.id)}</td><td><code>${escapeHtml(r.configHash)}</code></td><td><code>${
-        escapeHtml(JSON.stringify(r.config))
-      }</code></td></tr>`
-    ).join("")
-  }</tbody></table>
-<div id="selfcheck" data-errors="" data-violations="" data-charts=""></div>
-<script type="application/json" id="data">${scriptJson(data)}</script>
+<section id="not-shown"><h2>Not shown</h2><ul class="omitted" id="omitted">${
+    [
+      ...notShown,
+      ...omitted.map((c) => `${c.title}: ${c.omitted}`),
+      ...(options.svgs
+        ? []
+        : [`SVG downloads: ${options.svgUnavailable ?? "not drawn for this page"}`]),
+    ]
+      .map((t) => `<li>${escapeHtml(t)}</li>`).join("") ||
+    "<li>nothing: every section and chart has data</li>"
+  }</ul></section>
+<div id="selfcheck" data-errors="" data-violations="" data-charts="" data-downloads=""></div>
+<script type="application/json" id="charts">${
+    scriptJson(Object.fromEntries(drawn.map((c) => [c.id, c.config])))
+  }</script>
+<script type="application/json" id="svgs">${scriptJson(options.svgs ?? {})}</script>
+<script type="application/json" id="font">${scriptJson(FONT_FAMILY)}</script>
 <script>${chartJs.replace(/<\/script/gi, "<\\/script")}</script>
 <script>${CLIENT}</script>
 </body></html>
 `;
 }
 
-/** Client code: builds the charts from the embedded data and records a self-check. */
+function summaryHtml(
+  results: ResultsFile,
+  found: ReturnType<typeof findings>,
+  energyMeasured: boolean,
+): string {
+  const lines = found.map((f) => `<li>${escapeHtml(f.sentence)}</li>`);
+  const head = found.length
+    ? `<ul class="findings" id="findings">${lines.join("")}</ul>${tableHtml(summaryTable(found))}`
+    : `<p id="findings">No phantom point has a TP point with the same ranks, width, depth, batch and workload, so there is no ratio to state.</p>`;
+  const counts = new Map<string, number>();
+  for (const r of results.runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  const status = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
+  return `${head}<p class="meta">${escapeHtml(status)}; ${results.sweep.excluded.length} excluded.${
+    energyMeasured ? "" : " Energy was not measured on this host: energy figures are left out."
+  } Ratios are phantom over TP at the same p, n, L and b (below 1: phantom lower); intervals are 95% bootstrap intervals over repeats, shown only where both sides have two or more.</p>`;
+}
+
+function figuresHtml(charts: ChartSpec[], section: string, options: ReportOptions): string {
+  return charts.filter((c) => c.section === section && "config" in c).map((c) =>
+    `<figure id="fig-${escapeHtml(c.id)}"><figcaption>${
+      escapeHtml(c.title)
+    }</figcaption><canvas id="${
+      escapeHtml(c.id)
+    }" width="540" height="340"></canvas><div class="dl"><button data-png="${
+      escapeHtml(c.id)
+    }">PNG</button>${
+      options.svgs?.[c.id] ? `<button data-svg="${escapeHtml(c.id)}">SVG</button>` : ""
+    }</div></figure>`
+  ).join("");
+}
+
+function failuresHtml(results: ResultsFile): string {
+  const table = failuresTable(results);
+  if (table.rows.length === 0) return `<p id="failures">None: every point ran and succeeded.</p>`;
+  return tableHtml(table);
+}
+
+/** Client code: draws the charts, wires the downloads, and records a self-check. */
 const CLIENT = `
 (function () {
-  var errors = [], violations = [];
+  var errors = [], violations = [], downloads = [];
   window.addEventListener("error", function (e) { errors.push(String(e.message)); });
   document.addEventListener("securitypolicyviolation", function (e) { violations.push(e.blockedURI); });
-  var runs = JSON.parse(document.getElementById("data").textContent);
-  var colors = { tp: "#1f77b4", phantom: "#d62728", serial: "#2ca02c" };
-  function byMode(field) {
-    var out = {};
-    runs.forEach(function (r) { if (r[field] === null) return; (out[r.mode] = out[r.mode] || []).push({ x: r.ranks, y: r[field] }); });
-    return Object.keys(out).map(function (m) {
-      return { label: m, data: out[m].sort(function (a, b) { return a.x - b.x; }), borderColor: colors[m], backgroundColor: colors[m], showLine: true };
-    });
+  var configs = JSON.parse(document.getElementById("charts").textContent);
+  var svgs = JSON.parse(document.getElementById("svgs").textContent);
+  Chart.defaults.font.family = JSON.parse(document.getElementById("font").textContent);
+  var selftest = location.hash === "#selftest";
+  function save(name, blob) {
+    downloads.push(name + ":" + blob.size);
+    if (selftest) return;
+    var a = document.createElement("a");
+    a.href = URL.createObjectURL(blob); a.download = name;
+    document.body.appendChild(a); a.click(); a.remove();
+    setTimeout(function () { URL.revokeObjectURL(a.href); }, 1000);
   }
-  function scatter(id, datasets, xTitle, yTitle, logX) {
-    return new Chart(document.getElementById(id), {
-      type: "scatter", data: { datasets: datasets },
-      options: { animation: false, responsive: false, scales: {
-        x: { type: logX ? "logarithmic" : "linear", title: { display: true, text: xTitle },
-          ticks: logX ? { callback: function (v) { return Number.isInteger(Math.log2(v)) ? String(v) : ""; } } : {} },
-        y: { title: { display: true, text: yTitle } } } }
-    });
+  function dataUrlBlob(url) {
+    var bin = atob(url.split(",")[1]), bytes = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+    return new Blob([bytes], { type: "image/png" });
   }
-  var drawn = 0;
-  function guard(f) { try { f(); drawn++; } catch (e) { errors.push(String(e)); } }
-  guard(function () { scatter("chart-step-time", byMode("stepMs"), "ranks", "ms", true); });
-  guard(function () { scatter("chart-energy", byMode("joules"), "ranks", "J per step", true); });
-  guard(function () {
-    var sets = byMode("bytes").concat(byMode("predictedBytes").map(function (s) { s.label += " predicted"; s.pointRadius = 0; s.borderDash = [4, 4]; return s; }));
-    scatter("chart-bytes", sets, "ranks", "bytes", true);
+  var charts = {}, drawn = 0;
+  Object.keys(configs).forEach(function (id) {
+    try { charts[id] = new Chart(document.getElementById(id), configs[id]); drawn++; }
+    catch (e) { errors.push(id + ": " + e); }
   });
-  guard(function () {
-    new Chart(document.getElementById("chart-phases"), { type: "bar", data: {
-      labels: runs.map(function (r) { return r.id; }),
-      datasets: [{ label: "forward", data: runs.map(function (r) { return r.forwardJ; }), backgroundColor: "#9467bd" },
-                 { label: "backward + update", data: runs.map(function (r) { return r.backwardJ; }), backgroundColor: "#8c564b" }] },
-      options: { animation: false, responsive: false, scales: { x: { stacked: true }, y: { stacked: true, title: { display: true, text: "J" } } } } });
-  });
-  function lossChart(id, column, xTitle) {
-    var sets = runs.map(function (r, i) {
-      return { label: r.id, showLine: true, pointRadius: 1, borderColor: colors[r.mode], backgroundColor: colors[r.mode],
-        data: r.curve.filter(function (c) { return c[column] !== null; }).map(function (c) { return { x: c[column], y: c[3] }; }) };
+  function csv(table) {
+    var rows = [];
+    table.querySelectorAll("tr").forEach(function (tr) {
+      var cells = [];
+      tr.querySelectorAll("th,td").forEach(function (c) {
+        var t = c.textContent.trim();
+        cells.push(/[",\\r\\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t);
+      });
+      rows.push(cells.join(","));
     });
-    scatter(id, sets, xTitle, "held-out MSE", false);
+    return rows.join("\\r\\n") + "\\r\\n";
   }
-  guard(function () { lossChart("chart-loss-step", 0, "step"); });
-  guard(function () { lossChart("chart-loss-time", 1, "training time (ms)"); });
-  guard(function () { lossChart("chart-loss-energy", 2, "energy (J)"); });
-  guard(function () {
-    scatter("chart-pareto", runs.map(function (r) { return { label: r.id, data: [{ x: r.stepMs, y: r.joules === null ? 0 : r.joules }], backgroundColor: colors[r.mode] }; }),
-      "step time (ms)", "J per step (0 where unavailable)", false);
+  document.addEventListener("click", function (e) {
+    var b = e.target.closest("button"); if (!b) return;
+    if (b.dataset.png) save(b.dataset.png + ".png", dataUrlBlob(charts[b.dataset.png].toBase64Image("image/png", 1)));
+    if (b.dataset.svg) save(b.dataset.svg + ".svg", new Blob([svgs[b.dataset.svg]], { type: "image/svg+xml" }));
+    if (b.dataset.csv) {
+      var t = document.getElementById(b.dataset.csv).cloneNode(true);
+      var cap = t.querySelector("caption"); if (cap) cap.remove();
+      save(b.dataset.csv + ".csv", new Blob([csv(t)], { type: "text/csv" }));
+    }
   });
-  function check() {
-    var canvases = document.querySelectorAll("canvas"), painted = 0;
-    canvases.forEach(function (c) {
-      var px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, ink = false;
-      for (var i = 3; i < px.length; i += 4) { if (px[i] !== 0) { ink = true; break; } }
-      if (ink) painted++;
-    });
-    var s = document.getElementById("selfcheck");
-    s.setAttribute("data-errors", String(errors.length));
-    s.setAttribute("data-error-text", errors.join(" | "));
-    s.setAttribute("data-violations", String(violations.length));
-    s.setAttribute("data-charts", painted + "/" + canvases.length + "/" + drawn);
-  }
-  check();
+  if (selftest) document.querySelectorAll("button").forEach(function (b) { b.click(); });
+  var canvases = document.querySelectorAll("canvas"), painted = 0;
+  canvases.forEach(function (c) {
+    var px = c.getContext("2d").getImageData(0, 0, c.width, c.height).data, ink = false;
+    for (var i = 3; i < px.length; i += 4) { if (px[i] !== 0) { ink = true; break; } }
+    if (ink) painted++;
+  });
+  var s = document.getElementById("selfcheck");
+  s.setAttribute("data-errors", String(errors.length));
+  s.setAttribute("data-error-text", errors.join(" | "));
+  s.setAttribute("data-violations", String(violations.length));
+  s.setAttribute("data-charts", painted + "/" + canvases.length + "/" + drawn);
+  s.setAttribute("data-downloads", downloads.join(" "));
 })();
 `;
 
+/** A results file in the site index. */
+export interface SiteEntry {
+  report: string;
+  results: string;
+  sweep: string;
+  createdAt: string;
+  commit: string;
+  host: string;
+  runs: number;
+  failed: number;
+  /** The first finding's sentence, if any. */
+  headline: string;
+}
+
 /**
- * The index page of a published site: every results file with a link to its report.
+ * The index page of a published site: every results file, newest first, with its headline and a
+ * link to its report, and a link to the trends page.
  *
- * @param entries Report file name, results file name, sweep, created, runs, failed.
+ * @param entries The reports.
+ * @param trendsHref The trends page, if written.
  * @returns The page.
  */
-export function renderSiteIndex(
-  entries: {
-    report: string;
-    results: string;
-    sweep: string;
-    createdAt: string;
-    runs: number;
-    failed: number;
-  }[],
-): string {
+export function renderSiteIndex(entries: SiteEntry[], trendsHref?: string): string {
   const rows = entries.map((e) =>
     `<tr><td><a href="${escapeHtml(encodeURI(e.report))}">${escapeHtml(e.createdAt)}</a></td><td>${
       escapeHtml(e.sweep)
-    }</td><td>${e.runs}</td><td>${e.failed}</td><td>${escapeHtml(e.results)}</td></tr>`
+    }</td><td>${escapeHtml(e.commit.slice(0, 12))}</td><td>${
+      escapeHtml(e.host)
+    }</td><td class="n">${e.runs}</td><td class="n">${e.failed}</td><td class="wrap">${
+      escapeHtml(e.headline)
+    }</td><td>${escapeHtml(e.results)}</td></tr>`
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
-<title>phantom-bench results</title><style>body{font:14px system-ui,sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:3px 6px}</style></head>
-<body><h1>phantom-bench results</h1><table id="history"><thead><tr><th>created</th><th>sweep</th><th>runs</th><th>failed</th><th>results file</th></tr></thead><tbody>${
+<title>phantom-bench results</title><style>${STYLE}</style></head>
+<body><h1>phantom-bench results</h1><p class="meta">${entries.length} results files, newest first.${
+    trendsHref
+      ? ` <a href="${escapeHtml(trendsHref)}" id="trends-link">Trends across results files</a>.`
+      : ""
+  }</p><div class="scroll"><table id="history"><thead><tr><th>created</th><th>sweep</th><th>commit</th><th>host</th><th class="n">runs</th><th class="n">not ok</th><th>headline</th><th>results file</th></tr></thead><tbody>${
     rows.join("")
-  }</tbody></table></body></html>
+  }</tbody></table></div></body></html>
 `;
 }

@@ -1,4 +1,14 @@
 import { escapeHtml, renderReport, renderSiteIndex } from "./report_html.ts";
+import {
+  bootstrapRatio,
+  findings,
+  reportCharts,
+  runsTable,
+  summaryTable,
+  tableCsv,
+} from "./report_model.ts";
+import { escapeLatex, tableLatex } from "./latex.ts";
+import { buildTrends, renderTrends } from "./trends.ts";
 import { fixtureResults } from "../testing/results_fixture.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 
@@ -18,54 +28,167 @@ function evilResults() {
 }
 
 Deno.test("report: text from results is escaped everywhere, the embedded JSON cannot close its script", () => {
-  const html = renderReport(evilResults(), "/* chart.js */", `title ${EVIL}`);
+  const html = renderReport(evilResults(), "/* chart.js */", {
+    title: `title ${EVIL}`,
+    svgs: { "chart-step-time": `<svg><text>${EVIL}</text></svg>` },
+  });
   assertEquals(html.includes(EVIL), false, "raw script from results in the page");
   assert(html.includes("&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;"));
-  const json = html.slice(
-    html.indexOf('id="data">'),
-    html.indexOf("</script>", html.indexOf('id="data">')),
-  );
-  assert(!json.includes("<script") && json.includes("\\u003cscript"), "the JSON escapes <");
+  for (const id of ["charts", "svgs"]) {
+    const json = html.slice(
+      html.indexOf(`id="${id}">`),
+      html.indexOf("</script>", html.indexOf(`id="${id}">`)),
+    );
+    assert(!json.includes("<script") && !json.includes("<svg"), `the ${id} JSON escapes <`);
+  }
   assertEquals(escapeHtml(`a&b"'`), "a&amp;b&quot;&#39;");
 });
 
-Deno.test("report: every table and chart is present; ratios at matching points; failures and exclusions listed", () => {
-  const html = renderReport(evilResults(), "");
-  for (
-    const id of [
-      "runs",
-      "ratios",
-      "to-target",
-      "failures",
-      "provenance",
-      "configs",
-      "selfcheck",
-      "data",
-    ]
-  ) {
-    assert(html.includes(`id="${id}"`), `missing #${id}`);
-  }
-  assertEquals(html.match(/<canvas /g)?.length, 8);
-  // phantom 60 ms vs TP 100 ms at p2-n1024-L2-b64.
+Deno.test("report: the summary states phantom/TP ratios at matching points, in a sentence and a table", () => {
+  const results = fixtureResults([
+    { point: "tp-p2", stepMs: 100, joulesPerStep: 10, bytesSent: 1000, repeat: 0 },
+    { point: "tp-p2", stepMs: 104, joulesPerStep: 10.4, bytesSent: 1000, repeat: 1 },
+    {
+      point: "phantom-p2",
+      mode: "phantom",
+      stepMs: 43,
+      joulesPerStep: 5,
+      bytesSent: 125,
+      repeat: 0,
+    },
+    {
+      point: "phantom-p2",
+      mode: "phantom",
+      stepMs: 44,
+      joulesPerStep: 5.1,
+      bytesSent: 125,
+      repeat: 1,
+    },
+  ]);
+  const [f] = findings(results);
+  assertEquals(f.label, "p = 2, n = 1024, L = 2, b = 64");
+  const step = f.ratios.find((r) => r.metric === "stepTime")!;
+  assert(Math.abs(step.ratio! - 43.5 / 102) < 0.01, `${step.ratio}`);
+  assert(step.ci && step.ci[0] <= step.ratio! && step.ratio! <= step.ci[1], `${step.ci}`);
+  assertEquals(f.ratios.find((r) => r.metric === "bytes")!.ratio, 0.125);
   assert(
-    /<td>p2-n1024-L2-b64<\/td><td>1<\/td><td>0\.6\d*<\/td><td>0\.6\d* \(counter\)<\/td>/.test(html),
-    html.slice(html.indexOf('id="ratios"'), html.indexOf('id="ratios"') + 600),
+    f.sentence.startsWith(
+      "At p = 2, n = 1024, L = 2, b = 64 (k = 16, 2 repeats each), phantom took 0.43x TP's step time (95% CI",
+    ),
+    f.sentence,
   );
-  assert(html.includes("failed: boom &lt;script&gt;"));
-  assert(html.includes("excluded: because &lt;script&gt;"));
-  assert(html.includes("Content-Security-Policy"));
-  assert(!/(src|href)="https?:/.test(html), "no external reference");
+  assert(f.sentence.includes("sent 0.13x the bytes"), f.sentence);
+  const html = renderReport(results, "");
+  assert(html.includes('<section id="summary">') && html.includes(escapeHtml(f.sentence)));
+  assert(/<table id="ratios">/.test(html));
+  const table = summaryTable([f]);
+  assert(/^0\.4\d\d \[0\.\d+, 0\.\d+\]$/.test(table.rows[0][1].text), table.rows[0][1].text);
 });
 
-Deno.test("site index: links every report, escaped", () => {
+Deno.test("report: without energy, no empty energy chart is drawn; each is listed with the reason", () => {
+  const results = fixtureResults([
+    { point: "tp-p2", stepMs: 100 },
+    { point: "phantom-p2", mode: "phantom", stepMs: 60 },
+    { point: "tp-p4", ranks: 4, stepMs: 120 },
+  ]);
+  results.runs.forEach((r) => (r.metrics!.energy.backend = "none"));
+  const charts = reportCharts(results);
+  const omitted = Object.fromEntries(
+    charts.filter((c) => "omitted" in c).map((c) => [c.id, (c as { omitted: string }).omitted]),
+  );
+  for (const id of ["chart-energy", "chart-phases", "chart-loss-energy", "chart-pareto"]) {
+    assert(
+      omitted[id]?.startsWith("energy was not measured on this host (power backend none)"),
+      `${id}: ${omitted[id]}`,
+    );
+  }
+  const html = renderReport(results, "");
+  assertEquals(html.includes('id="chart-energy"'), false);
+  assert(html.includes("Energy per step against ranks: energy was not measured on this host"));
+  const [f] = findings(results);
+  assert(f.sentence.includes("energy per step: not measured on this host"), f.sentence);
+  // Every drawn chart has data.
+  for (const c of charts) {
+    if (!("config" in c)) continue;
+    const sets = (c.config.data as { datasets: { data: unknown[] }[] }).datasets;
+    assert(sets.length > 0 && sets.every((s) => s.data.length > 0), c.id);
+  }
+});
+
+Deno.test("report: tables right-align numbers, scroll, carry CSV buttons; figures carry PNG and SVG buttons", () => {
+  const html = renderReport(evilResults(), "", { svgs: { "chart-step-time": "<svg/>" } });
+  assert(html.includes('<div class="scroll"><table id="runs">'));
+  assert(/<td class="n">100<\/td>|<td class="n">\d/.test(html));
+  assert(html.includes('data-csv="runs"') && html.includes('data-png="chart-step-time"'));
+  assert(html.includes('data-svg="chart-step-time"'));
+  assert(html.includes("@media print") && html.includes("@media (max-width:700px)"));
+  assert(html.includes('<nav class="toc"'));
+  assert(
+    html.includes("Content-Security-Policy") && !/(src|href)="https?:/.test(html),
+    "no external reference",
+  );
+});
+
+Deno.test("CSV and LaTeX: quoting, escaping, balanced environments", () => {
+  const results = evilResults();
+  const csv = tableCsv(runsTable(results));
+  assert(csv.split("\r\n")[0].startsWith("run,mode,p,n,k,b,step time (ms)"));
+  assert(csv.includes('"boom <script>document.title=""pwned""</script>"') || csv.includes("boom"));
+  const tex = tableLatex(runsTable(results));
+  for (const env of ["table", "tabular"]) {
+    assertEquals(tex.split(`\\begin{${env}}`).length, tex.split(`\\end{${env}}`).length, env);
+  }
+  assert(tex.includes("\\toprule") && tex.includes("\\midrule") && tex.includes("\\bottomrule"));
+  // Every _ % & # is escaped: none stands unescaped.
+  const body = tex.replace(/\\[_%&#]/g, "");
+  assert(!/[_%#]/.test(body), body.match(/.{20}[_%#].{20}/)?.[0]);
+  assert(!/(^|[^\\])&(?! )/.test(body.replace(/ & /g, " ")), "a bare & outside column separators");
+  assertEquals(
+    escapeLatex("a_b 5% #1 {x} ~ ^ \\"),
+    "a\\_b 5\\% \\#1 \\{x\\} \\textasciitilde{} \\textasciicircum{} \\textbackslash{}",
+  );
+});
+
+Deno.test("bootstrap intervals are seeded and need two repeats a side", () => {
+  assertEquals(bootstrapRatio([1], [2, 3]), null);
+  assertEquals(bootstrapRatio([1, 2, 3], [2, 3, 4]), bootstrapRatio([1, 2, 3], [2, 3, 4]));
+});
+
+Deno.test("trends: a 2x slower result is a regression against the previous one of the same configuration; text stays inert", () => {
+  const day = (d: number, stepMs: number, commit: string) =>
+    fixtureResults([{ point: `tp-p2${EVIL}`, stepMs }], {
+      createdAt: `2026-11-0${d}T00:00:00.000Z`,
+      environment: { gitCommit: commit, hostname: `host${EVIL}` },
+    });
+  const trends = buildTrends([
+    { results: day(3, 200, "ccc"), report: "c.html" },
+    { results: day(1, 100, "aaa"), report: "a.html" },
+    { results: day(2, 101, "bbb"), report: "b.html" },
+  ]);
+  const step = trends.series.find((s) => s.metric === "stepTimeMs")!;
+  assertEquals(step.points.map((p) => p.verdict), ["first", "noise", "regression"]);
+  assertEquals(trends.files.map((f) => f.commit), ["aaa", "bbb", "ccc"]);
+  const html = renderTrends(trends, "");
+  assert(
+    html.includes('data-regressions="2"'),
+    "step time and communication time (half of it) both doubled",
+  );
+  assertEquals(html.includes(EVIL), false);
+  assert(!html.includes('"samples"'), "aggregates only: no samples embedded");
+});
+
+Deno.test("site index: links every report and the trends page, escaped", () => {
   const html = renderSiteIndex([{
     report: "bench-a.html",
     results: `a${EVIL}.json`,
     sweep: "default",
     createdAt: "2026",
+    commit: "abc",
+    host: "h",
     runs: 3,
     failed: 1,
-  }]);
-  assert(html.includes('href="bench-a.html"'));
+    headline: `At p = 2 ${EVIL}`,
+  }], "trends.html");
+  assert(html.includes('href="bench-a.html"') && html.includes('href="trends.html"'));
   assertEquals(html.includes(EVIL), false);
 });

@@ -8,7 +8,10 @@
 import { ConfigError } from "../config/config_error.ts";
 import { writeTextFileAtomic } from "../results/atomic_write.ts";
 import { loadResults, type ResultsFile } from "../results/results.ts";
+import { chartSvgs, loadFigureRenderer } from "./figures.ts";
+import { tableLatex } from "./latex.ts";
 import { renderReport } from "./report_html.ts";
+import { findings, reportCharts, runsTable, summaryTable } from "./report_model.ts";
 
 /**
  * The Chart.js UMD build shipped in node_modules (npm package chart.js).
@@ -30,16 +33,77 @@ export function chartJsSource(): string {
 }
 
 /**
- * Writes the report of one results file.
+ * Writes the report of one results file, with every chart also drawn as SVG for download (where
+ * the canvas library loads).
  *
  * @param resultsPath The results file.
  * @param outPath The HTML file.
+ * @param options A link to the site's trends page.
  * @returns The loaded results (for an index).
  * @throws {ResultsError} If the results file is missing or invalid.
  */
-export async function writeReport(resultsPath: string, outPath: string): Promise<ResultsFile> {
+export async function writeReport(
+  resultsPath: string,
+  outPath: string,
+  options: { trendsHref?: string } = {},
+): Promise<ResultsFile> {
   const results = await loadResults(resultsPath);
   const title = `phantom-bench: ${results.sweep.id} (${results.createdAt})`;
-  await writeTextFileAtomic(outPath, renderReport(results, chartJsSource(), title));
+  const figures = await chartSvgs(reportCharts(results));
+  const html = renderReport(results, chartJsSource(), {
+    title,
+    ...("svgs" in figures ? { svgs: figures.svgs } : { svgUnavailable: figures.error }),
+    trendsHref: options.trendsHref,
+  });
+  await writeTextFileAtomic(outPath, html);
   return results;
+}
+
+/**
+ * Writes publication figures of a results file: every drawable chart as PNG (print resolution)
+ * and SVG, named by chart id.
+ *
+ * @param results The results.
+ * @param dir The folder (created).
+ * @returns The files written, and the charts left out with the reason.
+ * @throws {ConfigError} If the canvas library cannot load here.
+ */
+export async function writeFigures(
+  results: ResultsFile,
+  dir: string,
+): Promise<{ files: string[]; omitted: string[] }> {
+  const renderer = await loadFigureRenderer();
+  if ("error" in renderer) {
+    throw new ConfigError("--figures", dir, `cannot be drawn: ${renderer.error}`);
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const files: string[] = [];
+  const omitted: string[] = [];
+  for (const chart of reportCharts(results)) {
+    if (!("config" in chart)) {
+      omitted.push(`${chart.id}: ${chart.omitted}`);
+      continue;
+    }
+    const base = `${dir}/${chart.id.replace(/^chart-/, "")}`;
+    await Deno.writeFile(`${base}.png`, await renderer.png(chart.config));
+    await Deno.writeTextFile(`${base}.svg`, renderer.svg(chart.config));
+    files.push(`${base}.png`, `${base}.svg`);
+  }
+  return { files, omitted };
+}
+
+/**
+ * The summary and run tables of a results file as LaTeX booktabs tables.
+ *
+ * @param results The results.
+ * @returns LaTeX source (needs \usepackage{booktabs}).
+ */
+export function resultsLatex(results: ResultsFile): string {
+  const found = findings(results);
+  const parts = [
+    `% phantom-bench: ${results.sweep.id} (${results.createdAt}); needs \\usepackage{booktabs}`,
+    ...(found.length ? [tableLatex(summaryTable(found))] : []),
+    tableLatex(runsTable(results)),
+  ];
+  return parts.join("\n");
 }
