@@ -56,7 +56,8 @@ const FLAGS = {
   }),
   latex: flag.path({
     arg: "FILE",
-    help: "also write the summary and run tables of the (one) results file as LaTeX booktabs tables",
+    help:
+      "also write the summary and run tables of the (one) results file as LaTeX booktabs tables",
   }),
 };
 
@@ -88,7 +89,9 @@ async function main(args: string[]): Promise<number> {
     const all = [];
     for (const file of files) {
       const report = basename(file).replace(/\.json$/, ".html");
-      const results = await writeReport(file, join(values.site, report), { trendsHref: "trends.html" });
+      const results = await writeReport(file, join(values.site, report), {
+        trendsHref: "trends.html",
+      });
       const env = results.environment as Record<string, unknown>;
       all.push({ results, report });
       entries.push({
@@ -104,9 +107,17 @@ async function main(args: string[]): Promise<number> {
       });
     }
     entries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));
-    await writeTextFileAtomic(join(values.site, "trends.html"), renderTrends(buildTrends(all), chartJsSource()));
-    await writeTextFileAtomic(join(values.site, "index.html"), renderSiteIndex(entries, "trends.html"));
-    console.log(`site: ${join(values.site, "index.html")} (${entries.length} reports, trends.html)`);
+    await writeTextFileAtomic(
+      join(values.site, "trends.html"),
+      renderTrends(buildTrends(all), chartJsSource()),
+    );
+    await writeTextFileAtomic(
+      join(values.site, "index.html"),
+      renderSiteIndex(entries, "trends.html"),
+    );
+    console.log(
+      `site: ${join(values.site, "index.html")} (${entries.length} reports, trends.html)`,
+    );
     return 0;
   }
   const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR).slice(-1);
@@ -119,7 +130,11 @@ async function main(args: string[]): Promise<number> {
   }
   for (const name of ["out", "figures", "latex"] as const) {
     if (values[name] && files.length > 1) {
-      throw new ConfigError(`--${name}`, values[name], "takes one results file; use --site for several");
+      throw new ConfigError(
+        `--${name}`,
+        values[name],
+        "takes one results file; use --site for several",
+      );
     }
   }
   for (const file of files) {

@@ -46,9 +46,14 @@ Deno.test("report --figures writes PNG and SVG per chart; --latex writes balance
     let ink = 0, color = 0;
     for (let i = 0; i < px.length; i += 4 * 7) {
       if (px[i] < 200 || px[i + 1] < 200 || px[i + 2] < 200) ink++;
-      if (Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 80) color++;
+      if (Math.max(px[i], px[i + 1], px[i + 2]) - Math.min(px[i], px[i + 1], px[i + 2]) > 80) {
+        color++;
+      }
     }
-    assert(ink > 1000 && color > 20, `${name} looks blank (${ink} inked, ${color} colored samples)`);
+    assert(
+      ink > 1000 && color > 20,
+      `${name} looks blank (${ink} inked, ${color} colored samples)`,
+    );
     const svg = await Deno.readTextFile(`${dir}/fig/${name.replace(/\.png$/, ".svg")}`);
     assert(/^(<\?xml[^>]*>\s*)?<svg[^>]*width="900"[^>]*height="540"/.test(svg), svg.slice(0, 200));
     assert(svg.trimEnd().endsWith("</svg>") && /<path/.test(svg) && /<text/.test(svg), name);

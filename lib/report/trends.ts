@@ -181,9 +181,8 @@ export function renderTrends(
       ? `<p class="meta">Unchanged across ${flat[0].points.length} file${
         flat[0].points.length > 1 ? "s" : ""
       }: ${
-        flat.map((s) =>
-          `${escapeHtml(s.label)} ${fmt(s.points[0].value)} ${escapeHtml(s.unit)}`
-        ).join("; ")
+        flat.map((s) => `${escapeHtml(s.label)} ${fmt(s.points[0].value)} ${escapeHtml(s.unit)}`)
+          .join("; ")
       }.</p>`
       : "";
     return `<section id="cfg-${i}"><h2>${escapeHtml(point)}</h2>${flatHtml}${
