@@ -12,7 +12,7 @@ import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
 import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
-import { loadResults, ResultsError } from "../lib/results/results.ts";
+import { loadResults, ResultsError, type ResultsFile } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 
 function percent(text: string, name: string): number {
@@ -89,6 +89,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
     const results = await loadResults(positionals[0]);
+    refuseProjected(results, positionals[0]);
     const data = values.export === "bencher"
       ? toBencher(results)
       : toGithubBenchmark(results, values.export === "github-smaller" ? "smaller" : "bigger");
@@ -108,12 +109,26 @@ async function main(args: string[]): Promise<number> {
   const noisePctFor = Object.fromEntries(values["noise-for"]);
   const alpha = values.alpha;
   const [baseline, current] = await Promise.all(positionals.map((p) => loadResults(p)));
+  refuseProjected(baseline, positionals[0]);
+  refuseProjected(current, positionals[1]);
   const options = { noisePct, noisePctFor, alpha };
   const report = compareResults(baseline, current, options);
   const markdown = comparisonMarkdown(report, options);
   console.log(markdown);
   if (values.markdown) await Deno.writeTextFile(values.markdown, markdown, { append: true });
   return report.regressed ? 1 : 0;
+}
+
+/** Projections are models: they never stand in for a baseline or a current measurement. */
+function refuseProjected(results: ResultsFile, path: string): void {
+  const n = results.runs.filter((r) => r.projected).length;
+  if (n > 0) {
+    throw new ConfigError(
+      "RESULTS",
+      path,
+      `holds ${n} projected runs (deno task project): compare and the exports take measurements only`,
+    );
+  }
 }
 
 if (import.meta.main) await runMain(main, [ResultsError]);

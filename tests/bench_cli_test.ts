@@ -259,7 +259,7 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
   [
     ["--sweep", "huge"],
-    '--sweep ("huge") must be one of scaling, width, to-target, default, memory-wall, inference, comm',
+    '--sweep ("huge") must be one of scaling, width, to-target, default, memory-wall, inference, paper, paper-target, paper-curves, comm',
   ],
   [["--sweep", "/nonexistent.json"], "cannot be read as JSON"],
   [["--sweep", "scaling", "--ranks", "2"], "cannot be combined with point options"],

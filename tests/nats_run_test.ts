@@ -209,3 +209,20 @@ test({
     }
   },
 });
+
+test({
+  ...opts,
+  name: "a long run at p = 1 (no collective ever waits on the network) keeps sending heartbeats",
+  fn: async () => {
+    // Several seconds of training against a 2.5 s heartbeat timeout (heartbeats go every second):
+    // it only passes if the training loop lets the heartbeat timer run.
+    const config = small({ mode: "tp", ranks: 1, width: 1024, batch: 128, steps: 120 });
+    const start = performance.now();
+    const run = await runOverNats(config, { connection, processes: 1, heartbeatTimeoutMs: 2500 });
+    assertEquals(run.outcomes[0].result.steps.length, 120);
+    assert(
+      performance.now() - start > 4000,
+      "the run must outlast the heartbeat timeout to test anything",
+    );
+  },
+});

@@ -103,6 +103,73 @@ export const inference: Sweep = {
   quick: { base: { steps: 12 }, axes: { ranks: [1, 2, 4], batch: [1, 128] }, warmup: 2 },
 };
 
+const PAPER_TRAINING = {
+  layers: 2,
+  batch: 64,
+  steps: 200,
+  optimizer: { name: "adam", learningRate: 0.002 },
+  task: { evalEvery: 5 },
+};
+
+/**
+ * The paper's comparisons, for `deno task project` (frontier-mi250x): TP against phantom energy
+ * per step at p = 8 ... 256 over widths. (The paper's exact widths and k are not in its available
+ * text; these span the range it describes.)
+ */
+export const paper: Sweep = {
+  id: "paper",
+  version: 1,
+  description:
+    "projection: TP vs phantom energy per step at p = 8..256, n = 8192 and 32768, k = 16, b = 256, L = 2",
+  base: { phantomWidth: 16, layers: 2, batch: 256, steps: 50 },
+  axes: { mode: ["tp", "phantom"], ranks: [8, 16, 32, 64, 128, 256], width: [8192, 32768] },
+  repeats: 1,
+  warmup: 0,
+};
+
+/**
+ * The paper's other claim, for `deno task project --curves`: a small phantom model on 8 GPUs
+ * against a large TP model on 256, time and energy to a held-out MSE of 0.15 (steps to target
+ * from `paper-curves`, measured on the build machine).
+ */
+export const paperTarget: Sweep = {
+  id: "paper-target",
+  version: 1,
+  description:
+    "projection: time and energy to MSE 0.15, phantom n=1024 k=16 on 8 GPUs vs TP n=4096 on 256",
+  base: PAPER_TRAINING,
+  axes: {
+    variant: [
+      { mode: "tp", ranks: 256, width: 4096 },
+      { mode: "phantom", ranks: 8, width: 1024, phantomWidth: 16 },
+    ],
+  },
+  repeats: 1,
+  warmup: 0,
+  target: { kind: "absolute", value: 0.15 },
+};
+
+/**
+ * Measured here: the loss curves `paper-target` needs (TP's curve is the same for every p, so p =
+ * 1 measures it; phantom's depends on p, so p = 8).
+ */
+export const paperCurves: Sweep = {
+  id: "paper-curves",
+  version: 1,
+  description:
+    "loss curves for paper-target: TP n=4096 (any p: measured at p=1) and phantom n=1024 k=16 at p=8",
+  base: PAPER_TRAINING,
+  axes: {
+    variant: [
+      { mode: "tp", ranks: 1, width: 4096 },
+      { mode: "phantom", ranks: 8, width: 1024, phantomWidth: 16 },
+    ],
+  },
+  repeats: 1,
+  warmup: 3,
+  target: { kind: "absolute", value: 0.15 },
+};
+
 /** What a bare `deno task bench` runs: a mix that exercises every table and chart. */
 export const defaultSweep: Sweep = {
   id: "default",
@@ -124,4 +191,7 @@ export const SWEEPS: Record<string, Sweep> = {
   default: defaultSweep,
   "memory-wall": memoryWall,
   inference,
+  paper,
+  "paper-target": paperTarget,
+  "paper-curves": paperCurves,
 };

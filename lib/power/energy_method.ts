@@ -1,13 +1,20 @@
 /**
  * How a number of joules was obtained, best first: a hardware energy counter, integrated power
- * samples, a declared model, or not at all. A total over devices or windows is only as good as
+ * samples, a declared model of this host, projected to another machine (lib/projection), or not
+ * at all. A total over devices or windows is only as good as
  * its weakest part.
  *
  * @module
  */
 
 /** The methods, best first. */
-export const ENERGY_METHODS = ["counter", "integrated", "modelled", "unavailable"] as const;
+export const ENERGY_METHODS = [
+  "counter",
+  "integrated",
+  "modelled",
+  "projected",
+  "unavailable",
+] as const;
 
 /** How a number of joules was obtained. */
 export type EnergyMethod = typeof ENERGY_METHODS[number];

@@ -18,7 +18,10 @@ import {
   findings,
   FONT_FAMILY,
   inferenceTable,
+  kSearchTable,
   memoryTable,
+  paperClaimTable,
+  projectionTable,
   reportCharts,
   runsTable,
   summaryTable,
@@ -203,6 +206,20 @@ export function renderReport(
   const energyMeasured = results.runs.some((r) => r.metrics?.energy.joulesPerStep);
   add("summary", "Summary", summaryHtml(results, found, energyMeasured), "");
   add("runs-section", "Runs", tableHtml(runsTable(results)), "");
+  const projection = projectionTable(results);
+  if (projection) {
+    const claim = paperClaimTable(found);
+    const k = kSearchTable(results);
+    const description = String(results.projection?.profile.description ?? "");
+    sections.push({
+      id: "projection-section",
+      title: "Projection",
+      html:
+        `<p class="projected">Every number in this section, and every run marked "projected" elsewhere, comes from a model (deno task project), not a measurement. Profile: ${
+          escapeHtml(description)
+        }</p>${claim ? tableHtml(claim) : ""}${tableHtml(projection)}${k ? tableHtml(k) : ""}`,
+    });
+  }
   const memory = memoryTable(results);
   add(
     "memory-section",

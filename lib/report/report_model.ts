@@ -103,7 +103,12 @@ export function matchKey(r: RunResult): string {
   const c = r.config;
   return `p${c.ranks}-n${c.width}-L${c.layers}-b${c.batch}${
     workloadOf(r) === "inference" ? "-inference" : ""
-  }`;
+  }${r.projected ? `-projected-${r.projected.profile}` : ""}`;
+}
+
+/** "measured", or "projected: PROFILE". */
+export function sourceOf(r: RunResult): string {
+  return r.projected ? `projected: ${r.projected.profile}` : "measured";
 }
 
 /** One metric of a phantom/TP comparison. */
@@ -120,6 +125,24 @@ export interface Ratio {
   repeats: [number, number];
   /** Why there is no ratio. */
   why?: string;
+  /** Projections: the ratio in the profile's optimistic and pessimistic bands. */
+  bands?: { optimistic: number; pessimistic: number };
+}
+
+/** Phantom/TP in a projection's optimistic and pessimistic bands. */
+function bandRatios(
+  phantom: RunResult,
+  tp: RunResult,
+  key: "stepTimeMs" | "joulesPerStep",
+): { optimistic: number; pessimistic: number } | undefined {
+  const pb = phantom.projected!.bands;
+  const tb = tp.projected!.bands;
+  const r = (band: string) => {
+    const [a, b] = [pb[band]?.[key], tb[band]?.[key]];
+    return a == null || b == null || b === 0 ? null : a / b;
+  };
+  const [o, p] = [r("optimistic"), r("pessimistic")];
+  return o === null || p === null ? undefined : { optimistic: o, pessimistic: p };
 }
 
 /** The comparison at one matching point. */
@@ -203,7 +226,9 @@ const METRICS: MetricDef[] = [
     label: "time to target",
     noun: "the time to the target loss",
     value: (r) => r.metrics!.loss?.timeToTargetMs ?? null,
-    missing: () => "target not reached",
+    missing: (
+      r,
+    ) => (r.metrics!.loss ? "target not reached" : "no loss curve (a projection without --curves)"),
     workloads: ["train"],
   },
   {
@@ -297,16 +322,26 @@ export function findings(results: ResultsFile): Finding[] {
       }
       const den = median(tp as number[]);
       const exact = m.metric === "bytes" || m.metric === "memory";
+      const bands = g.phantom[0].projected && g.tp[0].projected &&
+          (m.metric === "stepTime" || m.metric === "energy")
+        ? bandRatios(
+          g.phantom[0],
+          g.tp[0],
+          m.metric === "stepTime" ? "stepTimeMs" : "joulesPerStep",
+        )
+        : undefined;
       return {
         ...base,
         ratio: den === 0 ? null : median(ph as number[]) / den,
         ci: exact ? null : bootstrapRatio(ph as number[], tp as number[]),
         ...(den === 0 ? { why: "TP's value is 0" } : {}),
+        ...(bands ? { bands } : {}),
       };
     });
+    const projected = g.tp[0].projected ? `, projected on ${g.tp[0].projected.profile}` : "";
     const label = `p = ${c.ranks}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
       workload === "inference" ? ", inference" : ""
-    }`;
+    }${projected}`;
     out.push({
       key,
       ranks: c.ranks,
@@ -335,8 +370,14 @@ function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
     );
   } else if (time) notes.push(`${time.label} not compared (${time.why})`);
   const energy = get("energy") ?? get("energyPerSample");
+  const band = (r: Ratio) =>
+    r.bands
+      ? ` (${Math.min(r.bands.optimistic, r.bands.pessimistic).toFixed(2)}–${
+        Math.max(r.bands.optimistic, r.bands.pessimistic).toFixed(2)
+      }x over the profile's bands)`
+      : "";
   if (energy?.ratio != null) {
-    clauses.push(`used ${x(energy)} its ${energy.label} (${method})${ci(energy)}`);
+    clauses.push(`used ${x(energy)} its ${energy.label} (${method})${ci(energy)}${band(energy)}`);
   } else if (energy) notes.push(`${energy.label}: ${energy.why}`);
   const bytes = get("bytes");
   const memory = get("memory");
@@ -400,6 +441,131 @@ export function summaryTable(found: Finding[]): Table {
   };
 }
 
+/**
+ * The paper's headline claim (about 50% less training energy than TP) at every projected
+ * matching point: the nominal phantom/TP energy ratio, its range over the profile's bands, and
+ * whether the claim holds there (the ratio at or below 0.5 across the bands, or only in some).
+ *
+ * @param found The findings.
+ * @returns The table, or null without projected energy.
+ */
+export function paperClaimTable(found: Finding[]): Table | null {
+  const rows = found.filter((f) =>
+    f.label.includes("projected") && f.ratios.some((r) => r.metric === "energy" && r.ratio !== null)
+  );
+  if (rows.length === 0) return null;
+  return {
+    id: "paper-claim",
+    caption: "The paper's claim, about 50% less training energy than TP, at each projected point",
+    columns: [
+      { label: "point" },
+      { label: "energy phantom/TP", numeric: true },
+      { label: "over the bands", numeric: true },
+      { label: "step time phantom/TP", numeric: true },
+      { label: "claim (≤ 0.5)" },
+    ],
+    rows: rows.map((f) => {
+      const e = f.ratios.find((r) => r.metric === "energy")!;
+      const s = f.ratios.find((r) => r.metric === "stepTime");
+      const all = [e.ratio!, ...(e.bands ? [e.bands.optimistic, e.bands.pessimistic] : [])];
+      const [lo, hi] = [Math.min(...all), Math.max(...all)];
+      const verdict = hi <= 0.5
+        ? "holds in every band"
+        : lo <= 0.5
+        ? "holds in some bands"
+        : "does not hold";
+      return [
+        text(f.label),
+        num(e.ratio),
+        text(`${fmt(lo, 2)}–${fmt(hi, 2)}`),
+        num(s?.ratio),
+        text(verdict),
+      ];
+    }),
+  };
+}
+
+/** Projected runs: where the step time goes, the bands, and the loss curve used. */
+export function projectionTable(results: ResultsFile): Table | null {
+  const runs = results.runs.filter((r) => r.projected);
+  if (runs.length === 0) return null;
+  return {
+    id: "projection",
+    caption:
+      "Projected runs: the step time split into compute, collective host overhead, latency and bandwidth terms, and the bands",
+    columns: [
+      { label: "run" },
+      { label: "profile" },
+      { label: "step", unit: "ms", numeric: true },
+      { label: "compute", unit: "ms", numeric: true },
+      { label: "host", unit: "ms", numeric: true },
+      { label: "latency", unit: "ms", numeric: true },
+      { label: "bandwidth", unit: "ms", numeric: true },
+      { label: "step optimistic – pessimistic", unit: "ms", numeric: true },
+      { label: "energy", unit: "J/step", numeric: true },
+      { label: "nodes", numeric: true },
+      { label: "loss curve from" },
+    ],
+    rows: runs.map((r) => {
+      const p = r.projected!;
+      const b = p.breakdown;
+      return [
+        text(`${r.id} (projected)`),
+        text(p.profile),
+        num(r.metrics?.stepTimeMs.median),
+        num(b.computeMs),
+        num(b.hostMs),
+        num(b.latencyMs),
+        num(b.bandwidthMs),
+        text(`${fmt(p.bands.optimistic?.stepTimeMs)} – ${fmt(p.bands.pessimistic?.stepTimeMs)}`),
+        num(r.metrics?.energy.joulesPerStep?.median),
+        num(p.nodes),
+        text(r.status === "ok" ? p.lossCurveFrom ?? "none" : `${r.status}: ${r.error}`),
+      ];
+    }),
+  };
+}
+
+/** A row of a phantom-width search, as stored in a projected file. */
+interface KRow {
+  point: string;
+  k: number;
+  stepsToTarget: number | null;
+  from: string | null;
+  stepTimeMs: number;
+  energyToTargetJ: number | null;
+  timeToTargetMs: number | null;
+}
+
+/** The phantom-width search of a projected file. */
+export function kSearchTable(results: ResultsFile): Table | null {
+  const rows = results.projection?.kSearch as unknown as KRow[] | undefined;
+  if (!rows?.length) return null;
+  return {
+    id: "k-search",
+    caption:
+      "Phantom width k that minimises projected energy to target (steps to target measured at small scale, assumed to carry over)",
+    columns: [
+      { label: "point" },
+      { label: "k", numeric: true },
+      { label: "steps to target", numeric: true },
+      { label: "step (projected)", unit: "ms", numeric: true },
+      { label: "energy to target (projected)", unit: "J", numeric: true },
+      { label: "time to target (projected)", unit: "ms", numeric: true },
+      { label: "steps measured in" },
+    ],
+    rows: rows.map((r) => [
+      text(r.point),
+      num(r.k),
+      r.stepsToTarget === null ? text("no measured run") : num(r.stepsToTarget),
+      num(r.stepTimeMs),
+      num(r.energyToTargetJ),
+      num(r.timeToTargetMs),
+      text(r.from ?? "–"),
+    ]),
+  };
+}
+
 /** Every run, one row each. */
 export function runsTable(results: ResultsFile): Table {
   return {
@@ -425,7 +591,7 @@ export function runsTable(results: ResultsFile): Table {
     rows: results.runs.map((r) => {
       const c = r.config;
       const head = [
-        text(r.id),
+        text(r.projected ? `${r.id} (projected: ${r.projected.profile})` : r.id),
         text(c.mode),
         num(c.ranks),
         num(c.width),
@@ -633,6 +799,8 @@ interface Series {
   label: string;
   mode: string;
   runs: RunResult[];
+  /** The profile of projected series. */
+  projected?: string;
 }
 
 /** Runs split into series that differ only in p (a line per mode and shape). */
@@ -643,15 +811,17 @@ function seriesByRanks(runs: RunResult[]): Series[] {
     const shape = `n=${c.width}${
       c.mode === "phantom" ? ` k=${c.phantomWidth}` : ""
     } L=${c.layers} b=${c.batch}`;
-    const key = `${c.mode}|${shape}|${workloadOf(r)}`;
-    const s = map.get(key) ?? { label: `${c.mode} ${shape}`, mode: c.mode, runs: [] };
+    const key = `${c.mode}|${shape}|${workloadOf(r)}|${sourceOf(r)}`;
+    const s = map.get(key) ??
+      { label: `${c.mode} ${shape}`, mode: c.mode, runs: [], projected: r.projected?.profile };
     s.runs.push(r);
     map.set(key, s);
   }
   const list = [...map.values()];
-  // One series per mode needs no shape in its label.
+  // One series per mode needs no shape in its label; projected series say so.
   const modes = list.map((s) => s.mode);
   for (const s of list) if (modes.filter((m) => m === s.mode).length === 1) s.label = s.mode;
+  for (const s of list) if (s.projected) s.label += ` (projected: ${s.projected})`;
   return list;
 }
 
@@ -689,8 +859,9 @@ function lineByRanks(
       data: at(value),
       borderColor: color,
       backgroundColor: color,
-      borderDash: DASHES[i % DASHES.length],
-      pointStyle: ["circle", "rect", "triangle", "rectRot"][i % 4],
+      // Projected lines are dashed, measured ones solid (varied by shape).
+      borderDash: s.projected ? [8, 5] : DASHES[i % DASHES.length],
+      pointStyle: s.projected ? "crossRot" : ["circle", "rect", "triangle", "rectRot"][i % 4],
       spanGaps: true,
     });
     if (options.predicted) {
@@ -914,18 +1085,24 @@ function lossCharts(train: RunResult[]): ChartSpec[] {
     }
     const perMode = new Map<string, number>();
     // One line per point: its first repeat (repeats train the same model on the same batches).
-    const firsts = [...new Map(train.map((r) => [r.point, r] as const)).values()];
+    const withLoss = train.filter((r) => r.metrics!.loss);
+    if (withLoss.length === 0) {
+      return { ...base, omitted: "no run has a loss curve (projections without --curves)" };
+    }
+    const firsts = [
+      ...new Map(withLoss.map((r) => [`${r.point}|${sourceOf(r)}`, r] as const)).values(),
+    ];
     const datasets = firsts.map((r) => {
       const i = perMode.get(r.config.mode) ?? 0;
       perMode.set(r.config.mode, i + 1);
       const color = MODE_COLORS[r.config.mode] ?? PALETTE[4];
       return {
-        label: r.point,
+        label: r.projected ? `${r.point} (projected: ${r.projected.profile})` : r.point,
         showLine: true,
         pointRadius: 1,
         borderColor: color,
         backgroundColor: color,
-        borderDash: DASHES[i % DASHES.length],
+        borderDash: r.projected ? [8, 5] : DASHES[i % DASHES.length],
         data: r.metrics!.loss!.curve.filter((c) => c[column] !== null).map((c) => ({
           x: c[column],
           y: c[3],

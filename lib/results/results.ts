@@ -185,6 +185,28 @@ const placementSchema = s.object({
   natsServer: s.optional(s.string()),
 });
 
+const projectedSchema = s.object({
+  /** The hardware profile and band of the projection. */
+  profile: s.string(),
+  band: s.string(),
+  /** Where the projected step time goes, in ms: compute, collective host overhead, latency, bandwidth. */
+  breakdown: s.object({
+    computeMs: s.number(),
+    hostMs: s.number(),
+    latencyMs: s.number(),
+    bandwidthMs: s.number(),
+  }),
+  /** The same point in the profile's optimistic and pessimistic bands. */
+  bands: s.record(s.object({ stepTimeMs: s.number(), joulesPerStep: s.nullable(s.number()) })),
+  /** Whether the predicted memory per rank fits the device. */
+  fitsMemory: s.boolean(),
+  /** Nodes and devices charged for power. */
+  nodes: s.integer(),
+  devicesCharged: s.integer(),
+  /** The measured run whose loss curve gave the steps to target, if any. */
+  lossCurveFrom: s.nullable(s.string()),
+});
+
 const runSchema = s.refine(
   s.object({
     /** Unique within the file: point id and repeat. */
@@ -208,6 +230,8 @@ const runSchema = s.refine(
     /** out-of-memory runs: the predicted peak per rank and the cap it was held against. */
     predictedMemoryBytesPerRank: s.optional(s.number()),
     memoryCapBytes: s.optional(s.number()),
+    /** Present when every number of the run is projected by a model (deno task project), not measured. */
+    projected: s.optional(projectedSchema),
     /** Where each rank ran (NATS runs): node, local rank, GPU. */
     placement: s.optional(s.array(placementSchema)),
   }),
@@ -241,6 +265,11 @@ const resultsSchema = s.object({
   }),
   /** Power backend, devices, selection reasons, notes, period, idle baseline, model. */
   power: s.record(s.unknown()),
+  /** Projected files (deno task project): the profile with its sources, and the k search if asked for. */
+  projection: s.optional(s.object({
+    profile: s.object({ id: s.string(), description: s.string(), sources: s.record(s.string()) }),
+    kSearch: s.optional(s.array(s.record(s.unknown()))),
+  })),
   runs: s.array(runSchema),
 });
 

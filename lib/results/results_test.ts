@@ -46,7 +46,7 @@ const BAD: [string, unknown, string][] = [
       ...okRun,
       metrics: { ...okRun.metrics, energy: { ...okRun.metrics!.energy, method: "guessed" } },
     }],
-  }, "energy.method must be one of counter, integrated, modelled, unavailable"],
+  }, "energy.method must be one of counter, integrated, modelled, projected, unavailable"],
   ["a sample that is not a number", {
     ...file,
     runs: [{

@@ -172,6 +172,19 @@ class MemoryProbe {
 
 type Steps = Pick<RankRunResult, "steps" | "evals">;
 
+let lastBreath = performance.now();
+
+/**
+ * Lets timers run (heartbeats, the coordinator watchdog) at least every 200 ms, outside any timed
+ * region: where no collective waits on the network (p = 1, or every rank in one process) a
+ * training loop otherwise only ever awaits settled promises and starves them for the whole run.
+ */
+async function breathe(): Promise<void> {
+  if (performance.now() - lastBreath < 200) return;
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  lastBreath = performance.now();
+}
+
 async function trainSteps(
   config: TrainConfig,
   model: RankFfn,
@@ -195,6 +208,7 @@ async function trainSteps(
   };
   await evaluate(0);
   for (let step = 0; step < config.steps; step++) {
+    await breathe();
     const batch = toTensors(task.batch(step, config.batch));
     timed.setStep(step);
     // Start the step together: otherwise a rank's step time would include waiting for ranks
@@ -237,6 +251,7 @@ async function inferSteps(
 ): Promise<Steps> {
   const steps: StepRecord[] = [];
   for (let step = 0; step < config.steps; step++) {
+    await breathe();
     const batch = toTensors(task.heldOutBatch(step, config.batch));
     timed.setStep(step);
     await timed.barrier({ phase: "step" });

@@ -1,0 +1,245 @@
+/**
+ * Hardware profiles: what a projection needs to know about a machine, as data (JSON). Built-in
+ * profiles live in lib/projection/profiles/ with the source of every default value; `--profile
+ * FILE` loads a user's own; `--calibrate` writes one fitted to measured results. A profile that
+ * does not validate is an error naming the field.
+ *
+ * Fields (per device, i.e. per rank, unless noted):
+ * - `devicesPerNode`; `devicesPerPowerDomain` (2 for MI250X: power is read per package);
+ *   `maxNodes` (the host itself: 1; a cluster: null);
+ * - `compute`: `peakFlops` per precision and the `precision` used, `efficiency` (matmul FLOPs of
+ *   one product -> fraction of peak, interpolated on log FLOPs), `hbmBytesPerS`,
+ *   `memoryBytes` (capacity), `updateBytesPerParameter` (bytes the optimizer update moves per
+ *   parameter, at memory bandwidth);
+ * - `collectives`: `algorithm` (`ring`, `hierarchical`, or `nats`: the suite's transport), `hostS`
+ *   per call, `intra` and `inter` tiers (`alphaS` per step or message, `busBytesPerS`,
+ *   `nicBytesPerSPerNode` and `efficiency` for inter), and for `nats` the per-message and per-byte
+ *   costs of a connection (`messageS`, `bytesPerS`), the rate at which a rank assembles what it
+ *   receives (`assemblyBytesPerS`), and how many connections the ranks share
+ *   (`connectionsMax`: the local launcher puts up to 8 worker threads, each one connection, in
+ *   each of its processes);
+ * - `power`: `busyW` and `idleW` per device, `waitFraction` (a waiting device draws idle +
+ *   waitFraction (busy - idle)), `nodeStaticW`;
+ * - `bands`: multipliers for an `optimistic` and a `pessimistic` projection (`compute`, `alpha`,
+ *   `bandwidth`, `power`);
+ * - `sources`: field path -> where its value comes from.
+ *
+ * @module
+ */
+
+import { ConfigError } from "../config/config_error.ts";
+import { type Infer, s, validate } from "../results/schema.ts";
+
+const tier = s.object({
+  /** Latency per ring step (ring, hierarchical) or per message (nats), in s. */
+  alphaS: s.number(),
+  /** Bus bandwidth of the tier, bytes/s. */
+  busBytesPerS: s.number(),
+});
+
+const profileSchema = s.object({
+  id: s.string(),
+  description: s.string(),
+  devicesPerNode: s.integer(),
+  devicesPerPowerDomain: s.integer(),
+  maxNodes: s.nullable(s.integer()),
+  compute: s.object({
+    precision: s.string(),
+    peakFlops: s.record(s.number()),
+    /** [matmul FLOPs of one product, fraction of peak], ascending in FLOPs. */
+    efficiency: s.array(s.tuple(s.number(), s.number())),
+    hbmBytesPerS: s.number(),
+    memoryBytes: s.number(),
+    updateBytesPerParameter: s.number(),
+    /** Fixed time per step and rank outside the products (framework overhead), in s. @default 0 */
+    stepOverheadS: s.optional(s.number()),
+  }),
+  collectives: s.object({
+    algorithm: s.enum(["ring", "hierarchical", "nats"] as const),
+    hostS: s.number(),
+    intra: tier,
+    inter: s.object({
+      alphaS: s.number(),
+      nicBytesPerSPerNode: s.number(),
+      efficiency: s.number(),
+    }),
+    nats: s.optional(s.object({
+      messageS: s.number(),
+      bytesPerS: s.number(),
+      /** Bytes per second at which a rank assembles what a collective delivers (copies, checks). */
+      assemblyBytesPerS: s.number(),
+      /** Most NATS connections (worker threads) the ranks use; null: one per rank. */
+      connectionsMax: s.nullable(s.integer()),
+    })),
+  }),
+  power: s.nullable(s.object({
+    busyW: s.number(),
+    idleW: s.number(),
+    waitFraction: s.number(),
+    nodeStaticW: s.number(),
+  })),
+  bands: s.object({
+    optimistic: s.record(s.number()),
+    pessimistic: s.record(s.number()),
+  }),
+  sources: s.record(s.string()),
+});
+
+/** A hardware profile. */
+export type HardwareProfile = Infer<typeof profileSchema>;
+
+/** The built-in profiles. */
+export const BUILTIN_PROFILES = ["frontier-mi250x", "dgx-h100"] as const;
+
+/**
+ * Validates a profile, naming the first field at fault.
+ *
+ * @param value Parsed JSON.
+ * @param source The file or name, for the error.
+ * @returns The profile.
+ * @throws {ConfigError} Naming the field and value.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseProfile } from "./profile.ts";
+ * assert.throws(() => parseProfile({ id: "x" }, "mine.json"), /description/);
+ * ```
+ */
+export function parseProfile(value: unknown, source: string): HardwareProfile {
+  const profile = validate(
+    profileSchema,
+    value,
+    (path, message) =>
+      new ConfigError(
+        "--profile",
+        source,
+        `is not a valid profile: ${path || "the file"} ${message}`,
+      ),
+  );
+  const e = profile.compute.efficiency;
+  const bad = (path: string, v: unknown, why: string) => {
+    throw new ConfigError(
+      "--profile",
+      source,
+      `is not a valid profile: ${path} ${JSON.stringify(v)} ${why}`,
+    );
+  };
+  if (!(profile.compute.peakFlops[profile.compute.precision] > 0)) {
+    bad(
+      "compute.peakFlops",
+      profile.compute.peakFlops,
+      `must hold a positive entry for precision "${profile.compute.precision}"`,
+    );
+  }
+  if (
+    e.length === 0 ||
+    e.some(([f, x], i) => !(f > 0) || !(x > 0 && x <= 1) || (i > 0 && f <= e[i - 1][0]))
+  ) {
+    bad(
+      "compute.efficiency",
+      e,
+      "must be [FLOPs, fraction] pairs, FLOPs ascending and positive, fractions in (0, 1]",
+    );
+  }
+  if (profile.devicesPerNode < 1 || profile.devicesPerPowerDomain < 1) {
+    bad("devicesPerNode", profile.devicesPerNode, "and devicesPerPowerDomain must be at least 1");
+  }
+  if (profile.collectives.algorithm === "nats" && !profile.collectives.nats) {
+    bad("collectives.nats", undefined, "is required with algorithm nats");
+  }
+  for (const [name, band] of Object.entries(profile.bands)) {
+    for (const [k, v] of Object.entries(band)) {
+      if (!["compute", "alpha", "bandwidth", "power"].includes(k) || !(v > 0)) {
+        bad(
+          `bands.${name}.${k}`,
+          v,
+          "must be a positive multiplier of compute, alpha, bandwidth or power",
+        );
+      }
+    }
+  }
+  return profile;
+}
+
+/**
+ * Loads a built-in profile by name or a JSON file.
+ *
+ * @param nameOrPath A name of {@linkcode BUILTIN_PROFILES} or a path to a .json file.
+ * @returns The profile.
+ * @throws {ConfigError} If it is neither, cannot be read, or does not validate.
+ */
+export async function loadProfile(nameOrPath: string): Promise<HardwareProfile> {
+  const builtin = (BUILTIN_PROFILES as readonly string[]).includes(nameOrPath);
+  const path = builtin ? new URL(`./profiles/${nameOrPath}.json`, import.meta.url) : nameOrPath;
+  if (!builtin && !nameOrPath.endsWith(".json")) {
+    throw new ConfigError(
+      "--profile",
+      nameOrPath,
+      `must be one of ${BUILTIN_PROFILES.join(", ")} or a .json file`,
+    );
+  }
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    throw new ConfigError("--profile", nameOrPath, `cannot be read: ${(error as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(
+      "--profile",
+      nameOrPath,
+      `is not valid JSON: ${(error as Error).message}`,
+    );
+  }
+  return parseProfile(json, nameOrPath);
+}
+
+/**
+ * A profile with a band's multipliers applied (compute efficiency, latencies, bandwidths, power).
+ *
+ * @param profile The profile.
+ * @param band `optimistic`, `pessimistic` or `nominal`.
+ * @returns The adjusted profile.
+ */
+export function withBand(
+  profile: HardwareProfile,
+  band: "nominal" | "optimistic" | "pessimistic",
+): HardwareProfile {
+  if (band === "nominal") return profile;
+  const m = { compute: 1, alpha: 1, bandwidth: 1, power: 1, ...profile.bands[band] };
+  const c = profile.collectives;
+  return {
+    ...profile,
+    compute: {
+      ...profile.compute,
+      efficiency: profile.compute.efficiency.map(([f, e]) =>
+        [f, Math.min(1, e * m.compute)] as [number, number]
+      ),
+    },
+    collectives: {
+      ...c,
+      hostS: c.hostS * m.alpha,
+      intra: { alphaS: c.intra.alphaS * m.alpha, busBytesPerS: c.intra.busBytesPerS * m.bandwidth },
+      inter: {
+        ...c.inter,
+        alphaS: c.inter.alphaS * m.alpha,
+        nicBytesPerSPerNode: c.inter.nicBytesPerSPerNode * m.bandwidth,
+      },
+      nats: c.nats && {
+        ...c.nats,
+        messageS: c.nats.messageS * m.alpha,
+        bytesPerS: c.nats.bytesPerS * m.bandwidth,
+        assemblyBytesPerS: c.nats.assemblyBytesPerS * m.bandwidth,
+      },
+    },
+    power: profile.power && {
+      ...profile.power,
+      busyW: profile.power.busyW * m.power,
+      idleW: profile.power.idleW * m.power,
+      nodeStaticW: profile.power.nodeStaticW * m.power,
+    },
+  };
+}
