@@ -18,7 +18,7 @@
  */
 
 import { join } from "node:path";
-import { flag, parseBytes, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseBytes, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { connectNats, type NatsConnectionOptions, redactServers } from "../lib/nats/connection.ts";
@@ -304,10 +304,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values } = parsed;
   const ranks = values.ranks;
   const sizes = values.sizes;

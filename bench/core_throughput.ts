@@ -10,7 +10,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { BACKENDS, OPTIMIZERS, validateTrainConfig } from "../lib/config/config.ts";
 import { type MatMulShape, matmulShapes, predictCosts } from "../lib/config/cost_model.ts";
@@ -116,10 +116,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values } = parsed;
   const backend = await selectBackend(values.backend);
   const { widths, ranks: rankList, batch, layers, repeats } = values;

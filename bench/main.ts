@@ -8,7 +8,7 @@
  */
 
 import { join } from "node:path";
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { powerArgs, powerFlags } from "../lib/cli/power_flags.ts";
 import { Progress } from "../lib/cli/progress.ts";
@@ -126,10 +126,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values, given } = parsed;
   if (values.peer) await checkNumpyPeer(); // a missing python3 or numpy stops us before anything runs
   const backend = await resolveBackend(values.backend);

@@ -16,7 +16,7 @@
  */
 
 import { join } from "node:path";
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
@@ -97,10 +97,7 @@ async function loadAll(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args, { positionals: true });
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values, given, positionals } = parsed;
   if (values.calibrate || values.validate) {
     const files = await loadAll(positionals, values.calibrate ? "--calibrate" : "--validate");

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { selectBackend } from "../lib/nn/backend.ts";
 import { validateTrainConfig } from "../lib/config/config.ts";
@@ -84,10 +84,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const seconds = parsed.values.seconds;
   const library = await buildFakeNvml();
   await useFakeNvmlScript("count 1\npower 0 0 100000\n");

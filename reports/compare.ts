@@ -8,7 +8,7 @@
  * @module
  */
 
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
@@ -75,10 +75,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args, { positionals: true });
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values, positionals } = parsed;
   if (values.export) {
     if (positionals.length !== 1) {

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
@@ -70,10 +70,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args, { positionals: true });
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values, positionals } = parsed;
   if (values.site) {
     const files = positionals.length ? positionals : resultsFiles(RESULTS_DIR);

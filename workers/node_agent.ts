@@ -9,7 +9,7 @@
  * @module
  */
 
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { powerFlags } from "../lib/cli/power_flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
@@ -34,10 +34,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values } = parsed;
   if (!values.job) throw new ConfigError("--job", undefined, "is required (the Slurm job id)");
   using stop = new StopSignals(undefined, false);

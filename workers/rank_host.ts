@@ -9,7 +9,7 @@
  * @module
  */
 
-import { flag, parseFlags, renderHelp } from "../lib/cli/flags.ts";
+import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
@@ -41,10 +41,7 @@ const HELP = renderHelp(
 
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") {
-    console.log(HELP);
-    return 0;
-  }
+  if (parsed === "help") return printHelp(HELP);
   const { values } = parsed;
   if (!values.nats) throw new ConfigError("--nats", undefined, "is required (the run's NATS URL)");
   if (!values.run) throw new ConfigError("--run", undefined, "is required (the run id)");

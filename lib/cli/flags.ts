@@ -385,3 +385,14 @@ function wrap(text: string, width: number): string[] {
   }
   return [...lines, line];
 }
+
+/**
+ * Prints an entry point's help, for `if (parsed === "help") return printHelp(HELP);`.
+ *
+ * @param help The help text.
+ * @returns 0, the exit code of --help.
+ */
+export function printHelp(help: string): number {
+  console.log(help);
+  return 0;
+}

@@ -208,7 +208,14 @@ const LOADERS: Record<BackendName, Loader> = {
     }
     await import("@tensorflow/tfjs-backend-webgpu");
     const info = adapter.info ?? {};
+    // The suite's GEMM kernels replace tfjs's matmul (lib/nn/webgpu/gemm_kernels.ts), unless
+    // PHANTOM_WEBGPU_GEMM=tfjs asks for tfjs's own (to compare).
+    const useOwn = Deno.env.get("PHANTOM_WEBGPU_GEMM") !== "tfjs";
+    const gemm = useOwn
+      ? (await import("./webgpu/gemm_kernels.ts")).registerGemmKernels()
+      : { gemm: "tfjs-webgpu" };
     return {
+      ...gemm,
       adapterVendor: info.vendor ?? "",
       adapterArchitecture: info.architecture ?? "",
       adapterDevice: info.device ?? "",

@@ -7,7 +7,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
-import { columnSums, denseRelu, linear, matMulNT, matMulTN, reluBackward } from "./ops.ts";
+import { columnSums, denseRelu, linear, matMulNT, matMulTN, reluDenseGrads } from "./ops.ts";
 
 /** Element-wise activation of a layer. */
 export type Activation = "relu" | "linear";
@@ -56,12 +56,19 @@ export class DenseLayer implements Layer {
   backward(dOutput: tf.Tensor2D, inputGrad: boolean): Promise<Backward> {
     const input = this.#cache.get<tf.Tensor2D>("input");
     const output = this.#cache.get<tf.Tensor2D>("output");
-    const result = tf.tidy(() => {
-      const delta = this.activation === "relu" ? reluBackward(dOutput, output) : dOutput;
-      const grads = { W: matMulTN(input, delta), b: columnSums(delta) };
-      const dInput = inputGrad ? matMulNT(delta, this.params.W as tf.Tensor2D) : undefined;
-      return dInput ? { grads, dInput } : { grads };
-    });
+    const W = this.params.W as tf.Tensor2D;
+    const result = this.activation === "relu"
+      ? (() => {
+        const g = reluDenseGrads(input, W, dOutput, output, inputGrad ? "direct" : "none");
+        return g.dInput
+          ? { grads: { W: g.dW, b: g.db }, dInput: g.dInput }
+          : { grads: { W: g.dW, b: g.db } };
+      })()
+      : tf.tidy(() => {
+        const grads = { W: matMulTN(input, dOutput), b: columnSums(dOutput) };
+        const dInput = inputGrad ? matMulNT(dOutput, W) : undefined;
+        return dInput ? { grads, dInput } : { grads };
+      });
     this.#cache.clear();
     return Promise.resolve(result);
   }

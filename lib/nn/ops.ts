@@ -106,6 +106,71 @@ export function reluBackward(dOut: tf.Tensor2D, out: tf.Tensor2D): tf.Tensor2D {
 }
 
 /**
+ * The gradients of a ReLU dense layer y = relu(x W + b): dW = x^T delta, db = column sums of
+ * delta, and the input gradient (delta W^T, or W delta^T when `transposedInput`), with delta =
+ * dOut * relu'(z). On webgpu delta is never materialised: the ReLU mask is applied while the
+ * gradient GEMMs load dOut (lib/nn/webgpu/gemm_kernels.ts), and the bias gradient is a masked
+ * product with a row of ones. Elsewhere delta is computed once and shared.
+ *
+ * @param x The layer's input [b, k].
+ * @param w Its weight [k, m].
+ * @param dOut Gradient of its output [b, m].
+ * @param out Its output relu(z) [b, m].
+ * @param input `none`, `direct` (delta W^T [b, k]) or `transposed` (W delta^T [k, b]).
+ * @returns dW, db and the input gradient if asked for.
+ */
+export function reluDenseGrads(
+  x: tf.Tensor2D,
+  w: tf.Tensor2D,
+  dOut: tf.Tensor2D,
+  out: tf.Tensor2D,
+  input: "none" | "direct" | "transposed",
+): { dW: tf.Tensor2D; db: tf.Tensor1D; dInput?: tf.Tensor2D } {
+  if (tf.getBackend() === "webgpu" && maskedMatMul) {
+    const mm = maskedMatMul;
+    return tf.tidy(() => {
+      const dW = mm(x, dOut, out, "B", true, false);
+      const db = tf.reshape(
+        mm(tf.ones([1, dOut.shape[0]]) as tf.Tensor2D, dOut, out, "B", false, false),
+        [
+          dOut.shape[1],
+        ],
+      ) as tf.Tensor1D;
+      const dInput = input === "direct"
+        ? mm(dOut, w, out, "A", false, true)
+        : input === "transposed"
+        ? mm(w, dOut, out, "B", false, true)
+        : undefined;
+      return dInput ? { dW, db, dInput } : { dW, db };
+    });
+  }
+  return tf.tidy(() => {
+    const delta = reluBackward(dOut, out);
+    const dW = matMulTN(x, delta);
+    const db = columnSums(delta);
+    const dInput = input === "direct"
+      ? matMulNT(delta, w)
+      : input === "transposed"
+      ? matMulNT(w, delta)
+      : undefined;
+    return dInput ? { dW, db, dInput } : { dW, db };
+  });
+}
+
+/** The masked GEMM of the webgpu kernels, once the webgpu backend loaded them. */
+let maskedMatMul: typeof import("./webgpu/gemm_kernels.ts").maskedMatMul | undefined;
+
+/**
+ * Makes the webgpu backend's masked GEMM available to {@linkcode reluDenseGrads} (called when the
+ * kernels are registered).
+ *
+ * @param fn The masked product.
+ */
+export function useMaskedMatMul(fn: typeof maskedMatMul): void {
+  maskedMatMul = fn;
+}
+
+/**
  * Column sums, the gradient of a bias added to every row.
  *
  * @param delta Shape [b, m].

@@ -30,6 +30,7 @@ import {
   matMulNT,
   matMulTN,
   reluBackward,
+  reluDenseGrads,
   transpose2d,
 } from "../nn/ops.ts";
 import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
@@ -121,13 +122,11 @@ export class PhantomLayer implements Layer {
     const output = this.#cache.get<tf.Tensor2D>("output");
     const p = this.#comm.size;
     if (p === 1) {
-      const result = tf.tidy(() => {
-        const delta = reluBackward(dOutput, output);
-        const grads = { A: matMulTN(input, delta), b: columnSums(delta) };
-        return inputGrad ? { grads, dInput: matMulNT(delta, A) } : { grads };
-      });
+      // Alone, the phantom layer is the dense layer: the same gradients, the same way.
+      const g = reluDenseGrads(input, A, dOutput, output, inputGrad ? "direct" : "none");
       this.#cache.clear();
-      return result;
+      const grads = { A: g.dW, b: g.db };
+      return g.dInput ? { grads, dInput: g.dInput } : { grads };
     }
     const ghosts = this.#cache.get<tf.Tensor2D>("ghosts");
     const k = C.shape[1];

@@ -17,7 +17,7 @@ import {
   type PassMode,
   toVariables,
 } from "../nn/layer.ts";
-import { columnSums, denseRelu, matMulNT, matMulTN, reluBackward, transpose2d } from "../nn/ops.ts";
+import { denseRelu, reluDenseGrads, transpose2d } from "../nn/ops.ts";
 import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
 
 /**
@@ -73,16 +73,17 @@ export class TpLayer implements Layer {
     const m = this.params.b.shape[0];
     const W = this.params.W as tf.Tensor2D;
     const alone = this.#comm.size === 1;
-    const { grads, partialT, dInput: direct } = tf.tidy(() => {
-      const delta = reluBackward(dOutput, output);
-      const grads = { W: matMulTN(gathered, delta), b: columnSums(delta) };
-      if (!inputGrad) return { grads };
-      // Alone, the input gradient is delta W^T. Otherwise it is produced transposed,
-      // W_r delta_r^T [n, b], so that rank s's block is rows s*m .. (s+1)*m, contiguous.
-      return alone
-        ? { grads, dInput: matMulNT(delta, W) }
-        : { grads, partialT: matMulNT(W, delta) };
-    });
+    // Alone, the input gradient is delta W^T. Otherwise it is produced transposed,
+    // W_r delta_r^T [n, b], so that rank s's block is rows s*m .. (s+1)*m, contiguous.
+    const g = reluDenseGrads(
+      gathered,
+      W,
+      dOutput,
+      output,
+      !inputGrad ? "none" : alone ? "direct" : "transposed",
+    );
+    const grads = { W: g.dW, b: g.db };
+    const [direct, partialT] = alone ? [g.dInput, undefined] : [undefined, g.dInput];
     this.#cache.clear();
     if (direct) return { grads, dInput: direct };
     if (!partialT) return { grads };

@@ -230,6 +230,15 @@ const runSchema = s.refine(
     /** out-of-memory runs: the predicted peak per rank and the cap it was held against. */
     predictedMemoryBytesPerRank: s.optional(s.number()),
     memoryCapBytes: s.optional(s.number()),
+    /** webgpu runs: per rank the GPU asked for, how it was selected, the adapter it got, warnings. */
+    gpu: s.optional(s.array(s.object({
+      rank: s.integer(),
+      requested: s.nullable(s.string()),
+      method: s.string(),
+      adapter: s.string(),
+      fallbackAdapter: s.boolean(),
+      warnings: s.array(s.string()),
+    }))),
     /** Present when every number of the run is projected by a model (deno task project), not measured. */
     projected: s.optional(projectedSchema),
     /** Where each rank ran (NATS runs): node, local rank, GPU. */

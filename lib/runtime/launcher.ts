@@ -91,7 +91,12 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
         `${first}-${last}`,
       ]),
       // Credentials, and what the blas backend needs: built kernels and the GEMM thread share.
-      env: { ...natsConnectionEnv(options.connection), ...blasWorkerEnvironment(processes) },
+      // PHANTOM_LOCAL_RANK: the process's first rank, its index on this host (a GPU per process).
+      env: {
+        ...natsConnectionEnv(options.connection),
+        ...blasWorkerEnvironment(processes),
+        PHANTOM_LOCAL_RANK: String(first),
+      },
       stdin: "null",
       stdout: "null",
       stderr: "piped",

@@ -50,6 +50,7 @@ for (const workload of ["train", "inference"] as const) {
         }
       }
     },
+    { webgpu: false },
   );
 }
 
@@ -75,4 +76,5 @@ backendTest(
       assertEquals(predicted.backwardFlopsPerRankPerStep, 0);
     }
   },
+  { webgpu: false },
 );

@@ -15,6 +15,7 @@ import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { NatsHost } from "../nats/nats_communicator.ts";
 import { selectBackend } from "../nn/backend.ts";
 import { bufferBytes } from "../nn/tensor_memory.ts";
+import { applyGpuSelection, gpuFacts, planGpuSelection } from "../nn/webgpu/device_select.ts";
 import { processCpuMs } from "../system/process.ts";
 import { chooseGpu } from "./gpu_select.ts";
 import {
@@ -155,7 +156,31 @@ async function lifecycle(
     if (outside !== undefined) {
       throw new RangeError(`rank ${outside} is outside the run's ${config.ranks} ranks`);
     }
-    await selectBackend(config.backend);
+    // One GPU per rank: its environment must be set before the first adapter request.
+    const selection = config.backend === "webgpu"
+      ? planGpuSelection(placementOf(ranks[0], "").device, gpuFacts())
+      : undefined;
+    if (selection && ranks.length > 1 && selection.requested !== null) {
+      selection.warnings.push(
+        `${ranks.length} ranks share this process and its one adapter: GPUs are chosen per process`,
+      );
+    }
+    if (selection) applyGpuSelection(selection);
+    const backendInfo = await selectBackend(config.backend);
+    const gpu = selection && {
+      requested: selection.requested,
+      method: selection.method,
+      adapter: String(backendInfo.flags.adapterDescription ?? ""),
+      fallbackAdapter: Boolean(backendInfo.flags.isFallbackAdapter),
+      warnings: [
+        ...selection.warnings,
+        ...(selection.requested !== null && backendInfo.flags.isFallbackAdapter
+          ? [
+            `rank asked for GPU ${selection.requested} but got the software adapter ${backendInfo.flags.adapterDescription}`,
+          ]
+          : []),
+      ],
+    };
     host = await NatsHost.open(nc, {
       runId,
       size: config.ranks,
@@ -183,6 +208,7 @@ async function lifecycle(
           trainOne(spec, config, host!, rank, steps, publish, engine),
           abortRun,
         ]);
+        if (gpu) result.result.gpu = gpu;
         await report({ rank, ok: true, ...result, pid: Deno.pid });
         outcomes.set(rank, true);
       } catch (error) {

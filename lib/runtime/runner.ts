@@ -157,6 +157,7 @@ async function runOne(
       },
       ...(peer ? { peer } : {}),
       ...(outcome.placement ? { placement: outcome.placement } : {}),
+      ...(outcome.ranks.some((r) => r.gpu) ? { gpu: gpuRecords(outcome) } : {}),
     };
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error);
@@ -186,6 +187,31 @@ async function runOne(
 export function isOutOfMemory(message: string): boolean {
   return /Array buffer allocation failed|Invalid typed array length|out of memory|Cannot allocate|allocation failed|Failed to allocate/i
     .test(message);
+}
+
+/**
+ * Each rank's GPU, with a warning where ranks of one node asked for different GPUs but got the
+ * same adapter while nothing could select (they then all run on the first GPU).
+ */
+function gpuRecords(outcome: Awaited<ReturnType<typeof runPoint>>) {
+  const records = outcome.ranks.map((r) => ({
+    rank: r.rank,
+    ...r.gpu!,
+    warnings: [...(r.gpu?.warnings ?? [])],
+  }));
+  const node = (rank: number) => outcome.placement?.[rank]?.nodeIndex ?? 0;
+  for (const a of records) {
+    const twin = records.find((b) =>
+      b.rank < a.rank && node(b.rank) === node(a.rank) && b.requested !== a.requested &&
+      b.adapter === a.adapter && (a.method.startsWith("none") || b.method.startsWith("none"))
+    );
+    if (twin) {
+      a.warnings.push(
+        `ranks ${twin.rank} and ${a.rank} asked for GPUs ${twin.requested} and ${a.requested} but got the same adapter (${a.adapter}) with no way to select`,
+      );
+    }
+  }
+  return records;
 }
 
 /** Trains the point in the peer; a peer that fails is recorded, never fails the run. */

@@ -47,6 +47,7 @@ backendTest(
         runs[0].metrics!.predicted.memoryBytesPerRank! * 1.1,
     );
   },
+  { webgpu: false },
 );
 
 backendTest(
@@ -57,6 +58,7 @@ backendTest(
     assertEquals(runs.map((r) => r.status), ["out-of-memory", "ok"]);
     assert(runs[0].error!.startsWith("ran out of memory: "), runs[0].error);
   },
+  { webgpu: false },
 );
 
 Deno.test("allocation failures are told apart from other errors", () => {

@@ -77,6 +77,14 @@ export interface RankRunResult {
   rank: number;
   /** Its memory. */
   memory: RankMemory;
+  /** On webgpu: the GPU it asked for, how it was selected, the adapter it got, warnings. */
+  gpu?: {
+    requested: string | null;
+    method: string;
+    adapter: string;
+    fallbackAdapter: boolean;
+    warnings: string[];
+  };
   /** One record per step. */
   steps: StepRecord[];
   /** Held-out losses at step 0, every `task.evalEvery` steps and after the last step. */

@@ -15,10 +15,11 @@ import type { Mat } from "./f64.ts";
 
 /**
  * The backends the numerical tests run on (a matrix, not copies of tests):
- * `PHANTOM_TEST_BACKENDS` as a comma-separated list, or wasm and blas.
+ * `PHANTOM_TEST_BACKENDS` as a comma-separated list, or wasm, blas and webgpu (on this machine the
+ * software adapter, llvmpipe: tests too long for it opt out of webgpu unless the list is given).
  */
 export const TEST_BACKENDS: readonly string[] =
-  (Deno.env.get("PHANTOM_TEST_BACKENDS") ?? "wasm,blas")
+  (Deno.env.get("PHANTOM_TEST_BACKENDS") ?? "wasm,blas,webgpu")
     .split(",").map((s) => s.trim()).filter(Boolean);
 
 /** Why a backend of the matrix cannot run here, by name (absent: it can). */
@@ -37,9 +38,18 @@ for (const name of TEST_BACKENDS) {
  *
  * @param name The test name.
  * @param fn The test; it gets the backend's name.
+ * @param options `webgpu: false` for tests too long for the software adapter (run them on webgpu
+ *   with PHANTOM_TEST_BACKENDS=webgpu).
  */
-export function backendTest(name: string, fn: (backend: string) => Promise<void> | void): void {
+export function backendTest(
+  name: string,
+  fn: (backend: string) => Promise<void> | void,
+  options: { webgpu?: boolean } = {},
+): void {
   for (const backend of TEST_BACKENDS) {
+    if (
+      backend === "webgpu" && options.webgpu === false && !Deno.env.get("PHANTOM_TEST_BACKENDS")
+    ) continue;
     const why = unavailable.get(backend);
     Deno.test({
       name: why ? `[${backend}] ${name} [skipped: ${why}]` : `[${backend}] ${name}`,
