@@ -166,6 +166,50 @@ function solveLeastSquares(rows: number[][], y: number[], w: number[]): number[]
 }
 
 /** Products of a run: FLOPs of one product and how many. */
+/** A one-host profile on the suite's NATS transport (maxNodes 1; no power until fitted). */
+function hostProfile(
+  id: string,
+  description: string,
+  cores: number,
+  compute: Partial<HardwareProfile["compute"]>,
+  transport: { hostS: number } & NonNullable<HardwareProfile["collectives"]["nats"]>,
+): HardwareProfile {
+  const { hostS, ...nats } = transport;
+  return {
+    id,
+    description,
+    devicesPerNode: cores,
+    devicesPerPowerDomain: 1,
+    maxNodes: 1,
+    compute: {
+      precision: "fp32",
+      peakFlops: { fp32: 1 },
+      efficiency: [[1, 1]],
+      hbmBytesPerS: 1e12,
+      memoryBytes: 1e15,
+      updateBytesPerParameter: 0,
+      ...compute,
+    },
+    collectives: {
+      algorithm: "nats",
+      hostS,
+      intra: { alphaS: 0, busBytesPerS: 1 },
+      inter: { alphaS: 0, nicBytesPerSPerNode: 1, efficiency: 1 },
+      nats,
+    },
+    power: null,
+    bands: { optimistic: {}, pessimistic: {} },
+    sources: {
+      "compute":
+        "calibrated: compute time per step = FLOPs / peak + products x per-product time + parameters x update time",
+      "collectives":
+        "calibrated: communication time per step = calls x host + messages x per-message time + bytes / bandwidth",
+      "power":
+        "calibrated: energy per step against step, compute and communication time, where energy was measured or modelled",
+    },
+  };
+}
+
 function products(run: MeasuredRun): { flops: number; count: number }[] {
   const inference = run.config.workload === "inference";
   return matmulShapes(run.config)
@@ -203,31 +247,14 @@ export function calibrateProfile(
   // B), the compute and per-message work stretched by sharing. Fitting the step rather than its
   // compute and communication parts apart matters on a shared host: there a rank's time "in a
   // collective" is mostly other ranks computing. Non-negative least squares on relative error.
-  const unit: HardwareProfile = {
-    id: "unit",
-    description: "",
-    devicesPerNode: cores,
-    devicesPerPowerDomain: 1,
-    maxNodes: 1,
-    compute: {
-      precision: "fp32",
-      peakFlops: { fp32: 1 },
-      efficiency: [[1, 1]],
-      hbmBytesPerS: 1,
-      memoryBytes: 1,
-      updateBytesPerParameter: 0,
-    },
-    collectives: {
-      algorithm: "nats",
-      hostS: 1,
-      intra: { alphaS: 0, busBytesPerS: 1 },
-      inter: { alphaS: 0, nicBytesPerSPerNode: 1, efficiency: 1 },
-      nats: { messageS: 1, bytesPerS: 1, assemblyBytesPerS: 1, connectionsMax },
-    },
-    power: null,
-    bands: { optimistic: {}, pessimistic: {} },
-    sources: {},
-  };
+  // Unit coefficients: the collective model then returns calls, messages and bytes themselves.
+  const unit = hostProfile("unit", "", cores, {}, {
+    hostS: 1,
+    messageS: 1,
+    bytesPerS: 1,
+    assemblyBytesPerS: 1,
+    connectionsMax,
+  });
   const timed = runs.filter((r) => r.stepS > 0);
   const features = timed.map((r) => {
     const ps = products(r);
@@ -265,47 +292,24 @@ export function calibrateProfile(
     const size = 10 ** e;
     efficiency.push([size, Math.max(1e-9, size / (size + half))]);
   }
-  const base: HardwareProfile = {
+  const base = hostProfile(
     id,
-    description:
-      `fitted by deno task project --calibrate to ${runs.length} measured runs on a host of ${cores} cores`,
-    devicesPerNode: cores,
-    devicesPerPowerDomain: 1,
-    maxNodes: 1,
-    compute: {
-      precision: "fp32",
+    `fitted by deno task project --calibrate to ${runs.length} measured runs on a host of ${cores} cores`,
+    cores,
+    {
       peakFlops: { fp32: peak },
       efficiency,
-      hbmBytesPerS: 1e12,
-      memoryBytes: 1e15,
       updateBytesPerParameter: perParameter * 1e12,
       stepOverheadS: perStep,
     },
-    collectives: {
-      algorithm: "nats",
-      hostS: 0,
-      intra: { alphaS: 0, busBytesPerS: 1 },
-      inter: { alphaS: 0, nicBytesPerSPerNode: 1, efficiency: 1 },
-      nats: { messageS: 0, bytesPerS: 1, assemblyBytesPerS: 1, connectionsMax },
+    {
+      hostS: host,
+      messageS: message,
+      bytesPerS: perByte > 0 ? 1 / perByte : 1e15,
+      assemblyBytesPerS: perAssembled > 0 ? 1 / perAssembled : 1e15,
+      connectionsMax,
     },
-    power: null,
-    bands: { optimistic: {}, pessimistic: {} },
-    sources: {
-      "compute":
-        "calibrated: compute time per step = FLOPs / peak + products x per-product time + parameters x update time",
-      "collectives":
-        "calibrated: communication time per step = calls x host + messages x per-message time + bytes / bandwidth",
-      "power":
-        "calibrated: energy per step against step, compute and communication time, where energy was measured or modelled",
-    },
-  };
-  base.collectives.hostS = host;
-  base.collectives.nats = {
-    messageS: message,
-    bytesPerS: perByte > 0 ? 1 / perByte : 1e15,
-    assemblyBytesPerS: perAssembled > 0 ? 1 / perAssembled : 1e15,
-    connectionsMax,
-  };
+  );
   // Power: static x step + busy x u x compute x devices + wait x comm x devices.
   const energyRuns = runs.filter((r) => r.energyJ !== null && r.energyJ > 0);
   if (energyRuns.length >= 3) {

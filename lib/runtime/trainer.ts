@@ -216,16 +216,13 @@ async function trainSteps(
   };
   await evaluate(0);
   for (let step = 0; step < config.steps; step++) {
-    await breathe();
-    const batch = toTensors(task.batch(step, config.batch));
-    timed.setStep(step);
-    // Start the step together: otherwise a rank's step time would include waiting for ranks
-    // still drawing their batch (in one process, literally their batch-drawing time).
-    await timed.barrier({ phase: "step" });
-    const before = timed.stats();
-    const commBefore = timed.commMs;
-    options.onStepStart?.(step);
-    const start = now();
+    const { batch, before, commBefore, start } = await beginStep(
+      step,
+      task.batch(step, config.batch),
+      timed,
+      now,
+      options,
+    );
     const y = await model.forward(batch.x, "train");
     const { loss, dY } = await mseLoss(y, batch.y);
     const forwardMs = now() - start;
@@ -259,14 +256,13 @@ async function inferSteps(
 ): Promise<Steps> {
   const steps: StepRecord[] = [];
   for (let step = 0; step < config.steps; step++) {
-    await breathe();
-    const batch = toTensors(task.heldOutBatch(step, config.batch));
-    timed.setStep(step);
-    await timed.barrier({ phase: "step" });
-    const before = timed.stats();
-    const commBefore = timed.commMs;
-    options.onStepStart?.(step);
-    const start = now();
+    const { batch, before, commBefore, start } = await beginStep(
+      step,
+      task.heldOutBatch(step, config.batch),
+      timed,
+      now,
+      options,
+    );
     const y = await model.forward(batch.x, "eval", () => memory.tensors());
     await y.data(); // the batch's answer is ready
     const stepMs = now() - start;
@@ -278,6 +274,28 @@ async function inferSteps(
     options.onStep?.(record);
   }
   return { steps, evals: [] };
+}
+
+/**
+ * Starts a timed step: lets timers run, uploads the batch, and waits for every rank, so that a
+ * rank's step time does not include waiting for ranks still drawing their batch (in one process,
+ * literally their batch-drawing time). Then the clock starts.
+ */
+async function beginStep(
+  step: number,
+  data: Batch,
+  timed: TimedCommunicator,
+  now: () => number,
+  options: TrainOptions,
+) {
+  await breathe();
+  const batch = toTensors(data);
+  timed.setStep(step);
+  await timed.barrier({ phase: "step" });
+  const before = timed.stats();
+  const commBefore = timed.commMs;
+  options.onStepStart?.(step);
+  return { batch, before, commBefore, start: now() };
 }
 
 function stepRecord(
