@@ -206,8 +206,12 @@ const LOADERS: Record<BackendName, Loader> = {
           "libvulkan1 and a GPU driver are needed); use --backend wasm",
       );
     }
-    await import("@tensorflow/tfjs-backend-webgpu");
+    const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu");
     const info = adapter.info ?? {};
+    // Uploads by queue.writeBuffer (lib/nn/webgpu/upload.ts), unless PHANTOM_WEBGPU_UPLOAD=tfjs.
+    const upload = Deno.env.get("PHANTOM_WEBGPU_UPLOAD") === "tfjs"
+      ? { upload: "tfjs-webgpu" }
+      : (await import("./webgpu/upload.ts")).installQueueUploads(WebGPUBackend);
     // The suite's GEMM kernels replace tfjs's matmul (lib/nn/webgpu/gemm_kernels.ts), unless
     // PHANTOM_WEBGPU_GEMM=tfjs asks for tfjs's own (to compare).
     const useOwn = Deno.env.get("PHANTOM_WEBGPU_GEMM") !== "tfjs";
@@ -216,6 +220,7 @@ const LOADERS: Record<BackendName, Loader> = {
       : { gemm: "tfjs-webgpu" };
     return {
       ...gemm,
+      ...upload,
       adapterVendor: info.vendor ?? "",
       adapterArchitecture: info.architecture ?? "",
       adapterDevice: info.device ?? "",
