@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Packs what a GPU host with no network needs to run `deno task gpu:check` and the suite, under
 # 64 MiB: the deno binary (xz), the suite's sources with a trimmed node_modules (no deno package,
-# no canvas binary: reports are written back home), nats-server, and Debian's Vulkan loader and
-# Mesa device-select layer packages (unpack with dpkg -x there, then ldconfig; see the README).
+# no canvas binary: reports are written back home), nats-server, and Debian's Vulkan loader, the
+# GL vendor-neutral dispatch libraries NVIDIA's Vulkan driver is linked against (its ICD is
+# libGLX_nvidia.so.0: without libglvnd0/libglx0/libgl1/libegl1 the loader drops it and Deno gets
+# no adapter, as seen on an H200 host), and the Mesa device-select layer (unpack with dpkg -x
+# there, then ldconfig; see the README).
 #   bench/gpu/pack.sh [OUT.tar.xz]       build the pack (default dist/phantom-gpu.tar.xz)
 #   bench/gpu/pack.sh --dry-run          build it, unpack it in a temp folder, run gpu:check --software there
 set -euo pipefail
@@ -34,11 +37,13 @@ done
 echo "== nats-server"
 if command -v nats-server >/dev/null; then cp "$(command -v nats-server)" "$stage/"; else echo "   not installed here: left out"; fi
 
-echo "== Vulkan loader and Mesa device-select layer (.deb)"
-if (cd "$stage/debs" && apt-get download -qq libvulkan1 mesa-vulkan-drivers 2>/dev/null); then
+echo "== Vulkan loader, GL dispatch libraries and Mesa device-select layer (.deb)"
+mkdir -p "$stage/debs/mesa"
+if (cd "$stage/debs" && apt-get download -qq libvulkan1 libglvnd0 libglx0 libgl1 libegl1 libopengl0 2>/dev/null) &&
+  (cd "$stage/debs/mesa" && apt-get download -qq mesa-vulkan-drivers 2>/dev/null); then
   ls "$stage/debs"
 else
-  echo "   apt-get download failed (no package index?): left out; bring libvulkan1 and mesa-vulkan-drivers yourself"
+  echo "   apt-get download failed (no package index?): left out; bring libvulkan1, libglvnd0, libglx0, libgl1, libegl1 and mesa-vulkan-drivers yourself"
 fi
 
 echo "== tar.xz"
