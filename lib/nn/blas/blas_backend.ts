@@ -73,15 +73,19 @@ export async function registerBlasBackend(threads?: number): Promise<BlasDescrip
 
 /**
  * What worker processes of this machine need to run the blas backend as this process does: the
- * built fused kernels (so they never compile) and their share of the cores for GEMM threads.
+ * built fused kernels (so they never compile) and their share of the cores for GEMM threads (or
+ * the PHANTOM_BLAS_THREADS this process was given).
  *
  * @param processes Worker processes on this machine.
  * @returns Variables for the workers' environment (empty before the backend was registered).
  */
 export function blasWorkerEnvironment(processes: number): Record<string, string> {
   const cores = navigator.hardwareConcurrency ?? 1;
+  // The user's own PHANTOM_BLAS_THREADS wins over the share (it is how one checks the share).
+  const asked = Number(Deno.env.get("PHANTOM_BLAS_THREADS"));
+  const share = Math.max(1, Math.floor(cores / Math.max(1, processes)));
   const env: Record<string, string> = {
-    PHANTOM_BLAS_THREADS: String(Math.max(1, Math.floor(cores / Math.max(1, processes)))),
+    PHANTOM_BLAS_THREADS: String(Number.isInteger(asked) && asked > 0 ? asked : share),
   };
   if (state?.kernels.kind === "native") env.PHANTOM_FUSED_KERNELS = state.kernels.detail;
   const lib = Deno.env.get("PHANTOM_BLAS_LIB");
