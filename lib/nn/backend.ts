@@ -118,6 +118,10 @@ async function activate(backend: BackendName): Promise<BackendInfo> {
   }
   await tf.ready();
   silenceNodeBanner();
+  if (backend === "webgpu") {
+    const { watchGpuErrors } = await import("./webgpu/errors.ts");
+    watchGpuErrors((tf.backend() as unknown as { device: GPUDevice }).device);
+  }
   return {
     name: backend,
     tfjsBackend: tf.getBackend(),

@@ -20,6 +20,7 @@ import { createOptimizer } from "../nn/optimizer.ts";
 import { type Batch, TeacherTask } from "../nn/task.ts";
 import { TimedCommunicator } from "../comm/timed_communicator.ts";
 import { bufferBytes } from "../nn/tensor_memory.ts";
+import { assertNoGpuErrors } from "../nn/webgpu/errors.ts";
 
 /** Measurements of one training step on one rank. */
 export interface StepRecord {
@@ -241,6 +242,7 @@ async function trainSteps(
     const done = step + 1;
     if (done % config.task.evalEvery === 0 || done === config.steps) await evaluate(done);
   }
+  assertNoGpuErrors("in the last step or evaluation");
   return { steps, evals };
 }
 
@@ -273,6 +275,7 @@ async function inferSteps(
     steps.push(record);
     options.onStep?.(record);
   }
+  assertNoGpuErrors("in the last step");
   return { steps, evals: [] };
 }
 
@@ -289,6 +292,7 @@ async function beginStep(
   options: TrainOptions,
 ) {
   await breathe();
+  assertNoGpuErrors(step === 0 ? "before the first step" : `in step ${step - 1}`);
   const batch = toTensors(data);
   timed.setStep(step);
   await timed.barrier({ phase: "step" });
