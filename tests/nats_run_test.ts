@@ -129,6 +129,39 @@ test({
 
 test({
   ...opts,
+  name: "a rank silent while it sets up gets the setup timeout, not the heartbeat timeout",
+  fn: async () => {
+    // Rank 1 blocks its thread for 3 s before its first step (as a large model's synchronous
+    // initialisation does): its last heartbeat said "setting up", so 2 s of silence is allowed...
+    const stall = { rank: 1, atStep: 0, kind: "stall" as const, ms: 3000 };
+    const config = small({ mode: "tp", ranks: 2, steps: 4 });
+    const run = await runOverNats(config, {
+      connection,
+      processes: 2,
+      fault: stall,
+      heartbeatTimeoutMs: 1000,
+      setupTimeoutMs: 10_000,
+    });
+    assertEquals(run.outcomes.length, 2);
+    // ...and a setup timeout shorter than the stall fails it, saying so.
+    const error = await assertRejects(
+      () =>
+        runOverNats(config, {
+          connection,
+          processes: 2,
+          fault: stall,
+          heartbeatTimeoutMs: 1000,
+          setupTimeoutMs: 1500,
+        }),
+      RunFailedError,
+      "ranks 1 sent no heartbeat for 1500 ms while setting up",
+    ) as RunFailedError;
+    assertEquals(error.ranks, [1]);
+  },
+});
+
+test({
+  ...opts,
   name: "ranks that never join fail the run at the join deadline, naming them",
   fn: async () => {
     let announced = "";

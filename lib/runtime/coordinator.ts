@@ -45,8 +45,14 @@ export interface CoordinatorOptions {
   spec: RunSpec;
   /** How long to wait for every rank to join, in ms. @default 60000 */
   joinTimeoutMs?: number;
-  /** Silence after which a rank counts as dead or hung, in ms. @default 30000 */
+  /** Silence after which a training rank counts as dead or hung, in ms. @default 30000 */
   heartbeatTimeoutMs?: number;
+  /**
+   * Silence allowed to a rank whose last heartbeat said it was still setting up (backend, model
+   * weights, first shaders: a long synchronous stretch for large models, with no heartbeats), in
+   * ms. @default 600000, or heartbeatTimeoutMs if that is longer
+   */
+  setupTimeoutMs?: number;
   /** Rejects when the launcher sees a rank's process die. */
   launcherFailure?: Promise<never>;
   /** Rank 0's step records as they come (progress display). */
@@ -139,7 +145,13 @@ async function coordinate(
     ready.add(parseControl<{ rank: number }>(data, "ready").rank);
     if (ready.size === p) allReady();
   });
-  on("hb", (data) => lastBeat.set(parseControl<{ rank: number }>(data, "hb").rank, Date.now()));
+  // The step of each rank's last heartbeat: -1 while it sets up (or has not beaten yet).
+  const lastStep = new Map<number, number>();
+  on("hb", (data) => {
+    const { rank, step } = parseControl<{ rank: number; step?: number }>(data, "hb");
+    lastBeat.set(rank, Date.now());
+    lastStep.set(rank, typeof step === "number" ? step : -1);
+  });
   on("step", (data) => options.onStep?.(parseControl<StepEvent>(data, "step")));
   on("result", (data) => {
     const outcome = parseControl<RankOutcome>(data, "result");
@@ -178,16 +190,23 @@ async function coordinate(
   await nc.flush();
 
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
+  const setupTimeoutMs = options.setupTimeoutMs ?? Math.max(600_000, heartbeatTimeoutMs);
+  const settingUp = (r: number) => (lastStep.get(r) ?? -1) < 0;
   const watchdog = setInterval(() => {
     const now = Date.now();
     const silent = [...Array(p).keys()].filter((r) =>
-      !outcomes[r] && now - lastBeat.get(r)! > heartbeatTimeoutMs
+      !outcomes[r] &&
+      now - lastBeat.get(r)! > (settingUp(r) ? setupTimeoutMs : heartbeatTimeoutMs)
     );
     if (silent.length) {
       const servers = [...new Set(silent.map((r) => hellos[r]?.natsServer).filter(Boolean))];
+      const setup = silent.every(settingUp);
       fail(
         new RunFailedError(
-          `Run failed: ranks ${silent.join(", ")} sent no heartbeat for ${heartbeatTimeoutMs} ms ` +
+          `Run failed: ranks ${silent.join(", ")} sent no heartbeat for ` +
+            `${setup ? setupTimeoutMs : heartbeatTimeoutMs} ms${
+              setup ? " while setting up" : ""
+            } ` +
             `(dead or hung, or their NATS server is gone: ${servers.join(", ") || "unknown"})`,
           silent,
         ),

@@ -38,6 +38,8 @@ export interface NatsRunOptions {
   collectiveTimeoutMs?: number;
   /** Heartbeat silence that fails a rank, in ms. @default 30000 */
   heartbeatTimeoutMs?: number;
+  /** Silence allowed while a rank sets up, in ms. @default 600000 */
+  setupTimeoutMs?: number;
   /** Deadline for all ranks to join, in ms. @default 60000 + 1000 per rank local, 1800000 otherwise */
   joinTimeoutMs?: number;
   /** Run id. @default a fresh one */
@@ -119,6 +121,7 @@ export async function runOverNats(
       joinTimeoutMs: options.joinTimeoutMs ??
         (launch || step ? 60_000 + 1000 * config.ranks : 1_800_000),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
+      setupTimeoutMs: options.setupTimeoutMs,
       launcherFailure: Promise.race([launch?.failure ?? step?.failure ?? aborted, aborted]),
       onStep: options.onStep,
     });

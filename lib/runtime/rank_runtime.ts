@@ -255,7 +255,7 @@ async function trainOne(
   host: NatsHost,
   rank: number,
   steps: Map<number, number>,
-  publish: (kind: "step", value: StepEvent) => void,
+  publish: (kind: "step" | "hb", value: StepEvent | { rank: number; step: number }) => void,
   engine: EngineShare,
 ): Promise<{ result: RankRunResult; stepStartsEpochMs: number[]; stepProcessCpuMs: number[] }> {
   const stepStarts: number[] = [];
@@ -264,10 +264,13 @@ async function trainOne(
   const result = await trainRank(config, host.comm(rank), {
     engine,
     onStepStart: (s) => {
+      injectFault(spec, rank, s); // first: a stall at step 0 stands for a long setup
       steps.set(rank, s);
+      // Say at once that setup is over: from here the coordinator allows only the heartbeat
+      // timeout of silence, not the setup timeout (a fast run could hang before the next beat).
+      if (s === 0) publish("hb", { rank, step: 0 });
       stepStarts.push(performance.timeOrigin + performance.now());
       cpuStart = processCpuMs();
-      injectFault(spec, rank, s);
     },
     onStep: (record) => {
       stepCpu.push(processCpuMs() - cpuStart);
@@ -281,7 +284,8 @@ function injectFault(spec: RunSpec, rank: number, step: number): void {
   const fault = spec.fault;
   if (!fault || fault.rank !== rank || fault.atStep !== step) return;
   if (fault.kind === "exit") Deno.exit(3);
-  // "hang": block this thread for good, as a deadlocked kernel would (no heartbeats either).
+  // "hang": block this thread for good, as a deadlocked kernel would (no heartbeats either);
+  // "stall": block it for fault.ms, as a long synchronous initialisation does.
   const shared = new Int32Array(new SharedArrayBuffer(4));
-  Atomics.wait(shared, 0, 0);
+  Atomics.wait(shared, 0, 0, fault.kind === "stall" ? fault.ms ?? 1000 : Infinity);
 }

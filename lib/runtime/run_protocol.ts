@@ -26,8 +26,11 @@ export interface RunSpec {
   collectiveTimeoutMs: number;
   /** Heartbeat period, in ms. */
   heartbeatMs: number;
-  /** Test-only fault injection: rank `rank` exits or hangs at step `atStep`. */
-  fault?: { rank: number; atStep: number; kind: "exit" | "hang" };
+  /**
+   * Test-only fault injection: rank `rank` exits, hangs, or blocks its thread for `ms` (stall: a
+   * long synchronous stretch such as a large model's initialisation) at step `atStep`.
+   */
+  fault?: { rank: number; atStep: number; kind: "exit" | "hang" | "stall"; ms?: number };
 }
 
 /** A rank announcing itself. */
