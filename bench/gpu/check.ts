@@ -1,7 +1,8 @@
 /**
  * `deno task gpu:check`: everything GPU-side in one command, for a GPU host with no network
  * (bring it with bench/gpu/pack.sh): the adapter Deno gets and the driver, GEMM GFLOP/s of the
- * suite's WGSL kernels against tfjs-webgpu's own at 1024-8192 (bench:gemm), a TP and a phantom
+ * suite's WGSL kernels against tfjs-webgpu's own at 1024-8192 (bench:gemm), TP at p = 2 with
+ * tfjs's mapped uploads against the suite's queue.writeBuffer uploads, a TP and a phantom
  * training point on webgpu with energy from the power backend (NVML's counter on NVIDIA), and the
  * PyTorch reference where torch imports. Ends with a summary. `--software` runs the same steps at
  * small sizes on whatever adapter is here (the dry run on a machine without a GPU).
@@ -94,6 +95,50 @@ async function main(args: string[]): Promise<number> {
       }`,
     );
   } else summary.push("GEMM: FAILED (see above)");
+
+  step("Uploads: TP at p = 2 in one process, tfjs's mapped uploads against queue.writeBuffer");
+  // On the H200 tfjs's path (getMappedRange) ran at ~25 MB/s and made this point 8.1 s a step.
+  const uploadPoint = values.software
+    ? ["--width", "256", "--batch", "32", "--layers", "2"]
+    : ["--width", "4096", "--batch", "1024", "--layers", "4"];
+  const uploadMs: Record<string, number> = {};
+  for (const path of ["tfjs", "queue"]) {
+    const out = await run(deno, [
+      "run",
+      "-A",
+      join(root, "bench/main.ts"),
+      "--backend",
+      "webgpu",
+      "--communicator",
+      "inprocess",
+      "--mode",
+      "tp",
+      "--ranks",
+      "2",
+      ...uploadPoint,
+      "--steps",
+      "6",
+      "--warmup",
+      "2",
+      "--cooldown",
+      "0",
+      "--power",
+      "none",
+      "--out",
+      join(values.out, `upload-${path}`),
+    ], path === "tfjs" ? { PHANTOM_WEBGPU_UPLOAD: "tfjs" } : {});
+    const row = out.out.split("\n").find((l) => /^tp /.test(l));
+    console.log(`${path.padEnd(6)} ${row ?? out.out.trim().split("\n").at(-1)}`);
+    const ms = Number(row?.trim().split(/\s+/)[4]);
+    if (out.ok && Number.isFinite(ms)) uploadMs[path] = ms;
+  }
+  summary.push(
+    uploadMs.tfjs && uploadMs.queue
+      ? `uploads, TP p=2 step: ${uploadMs.tfjs.toFixed(1)} ms (tfjs mapped) vs ${
+        uploadMs.queue.toFixed(1)
+      } ms (writeBuffer), ${(uploadMs.tfjs / uploadMs.queue).toFixed(2)}x`
+      : "uploads: FAILED (see above)",
+  );
 
   step("Training: a TP and a phantom point on webgpu, energy from the power backend");
   const point = values.software
