@@ -25,7 +25,10 @@ export function watchGpuErrors(device: GPUDevice): void {
     const error = (event as GPUUncapturedErrorEvent).error;
     pending.push(`${error.constructor.name}: ${error.message}`);
   });
-  device.lost.then((info) => pending.push(`device lost (${info.reason}): ${info.message}`));
+  device.lost.then((info) => {
+    // "destroyed": the backend let go of it on purpose.
+    if (info.reason !== "destroyed") pending.push(`device lost (${info.reason}): ${info.message}`);
+  });
 }
 
 /** The error a run fails with when the device reported errors. */
