@@ -4,7 +4,8 @@
  * otherwise a visible-device list of one entry (srun --gpus-per-task=1, --gpu-bind=closest or
  * single:1) is the rank's device; otherwise the rank takes entry SLURM_LOCALID modulo the list's
  * length (--gpus-per-node without binding). CUDA_VISIBLE_DEVICES, ROCR_VISIBLE_DEVICES and
- * HIP_VISIBLE_DEVICES are read in that order.
+ * HIP_VISIBLE_DEVICES are read in that order. With none of them set every GPU of the node is visible, and the
+ * rank takes its local rank modulo the node's GPU count (NVIDIA's, from nvidia-smi).
  *
  * @module
  */
@@ -43,6 +44,7 @@ export function parseGpuMap(text: string, name = "--gpu-bind"): string[] {
  * Chooses a rank's GPU.
  *
  * @param env The rank's environment (SLURM_LOCALID, the visible-device lists, PHANTOM_GPU_MAP).
+ * @param nodeGpus GPUs of the node, used where no visible-device list is set. @default 0
  * @returns The device and how it was chosen.
  * @throws {ConfigError} If the map names a device that is not visible.
  * @example
@@ -52,9 +54,10 @@ export function parseGpuMap(text: string, name = "--gpu-bind"): string[] {
  * assert.equal(chooseGpu({ CUDA_VISIBLE_DEVICES: "5" }).device, "5");
  * assert.equal(chooseGpu({ CUDA_VISIBLE_DEVICES: "0,1,2,3", SLURM_LOCALID: "6" }).device, "2");
  * assert.equal(chooseGpu({}).device, null);
+ * assert.equal(chooseGpu({ PHANTOM_LOCAL_RANK: "5" }, 4).device, "1");
  * ```
  */
-export function chooseGpu(env: Record<string, string | undefined>): GpuChoice {
+export function chooseGpu(env: Record<string, string | undefined>, nodeGpus = 0): GpuChoice {
   const localRank = Number(env.SLURM_LOCALID ?? env.PHANTOM_LOCAL_RANK ?? 0);
   const variable = VISIBLE.find((v) => env[v] !== undefined && env[v] !== "");
   const visible = variable ? env[variable]!.split(",").map((s) => s.trim()) : [];
@@ -80,5 +83,17 @@ export function chooseGpu(env: Record<string, string | undefined>): GpuChoice {
       variable,
     };
   }
-  return { device: null, source: "no GPU is visible" };
+  // An empty list hides every device (CUDA's meaning).
+  const hidden = VISIBLE.find((v) => env[v] === "");
+  if (!variable && !hidden && nodeGpus > 0) {
+    return {
+      device: String(localRank % nodeGpus),
+      source:
+        `local rank ${localRank} modulo the node's ${nodeGpus} GPUs (no visible-device list set)`,
+    };
+  }
+  return {
+    device: null,
+    source: hidden ? `${hidden} is empty` : "no GPU is visible (nvidia-smi lists none)",
+  };
 }

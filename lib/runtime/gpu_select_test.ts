@@ -19,10 +19,24 @@ Deno.test("with several visible devices a rank takes SLURM_LOCALID modulo their 
 
 Deno.test("CUDA_VISIBLE_DEVICES wins over the ROCm lists; none visible means no GPU", () => {
   assertEquals(chooseGpu({ CUDA_VISIBLE_DEVICES: "1", HIP_VISIBLE_DEVICES: "0" }).device, "1");
-  assertEquals(chooseGpu({ CUDA_VISIBLE_DEVICES: "" }), {
+  // An empty list hides the node's GPUs too.
+  assertEquals(chooseGpu({ CUDA_VISIBLE_DEVICES: "" }, 4), {
     device: null,
-    source: "no GPU is visible",
+    source: "CUDA_VISIBLE_DEVICES is empty",
   });
+  assertEquals(chooseGpu({}).source, "no GPU is visible (nvidia-smi lists none)");
+});
+
+Deno.test("with no visible-device list, local ranks spread over the node's GPUs", () => {
+  // The local launcher on a 4-GPU workstation: ranks 0..5 get 0,1,2,3,0,1 (before this, every
+  // rank said "no GPU is visible" and all of them took the first GPU).
+  const devices = [0, 1, 2, 3, 4, 5].map((r) =>
+    chooseGpu({ PHANTOM_LOCAL_RANK: String(r) }, 4).device
+  );
+  assertEquals(devices, ["0", "1", "2", "3", "0", "1"]);
+  assert(chooseGpu({ SLURM_LOCALID: "2" }, 4).source.includes("node's 4 GPUs"));
+  // A list, where set, still wins over the node's count.
+  assertEquals(chooseGpu({ CUDA_VISIBLE_DEVICES: "6,7", SLURM_LOCALID: "1" }, 8).device, "7");
 });
 
 Deno.test("an explicit map picks by local rank and refuses a device that is not visible", () => {

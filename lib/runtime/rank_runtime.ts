@@ -232,9 +232,13 @@ async function lifecycle(
 }
 
 /** Where a rank runs: node, local rank, GPU (from Slurm's variables where it started us). */
+/** The node's NVIDIA GPUs, counted once per process (a rank process announces many ranks). */
+let nodeGpuCount: number | undefined;
+
 function placementOf(rank: number, server: string): Hello {
   const env = Deno.env.toObject();
-  const gpu = chooseGpu(env);
+  nodeGpuCount ??= gpuFacts().nvidia.length;
+  const gpu = chooseGpu(env, nodeGpuCount);
   return {
     rank,
     host: hostname(),

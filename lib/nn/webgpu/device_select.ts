@@ -66,12 +66,14 @@ export function driPrime(pci: string): string {
  * const facts = { nvidia: [{ index: "0", uuid: "GPU-a", pci: "00000000:1B:00.0" }, { index: "1", uuid: "GPU-b", pci: "00000000:43:00.0" }], mesaLayer: true, chooserLayer: false };
  * assert.equal(planGpuSelection("1", facts).env.DRI_PRIME, "pci-0000_43_00_0!");
  * assert(planGpuSelection("1", { ...facts, mesaLayer: false }).warnings.length === 1);
+ * assert.equal(planGpuSelection("0", { ...facts, nvidia: facts.nvidia.slice(0, 1) }).method, "the node's only GPU");
  * ```
  */
 export function planGpuSelection(requested: string | null, facts: GpuFacts): GpuSelection {
   const none = { requested, env: {}, unset: [] as string[], warnings: [] as string[] };
   if (requested === null) return { ...none, method: "none: no GPU requested" };
   const gpu = facts.nvidia.find((g) => g.index === requested || g.uuid === requested);
+  if (gpu && facts.nvidia.length === 1) return { ...none, method: "the node's only GPU" };
   if (facts.mesaLayer && gpu) {
     return {
       ...none,
