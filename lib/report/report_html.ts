@@ -24,6 +24,7 @@ import {
   projectionTable,
   reportCharts,
   runsTable,
+  sharingNote,
   summaryTable,
   type Table,
   targetTable,
@@ -72,6 +73,7 @@ export const STYLE = `
 body{font:15px/1.45 ${FONT_FAMILY};color:var(--fg);background:var(--bg);margin:0 auto;max-width:1180px;padding:1.5em}
 h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin-top:2em;border-bottom:1px solid var(--rule);padding-bottom:.2em}
 .meta{color:var(--muted)}
+.caveat{border-left:3px solid var(--muted);padding-left:.6em}
 nav.toc{background:#f6f6f6;padding:.6em 1em;border-radius:6px;margin:1em 0}
 nav.toc ol{margin:.2em 0;padding-left:1.4em;columns:2}
 .scroll{overflow-x:auto;max-width:100%}
@@ -332,10 +334,13 @@ function summaryHtml(
   const head = found.length
     ? `<ul class="findings" id="findings">${lines.join("")}</ul>${tableHtml(summaryTable(found))}`
     : `<p id="findings">No phantom point has a TP point with the same ranks, width, depth, batch and workload, so there is no ratio to state.</p>`;
+  const sharing = sharingNote(results);
   const counts = new Map<string, number>();
   for (const r of results.runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const status = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
-  return `${head}<p class="meta">${escapeHtml(status)}; ${results.sweep.excluded.length} excluded.${
+  return `${head}${
+    sharing ? `<p class="caveat" id="sharing">${escapeHtml(sharing)}</p>` : ""
+  }<p class="meta">${escapeHtml(status)}; ${results.sweep.excluded.length} excluded.${
     energyMeasured ? "" : " Energy was not measured on this host: energy figures are left out."
   } Ratios are phantom over TP at the same p, n, L and b (below 1: phantom lower); intervals are 95% bootstrap intervals over repeats, shown only where both sides have two or more.</p>`;
 }

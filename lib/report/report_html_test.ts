@@ -4,6 +4,7 @@ import {
   findings,
   reportCharts,
   runsTable,
+  sharingNote,
   summaryTable,
   tableCsv,
 } from "./report_model.ts";
@@ -191,4 +192,43 @@ Deno.test("site index: links every report and the trends page, escaped", () => {
   }], "trends.html");
   assert(html.includes('href="bench-a.html"') && html.includes('href="trends.html"'));
   assertEquals(html.includes(EVIL), false);
+});
+
+Deno.test("report: a caveat says where ranks outnumbered their node's devices, and only there", () => {
+  const runs = fixtureResults([
+    { point: "tp-p2", stepMs: 100 },
+    { point: "tp-p4", ranks: 4, stepMs: 150 },
+    { point: "phantom-p4", mode: "phantom", ranks: 4, stepMs: 90 },
+  ]);
+  // The fixture's host has 2 cores: p = 4 shares them (in one process, or 4 ranks on one node).
+  runs.runs[1].placement = [0, 1, 2, 3].map((rank) => ({
+    rank,
+    host: "h",
+    pid: 1,
+    node: "h",
+    nodeIndex: 0,
+    localRank: rank,
+    device: null,
+    deviceSource: "no GPU is visible (nvidia-smi lists none)",
+    natsServer: "127.0.0.1:4222",
+  }));
+  const note = sharingNote(runs);
+  assertEquals(
+    note,
+    "At p = 4 ranks outnumbered their node's devices (up to 4 ranks on 2 CPU cores): " +
+      "step time and energy there measure ranks sharing devices, not scaling across them.",
+  );
+  assert(renderReport(runs, "").includes(`id="sharing">${escapeHtml(note!)}`));
+  // Two nodes of two ranks each, or a host with enough cores: no caveat.
+  runs.runs[1].placement!.forEach((place, i) => (place.node = `n${i % 2}`));
+  runs.runs[2].placement = runs.runs[1].placement;
+  assertEquals(sharingNote(runs), null);
+  (runs.environment as { cpu: { cores: number } }).cpu.cores = 16;
+  runs.runs[1].placement = undefined;
+  runs.runs[2].placement = undefined;
+  assertEquals(sharingNote(runs), null);
+  assert(!renderReport(runs, "").includes('id="sharing"'));
+  // On webgpu the devices are the node's GPUs (one when nvidia-smi listed none).
+  for (const r of runs.runs) r.config.backend = "webgpu";
+  assert(sharingNote(runs)?.includes("up to 4 ranks on one GPU"));
 });

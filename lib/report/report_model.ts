@@ -275,6 +275,51 @@ export function bootstrapRatio(
 }
 
 /**
+ * A sentence for runs whose ranks outnumbered their node's devices (GPUs on webgpu, else CPU
+ * cores): there step time and energy measure ranks time-sharing a device, not scaling across
+ * devices, and a reader of a published report should not have to work that out from placements.
+ *
+ * @param results A results file.
+ * @returns The sentence, or null where every run had a device per rank.
+ */
+export function sharingNote(results: ResultsFile): string | null {
+  const env = results.environment as {
+    cpu?: { cores?: number };
+    gpus?: { name?: string }[];
+  };
+  const cores = env.cpu?.cores ?? 0;
+  const gpus = env.gpus ?? [];
+  const shared = new Map<number, { most: number; devices: number; gpu: boolean }>();
+  for (const r of results.runs) {
+    const p = r.config.ranks;
+    if (r.status !== "ok" || r.projected || p < 2) continue;
+    const gpu = r.config.backend === "webgpu";
+    const devices = gpu ? Math.max(1, gpus.length) : cores;
+    if (devices <= 0) continue;
+    // Ranks per node from the placements (NATS runs); in-process runs keep every rank here.
+    const perNode = new Map<string, number>();
+    for (const place of r.placement ?? []) {
+      perNode.set(place.node, (perNode.get(place.node) ?? 0) + 1);
+    }
+    const most = perNode.size ? Math.max(...perNode.values()) : p;
+    if (most > devices) {
+      shared.set(p, { most: Math.max(most, shared.get(p)?.most ?? 0), devices, gpu });
+    }
+  }
+  if (shared.size === 0) return null;
+  const ps = [...shared.keys()].sort((a, b) => a - b);
+  const { devices, gpu } = shared.get(ps[0])!;
+  const most = Math.max(...[...shared.values()].map((v) => v.most));
+  const what = gpu
+    ? `${devices === 1 ? "one GPU" : `${devices} GPUs`}${gpus[0]?.name ? ` (${gpus[0].name})` : ""}`
+    : `${devices} CPU cores`;
+  return `At p = ${
+    ps.join(", ")
+  } ranks outnumbered their node's devices (up to ${most} ranks on ${what}): ` +
+    "step time and energy there measure ranks sharing devices, not scaling across them.";
+}
+
+/**
  * The headline: phantom against TP at every point where both ran (same p, n, L, b, workload).
  *
  * @param results The results.
