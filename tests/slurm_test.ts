@@ -157,6 +157,7 @@ systemTest([SLURM, NATS_SERVER], {
     ];
     const run = await sallocRun(c, args, () => {
       const [victim] = processesMatching(/rank_host\.ts --launcher slurm/);
+      assert(victim !== undefined, "no rank process of the first point appeared within 60 s");
       Deno.kill(victim, "SIGKILL");
     });
     assertEquals(run.status.code, 1, run.stderr + run.stdout);
