@@ -46,6 +46,8 @@ export class TeacherTask {
   readonly seed: number;
   readonly evalSize: number;
   #layers: TeacherLayer[] = [];
+  /** What determines the teacher's draws (its shape and seed), for the batch cache. */
+  #key: string;
 
   /**
    * @param model d_in, d_out and the seed.
@@ -59,6 +61,13 @@ export class TeacherTask {
     this.outputWidth = model.outputWidth;
     this.seed = model.seed;
     this.evalSize = task.evalSize;
+    this.#key = [
+      model.seed,
+      model.inputWidth,
+      model.outputWidth,
+      task.teacherWidth,
+      task.teacherLayers,
+    ].join(",");
     const widths = [model.inputWidth, ...Array(task.teacherLayers).fill(task.teacherWidth)];
     widths.push(model.outputWidth);
     for (let l = 0; l + 1 < widths.length; l++) {
@@ -80,7 +89,7 @@ export class TeacherTask {
    * @returns X and targets.
    */
   batch(step: number, rows: number): Batch {
-    return this.#sample(new Rng(deriveSeed(this.seed, "batch", step)), rows);
+    return this.#cached("batch", step, rows);
   }
 
   /**
@@ -91,12 +100,30 @@ export class TeacherTask {
    * @returns The batch.
    */
   heldOutBatch(step: number, rows: number): Batch {
-    return this.#sample(new Rng(deriveSeed(this.seed, "held-out", step)), rows);
+    return this.#cached("held-out", step, rows);
   }
 
   /** @returns The fixed held-out set (evalSize rows). */
   evalSet(): Batch {
     return this.#sample(new Rng(deriveSeed(this.seed, "eval")), this.evalSize);
+  }
+
+  /**
+   * Batches are the same on every rank: ranks of one thread (up to 128 at p = 256 here) share
+   * one draw instead of each running the teacher. Callers must not write into a batch's arrays.
+   */
+  #cached(stream: "batch" | "held-out", step: number, rows: number): Batch {
+    const key = `${this.#key}|${stream}|${step}|${rows}`;
+    let batch = recentBatches.get(key);
+    if (!batch) {
+      batch = this.#sample(new Rng(deriveSeed(this.seed, stream, step)), rows);
+      recentBatches.set(key, batch);
+      // Ranks of a thread move in step (collectives), so a few recent batches are enough.
+      if (recentBatches.size > RECENT_BATCHES) {
+        recentBatches.delete(recentBatches.keys().next().value!);
+      }
+    }
+    return batch;
   }
 
   #sample(rng: Rng, rows: number): Batch {
@@ -106,6 +133,10 @@ export class TeacherTask {
     return { rows, x, y: Float32Array.from(h) };
   }
 }
+
+/** Recent batches by teacher, stream, step and rows (insertion order: oldest first). */
+const recentBatches = new Map<string, Batch>();
+const RECENT_BATCHES = 8;
 
 function applyLayer(layer: TeacherLayer, h: Float64Array, rows: number): Float64Array {
   const { w, inWidth, outWidth, tanh } = layer;
