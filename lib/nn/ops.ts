@@ -76,6 +76,22 @@ export function denseRelu(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Te
 }
 
 /**
+ * a + b of two equal-shaped matrices (one pass on blas: tfjs's CPU add goes through a
+ * broadcasting closure per element, 9 ns each, 10% of a phantom step at p = 4 in one process).
+ *
+ * @param a Shape [r, j].
+ * @param b Shape [r, j].
+ * @returns Shape [r, j].
+ */
+export function add2d(a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const [av, bv, k] = [tensorArray(a), tensorArray(b), activeFusedKernels()];
+  if (!av || !bv || !k || av.length !== bv.length) return tf.add(a, b);
+  const out = new Float32Array(av.length);
+  k.add(out, av, bv);
+  return tf.tensor2d(out, a.shape);
+}
+
+/**
  * relu(a + b) of two equal-shaped matrices (one pass on blas).
  *
  * @param a Shape [r, j].

@@ -23,6 +23,7 @@ import {
   toVariables,
 } from "../nn/layer.ts";
 import {
+  add2d,
   addRelu,
   columnSums,
   denseRelu,
@@ -143,7 +144,7 @@ export class PhantomLayer implements Layer {
       const dGhost = transpose2d(dGhostT);
       const grads = { ...local, C: matMulTN(input, dGhost) };
       if (!inputGrad) return { grads };
-      return { grads, dInput: tf.add(matMulNT(delta, A), matMulNT(dGhost, C)) as tf.Tensor2D };
+      return { grads, dInput: add2d(matMulNT(delta, A), matMulNT(dGhost, C)) };
     });
     tf.dispose([delta, stackedT, dGhostT]);
     this.#cache.clear();

@@ -47,6 +47,11 @@ void pb_bias_act(float *restrict x, const float *restrict bias, int64_t rows, in
   }
 }
 
+/* out = a + b. */
+void pb_add(float *restrict out, const float *restrict a, const float *restrict b, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
 /* out = relu(a + b). */
 void pb_add_relu(float *restrict out, const float *restrict a, const float *restrict b, int64_t n) {
   for (int64_t i = 0; i < n; i++) {

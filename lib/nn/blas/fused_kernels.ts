@@ -42,6 +42,8 @@ export interface FusedKernels {
     cols: number,
     relu: boolean,
   ): void;
+  /** out = a + b. */
+  add(out: Float32Array, a: Float32Array, b: Float32Array): void;
   /** out = relu(a + b). */
   addRelu(out: Float32Array, a: Float32Array, b: Float32Array): void;
   /** delta = dy where y > 0, else 0. */
@@ -87,6 +89,9 @@ export const TYPESCRIPT_KERNELS: FusedKernels = {
       if (relu) { for (let j = 0; j < cols; j++) x[at + j] = Math.max(0, x[at + j]); }
     }
   },
+  add(out, a, b) {
+    for (let i = 0; i < out.length; i++) out[i] = a[i] + b[i];
+  },
   addRelu(out, a, b) {
     for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.fround(a[i] + b[i]));
   },
@@ -131,6 +136,7 @@ const SYMBOLS = {
   },
   pb_sgd: { parameters: ["buffer", "buffer", "buffer", "i64", "f32", "f32"], result: "void" },
   pb_bias_act: { parameters: ["buffer", "buffer", "i64", "i64", "i32"], result: "void" },
+  pb_add: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   pb_add_relu: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   pb_relu_backward: { parameters: ["buffer", "buffer", "buffer", "i64"], result: "void" },
   pb_column_sums: { parameters: ["buffer", "buffer", "i64", "i64"], result: "void" },
@@ -163,6 +169,9 @@ export function openNativeKernels(path: string): FusedKernels {
         BigInt(cols),
         relu ? 1 : 0,
       );
+    },
+    add(out, a, b) {
+      symbols.pb_add(buf(out), buf(a), buf(b), BigInt(out.length));
     },
     addRelu(out, a, b) {
       symbols.pb_add_relu(buf(out), buf(a), buf(b), BigInt(out.length));

@@ -31,13 +31,15 @@ function exercise(k: FusedKernels) {
   const [a, b] = [r(n), r(n)];
   const ar = new Float32Array(n);
   k.addRelu(ar, a, b);
+  const sum = new Float32Array(n);
+  k.add(sum, a, b);
   const delta = new Float32Array(n);
   k.reluBackward(delta, a, b);
   const sums = new Float32Array(cols);
   k.columnSums(sums, x, rows, cols);
   const t = new Float32Array(rows * cols);
   k.transpose(t, y, rows, cols);
-  return { p, m, v, q, w, q0, x, y, ar, delta, sums, t };
+  return { p, m, v, q, w, q0, x, y, ar, sum, delta, sums, t };
 }
 
 Deno.test("fused kernels in TypeScript: Adam, SGD, bias and relu, relu backward, column sums, transpose", () => {
