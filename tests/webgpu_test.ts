@@ -5,12 +5,9 @@ import { loadResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
-import { selectBackend } from "../lib/nn/backend.ts";
+import { webgpuUnavailable } from "../lib/testing/webgpu.ts";
 
-const webgpu = await selectBackend("webgpu").then(
-  () => undefined,
-  (e: Error) => e.message.split("\n")[0],
-);
+const webgpu = webgpuUnavailable;
 
 systemTest([NATS_SERVER], {
   ...NO_SANITIZERS,

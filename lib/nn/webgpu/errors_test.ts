@@ -5,22 +5,10 @@ import * as tf from "@tensorflow/tfjs-core";
 import { validateTrainConfig } from "../../config/config.ts";
 import { trainInProcess } from "../../runtime/trainer.ts";
 import { assertEquals, assertRejects, assertThrows } from "../../testing/asserts.ts";
-import { selectBackend } from "../backend.ts";
 import { assertNoGpuErrors, GpuError } from "./errors.ts";
+import { webgpuTest } from "../../testing/webgpu.ts";
 
-const why = await selectBackend("webgpu").then(
-  () => undefined,
-  (e: Error) => e.message.split("\n")[0],
-);
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({
-    name: why ? `${name} [skipped: ${why}]` : name,
-    ignore: why !== undefined,
-    fn: async () => {
-      await selectBackend("webgpu");
-      await fn();
-    },
-  });
+const test = webgpuTest;
 
 /** Makes the backend's device report a validation error (MAP_READ with STORAGE is invalid). */
 async function provokeError(): Promise<void> {

@@ -10,20 +10,9 @@ import { selectBackend } from "../backend.ts";
 import { Rng } from "../rng.ts";
 import { gemmCounters, maskedMatMul } from "./gemm_kernels.ts";
 import { chooseTile } from "./gemm_wgsl.ts";
+import { webgpuTest } from "../../testing/webgpu.ts";
 
-const why = await selectBackend("webgpu").then(
-  () => undefined,
-  (e: Error) => e.message.split("\n")[0],
-);
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({
-    name: why ? `${name} [skipped: ${why}]` : name,
-    ignore: why !== undefined,
-    fn: async () => {
-      await selectBackend("webgpu");
-      await fn();
-    },
-  });
+const test = webgpuTest;
 
 function random(rows: number, cols: number, seed: number): Float64Array {
   const rng = new Rng(seed);

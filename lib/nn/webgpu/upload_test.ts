@@ -3,24 +3,13 @@
 // and dtypes the path does not take still go through tfjs's own.
 import * as tf from "@tensorflow/tfjs-core";
 import { assertEquals } from "../../testing/asserts.ts";
-import { selectBackend } from "../backend.ts";
 import { uploadCounters } from "./upload.ts";
+import { webgpuTest } from "../../testing/webgpu.ts";
 
-const why = Deno.env.get("PHANTOM_WEBGPU_UPLOAD") === "tfjs"
+const skip = Deno.env.get("PHANTOM_WEBGPU_UPLOAD") === "tfjs"
   ? "PHANTOM_WEBGPU_UPLOAD=tfjs"
-  : await selectBackend("webgpu").then(
-    () => undefined,
-    (e: Error) => e.message.split("\n")[0],
-  );
-const test = (name: string, fn: () => Promise<void>) =>
-  Deno.test({
-    name: why ? `${name} [skipped: ${why}]` : name,
-    ignore: why !== undefined,
-    fn: async () => {
-      await selectBackend("webgpu");
-      await fn();
-    },
-  });
+  : undefined;
+const test = (name: string, fn: () => Promise<void>) => webgpuTest(name, fn, skip);
 
 test("uploads: float32 and int32 values arrive intact through writeBuffer, offsets included", async () => {
   // Above tfjs-webgpu's CPU hand-off threshold (1000 elements), so the ops run on the GPU.
