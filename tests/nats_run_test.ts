@@ -131,16 +131,18 @@ test({
   ...opts,
   name: "a rank silent while it sets up gets the setup timeout, not the heartbeat timeout",
   fn: async () => {
-    // Rank 1 blocks its thread for 3 s before its first step (as a large model's synchronous
-    // initialisation does): its last heartbeat said "setting up", so 2 s of silence is allowed...
-    const stall = { rank: 1, atStep: 0, kind: "stall" as const, ms: 3000 };
+    // Rank 1 blocks its thread for 5 s before its first step (as a large model's synchronous
+    // initialisation does): its last heartbeat said "setting up", so that silence is allowed,
+    // though it is twice the heartbeat timeout (which leaves the training rank 0, beating every
+    // second while it waits for rank 1, a margin)...
+    const stall = { rank: 1, atStep: 0, kind: "stall" as const, ms: 5000 };
     const config = small({ mode: "tp", ranks: 2, steps: 4 });
     const run = await runOverNats(config, {
       connection,
       processes: 2,
       fault: stall,
-      heartbeatTimeoutMs: 1000,
-      setupTimeoutMs: 10_000,
+      heartbeatTimeoutMs: 2500,
+      setupTimeoutMs: 15_000,
     });
     assertEquals(run.outcomes.length, 2);
     // ...and a setup timeout shorter than the stall fails it, saying so.
@@ -150,11 +152,11 @@ test({
           connection,
           processes: 2,
           fault: stall,
-          heartbeatTimeoutMs: 1000,
-          setupTimeoutMs: 1500,
+          heartbeatTimeoutMs: 2500,
+          setupTimeoutMs: 3000,
         }),
       RunFailedError,
-      "ranks 1 sent no heartbeat for 1500 ms while setting up",
+      "ranks 1 sent no heartbeat for 3000 ms while setting up",
     ) as RunFailedError;
     assertEquals(error.ranks, [1]);
   },
