@@ -13,6 +13,7 @@
 import { join } from "node:path";
 import { flag, parseFlags, printHelp, renderHelp } from "../../lib/cli/flags.ts";
 import { runMain } from "../../lib/cli/run_main.ts";
+import { loadResults } from "../../lib/results/results.ts";
 
 const FLAGS = {
   software: flag.bool({ help: "small sizes, any adapter (a dry run without a GPU)" }),
@@ -50,6 +51,20 @@ async function main(args: string[]): Promise<number> {
   const root = new URL("../..", import.meta.url).pathname;
   const summary: string[] = [];
   const step = (title: string) => console.log(`\n== ${title}`);
+  /** A bench point on webgpu, all ranks in this process, no cooldown. */
+  const bench = (args: string[], env: Record<string, string> = {}) =>
+    run(deno, [
+      "run",
+      "-A",
+      join(root, "bench/main.ts"),
+      "--backend",
+      "webgpu",
+      "--communicator",
+      "inprocess",
+      "--cooldown",
+      "0",
+      ...args,
+    ], env);
 
   step("GPU and driver");
   const smi = await run("nvidia-smi", [
@@ -103,14 +118,7 @@ async function main(args: string[]): Promise<number> {
     : ["--width", "4096", "--batch", "1024", "--layers", "4"];
   const uploadMs: Record<string, number> = {};
   for (const path of ["tfjs", "queue"]) {
-    const out = await run(deno, [
-      "run",
-      "-A",
-      join(root, "bench/main.ts"),
-      "--backend",
-      "webgpu",
-      "--communicator",
-      "inprocess",
+    const out = await bench([
       "--mode",
       "tp",
       "--ranks",
@@ -120,8 +128,6 @@ async function main(args: string[]): Promise<number> {
       "6",
       "--warmup",
       "2",
-      "--cooldown",
-      "0",
       "--power",
       "none",
       "--out",
@@ -129,8 +135,11 @@ async function main(args: string[]): Promise<number> {
     ], path === "tfjs" ? { PHANTOM_WEBGPU_UPLOAD: "tfjs" } : {});
     const row = out.out.split("\n").find((l) => /^tp /.test(l));
     console.log(`${path.padEnd(6)} ${row ?? out.out.trim().split("\n").at(-1)}`);
-    const ms = Number(row?.trim().split(/\s+/)[4]);
-    if (out.ok && Number.isFinite(ms)) uploadMs[path] = ms;
+    const file = out.out.match(/^results: (.+)$/m)?.[1];
+    const ms = out.ok && file
+      ? (await loadResults(file)).runs[0]?.metrics?.stepTimeMs?.median
+      : undefined;
+    if (ms !== undefined) uploadMs[path] = ms;
   }
   summary.push(
     uploadMs.tfjs && uploadMs.queue
@@ -157,21 +166,12 @@ async function main(args: string[]): Promise<number> {
       "--warmup",
       "5",
     ];
-  const train = await run(deno, [
-    "run",
-    "-A",
-    join(root, "bench/main.ts"),
-    "--backend",
-    "webgpu",
-    "--communicator",
-    "inprocess",
+  const train = await bench([
     "--mode",
     "tp,phantom",
     "--ranks",
     values.software ? "2" : "8",
     ...point,
-    "--cooldown",
-    "0",
     "--out",
     values.out,
   ]);

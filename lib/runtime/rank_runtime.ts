@@ -15,7 +15,12 @@ import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { NatsHost } from "../nats/nats_communicator.ts";
 import { selectBackend } from "../nn/backend.ts";
 import { bufferBytes } from "../nn/tensor_memory.ts";
-import { applyGpuSelection, gpuFacts, planGpuSelection } from "../nn/webgpu/device_select.ts";
+import {
+  applyGpuSelection,
+  type GpuFacts,
+  gpuFacts,
+  planGpuSelection,
+} from "../nn/webgpu/device_select.ts";
 import { processCpuMs } from "../system/process.ts";
 import { chooseGpu } from "./gpu_select.ts";
 import {
@@ -158,7 +163,7 @@ async function lifecycle(
     }
     // One GPU per rank: its environment must be set before the first adapter request.
     const selection = config.backend === "webgpu"
-      ? planGpuSelection(placementOf(ranks[0], "").device, gpuFacts())
+      ? planGpuSelection(placementOf(ranks[0], "").device, nodeGpuFacts())
       : undefined;
     if (selection && ranks.length > 1 && selection.requested !== null) {
       selection.warnings.push(
@@ -231,14 +236,14 @@ async function lifecycle(
   }
 }
 
-/** Where a rank runs: node, local rank, GPU (from Slurm's variables where it started us). */
-/** The node's NVIDIA GPUs, counted once per process (a rank process announces many ranks). */
-let nodeGpuCount: number | undefined;
+/** What the node offers (nvidia-smi, Vulkan layers), read once per process of many ranks. */
+let facts: GpuFacts | undefined;
+const nodeGpuFacts = () => (facts ??= gpuFacts());
 
+/** Where a rank runs: node, local rank, GPU (from Slurm's variables where it started us). */
 function placementOf(rank: number, server: string): Hello {
   const env = Deno.env.toObject();
-  nodeGpuCount ??= gpuFacts().nvidia.length;
-  const gpu = chooseGpu(env, nodeGpuCount);
+  const gpu = chooseGpu(env, nodeGpuFacts().nvidia.length);
   return {
     rank,
     host: hostname(),
