@@ -82,6 +82,17 @@ async function sallocRun(
     ) {
       await new Promise((r) => setTimeout(r, 100));
     }
+    if (processesMatching(/rank_host\.ts --launcher slurm/).length === 0) {
+      // Say what happened instead: salloc still waiting for nodes (their states), or the driver
+      // stopped early (its output).
+      const nodes = await c.run("sinfo", ["-N", "-h", "-o", "%N %T %E"]).catch((e) => String(e));
+      child.kill("SIGTERM");
+      await child.status;
+      throw new Error(
+        `no rank process of the first point appeared within 60 s; nodes:\n${nodes}\n` +
+          `salloc said:\n${await stderr}${await stdout}`,
+      );
+    }
     await new Promise((r) => setTimeout(r, 1500)); // ranks are training
     during(child);
   }
@@ -157,7 +168,6 @@ systemTest([SLURM, NATS_SERVER], {
     ];
     const run = await sallocRun(c, args, () => {
       const [victim] = processesMatching(/rank_host\.ts --launcher slurm/);
-      assert(victim !== undefined, "no rank process of the first point appeared within 60 s");
       Deno.kill(victim, "SIGKILL");
     });
     assertEquals(run.status.code, 1, run.stderr + run.stdout);
