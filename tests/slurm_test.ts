@@ -76,21 +76,25 @@ async function sallocRun(
   const stdout = new Response(child.stdout).text();
   const stderr = new Response(child.stderr).text();
   if (during) {
+    let exited: Deno.CommandStatus | undefined;
+    child.status.then((s) => (exited = s));
     const deadline = Date.now() + 60_000;
     while (
-      processesMatching(/rank_host\.ts --launcher slurm/).length === 0 && Date.now() < deadline
+      processesMatching(/rank_host\.ts --launcher slurm/).length === 0 && !exited &&
+      Date.now() < deadline
     ) {
       await new Promise((r) => setTimeout(r, 100));
     }
     if (processesMatching(/rank_host\.ts --launcher slurm/).length === 0) {
       // Say what happened instead: salloc still waiting for nodes (their states), or the driver
-      // stopped early (its output).
+      // stopped early (its exit code and output).
       const nodes = await c.run("sinfo", ["-N", "-h", "-o", "%N %T %E"]).catch((e) => String(e));
-      child.kill("SIGTERM");
-      await child.status;
+      if (!exited) child.kill("SIGTERM");
+      const status = await child.status;
       throw new Error(
-        `no rank process of the first point appeared within 60 s; nodes:\n${nodes}\n` +
-          `salloc said:\n${await stderr}${await stdout}`,
+        `no rank process of the first point appeared ${
+          exited ? `before salloc exited (code ${status.code})` : "within 60 s"
+        }; nodes:\n${nodes}\nsalloc said:\n${await stderr}${await stdout}`,
       );
     }
     await new Promise((r) => setTimeout(r, 1500)); // ranks are training
