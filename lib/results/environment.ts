@@ -8,27 +8,7 @@
 
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import type { BackendInfo } from "../nn/backend.ts";
-
-/** Where and with what a result was measured. */
-export interface Environment {
-  /** Deno, V8 and TypeScript versions. */
-  runtime: { deno: string; v8: string; typescript: string };
-  /** OS, architecture and kernel release. */
-  os: { name: string; arch: string; release: string };
-  /** CPU model and logical core count. */
-  cpu: { model: string; cores: number };
-  /** Total memory in bytes (0 when unknown). */
-  memoryBytes: number;
-  /** tfjs-core version and the active backend with its flags. */
-  tfjs: { version: string; backend: BackendInfo };
-  /** Git commit of the suite, with `-dirty` when the work tree had changes; or "unknown". */
-  gitCommit: string;
-  /** Host name. */
-  hostname: string;
-  /** NVIDIA GPUs as nvidia-smi lists them (name, driver); empty where there is none. */
-  gpus: { name: string; driver: string }[];
-}
+import type { BackendRecord, Environment } from "./results.ts";
 
 /**
  * Collects the environment. Needs --allow-sys, and --allow-run for `git`; each fact it cannot
@@ -37,7 +17,7 @@ export interface Environment {
  * @param backend The active backend.
  * @returns The environment.
  */
-export async function collectEnvironment(backend: BackendInfo): Promise<Environment> {
+export async function collectEnvironment(backend: BackendRecord): Promise<Environment> {
   return {
     runtime: { ...Deno.version },
     os: {

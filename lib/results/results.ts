@@ -252,11 +252,48 @@ const runSchema = s.refine(
   },
 );
 
+const backendSchema = s.object({
+  /** The suite's backend name (blas, wasm, cpu, webgpu, tensorflow). */
+  name: s.string(),
+  /** The tfjs backend actually active and tfjs-core's version. */
+  tfjsBackend: s.optional(s.string()),
+  tfjsVersion: s.optional(s.string()),
+  /** Backend flags and facts: GEMM, BLAS library and threads, adapter, transpose strategy. */
+  flags: s.optional(s.record(s.unknown())),
+});
+
+/**
+ * Where and with what the runs were measured (lib/results/environment.ts collects it). Every
+ * field may be absent: facts this suite could not read, and projected files, which copy what
+ * they were calibrated beside.
+ */
+const environmentSchema = s.object({
+  runtime: s.optional(s.object({
+    deno: s.string(),
+    v8: s.optional(s.string()),
+    typescript: s.optional(s.string()),
+  })),
+  os: s.optional(s.object({ name: s.string(), arch: s.string(), release: s.string() })),
+  cpu: s.optional(s.object({ model: s.string(), cores: s.integer() })),
+  /** Total memory in bytes (0 when unknown). */
+  memoryBytes: s.optional(s.number()),
+  tfjs: s.optional(s.object({ version: s.string(), backend: backendSchema })),
+  /** Git commit of the suite, `-dirty` when the tree had changes; or "unknown". */
+  gitCommit: s.optional(s.string()),
+  hostname: s.optional(s.string()),
+  /** NVIDIA GPUs as nvidia-smi lists them; empty where there is none. */
+  gpus: s.optional(s.array(s.object({ name: s.string(), driver: s.string() }))),
+  /** nats-server's version ("external" for a server the suite did not start); null in process. */
+  natsServer: s.optional(s.nullable(s.string())),
+  /** Projected files: the command that projected them. */
+  projection: s.optional(s.string()),
+});
+
 const resultsSchema = s.object({
   schemaVersion: s.integer(),
   createdAt: s.string(),
-  /** Runtime, OS, CPU, GPUs, tfjs backend, git commit, nats-server (lib/results/environment.ts). */
-  environment: s.record(s.unknown()),
+  /** Runtime, OS, CPU, GPUs, tfjs backend, git commit, nats-server. */
+  environment: environmentSchema,
   sweep: s.object({
     id: s.string(),
     version: s.number(),
@@ -282,6 +319,10 @@ const resultsSchema = s.object({
   runs: s.array(runSchema),
 });
 
+/** Where and with what a results file was measured. */
+export type Environment = Infer<typeof environmentSchema>;
+/** The tfjs backend a results file was measured on, with its flags. */
+export type BackendRecord = Infer<typeof backendSchema>;
 /** A distribution of samples. */
 export type DistributionResult = Infer<typeof distributionSchema>;
 /** Energy figures of a run. */
@@ -344,6 +385,30 @@ export function canonicalJson(value: unknown): string {
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
   }
   return JSON.stringify(value);
+}
+
+/**
+ * A JSON object's leaves by dotted path, each as JSON text (strings as they are), for naming the
+ * fields in which two configurations differ.
+ *
+ * @param value Any JSON value.
+ * @returns Path to leaf text.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { flattenJson } from "./results.ts";
+ * assert.deepEqual(flattenJson({ a: 1, task: { evalEvery: 3 }, m: "tp" }), { a: "1", "task.evalEvery": "3", m: "tp" });
+ * ```
+ */
+export function flattenJson(value: unknown): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (v: unknown, prefix: string) => {
+    if (v && typeof v === "object" && !Array.isArray(v)) {
+      for (const [k, x] of Object.entries(v)) walk(x, prefix ? `${prefix}.${k}` : k);
+    } else if (v !== undefined) out[prefix] = typeof v === "string" ? v : JSON.stringify(v);
+  };
+  walk(value, "");
+  return out;
 }
 
 /**
