@@ -82,11 +82,15 @@ export * from "./lib/results/schema.ts";
 export * from "./lib/results/results.ts";
 export * from "./lib/results/results_writer.ts";
 export * from "./lib/results/stats.ts";
+export * from "./lib/results/metrics.ts";
+export * from "./lib/results/describe_backend.ts";
 export * from "./lib/results/environment.ts";
 export * from "./lib/results/atomic_write.ts";
 // report: reading results back
 export * from "./lib/report/report_html.ts";
 export * from "./lib/report/write_report.ts";
 export * from "./lib/report/compare.ts";
+export * from "./lib/report/repeat_stats.ts";
+export * from "./lib/report/setup_changes.ts";
 export * from "./lib/report/mann_whitney.ts";
 export * from "./lib/report/exports.ts";

@@ -1,15 +1,22 @@
 /**
  * `deno task compare BASELINE CURRENT`: regression tracking between two results files.
  * Prints a markdown summary (also written with --markdown FILE, e.g. $GITHUB_STEP_SUMMARY) and
- * exits 1 on a regression, 0 otherwise, 2 on unusable input (missing file, corrupt JSON, schema
- * mismatch). `deno task compare --export bencher|github-smaller|github-bigger RESULTS` writes a
+ * exits 0 when nothing regressed, 1 on a regression (or a failed point), 2 on unusable input
+ * (missing file, corrupt JSON, schema mismatch, a bad flag), 3 when no point could be compared
+ * (with --strict also when any metric or point was left without a verdict). `deno task compare --export bencher|github-smaller|github-bigger RESULTS` writes a
  * results file in a dashboard's format instead.
  *
  * @module
  */
 
 import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
-import { compareResults, comparisonMarkdown, METRICS } from "../lib/report/compare.ts";
+import {
+  compareResults,
+  comparisonMarkdown,
+  type ComparisonReport,
+  summaryLine,
+} from "../lib/report/compare.ts";
+import { METRICS } from "../lib/results/metrics.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
 import { loadResults, ResultsError, type ResultsFile } from "../lib/results/results.ts";
@@ -35,6 +42,12 @@ function noiseFor(text: string, name: string): [string, number] {
   return [metric, percent(pct, name)];
 }
 
+function minRepeats(text: string, name: string): number {
+  const v = Number(text);
+  if (!Number.isInteger(v) || v < 2) throw new ConfigError(name, text, "must be an integer >= 2");
+  return v;
+}
+
 function alpha(text: string, name: string): number {
   const v = Number(text);
   if (!(v > 0 && v < 1)) throw new ConfigError(name, text, "must be between 0 and 1");
@@ -46,7 +59,19 @@ const FLAGS = {
   "noise-for": flag.many(noiseFor, "METRIC=PCT", { help: "noise band of one metric (repeatable)" }),
   alpha: flag.custom(alpha, "A")({
     default: 0.05,
-    help: "significance level of the Mann-Whitney U test",
+    help: "1 - confidence of the bootstrap interval of a change",
+  }),
+  "min-repeats": flag.custom(minRepeats, "N")({
+    default: 3,
+    help: "runs a side that a timing or energy verdict needs (fewer: 'not enough repeats')",
+  }),
+  strict: flag.bool({
+    help: "exit 3 when any metric or point is left without a verdict (too few repeats, " +
+      "incomparable, not matched)",
+  }),
+  "allow-setup-change": flag.bool({
+    help: "compare timing and energy across a changed communicator, launcher, backend, CPU, " +
+      "GPU or power backend",
   }),
   markdown: flag.path({
     arg: "FILE",
@@ -64,12 +89,14 @@ const FLAGS = {
 
 const HELP = renderHelp(
   "deno task compare BASELINE CURRENT [options] | deno task compare --export FORMAT RESULTS",
-  "Regression check between two results files: runs matched by configuration hash, a change " +
-    "flagged only beyond the noise band and, for measured metrics, significant by a two-sided " +
-    "Mann-Whitney U test. Metrics: " +
-    METRICS.map((m) => `${m.key} (${m.better} is better${m.deterministic ? ", exact" : ""})`)
+  "Regression check between two results files: points matched by configuration (steps and " +
+    "warm-up aside); time and energy judged over repeats (one sample per run, a hierarchical " +
+    "bootstrap interval of the ratio, a band from the noise floor and the runs' spread); setup " +
+    "changes named. Metrics: " +
+    METRICS.map((m) => `${m.key} (${m.better} is better${m.kind === "exact" ? ", exact" : ""})`)
       .join(", ") +
-    ". Exit codes: 0 no regression, 1 regression (or a point failed), 2 unusable input.",
+    ". Exit codes: 0 no regression, 1 regression (or a point failed), 2 unusable input, " +
+    "3 nothing compared (--strict: anything left without a verdict).",
   FLAGS,
 );
 
@@ -108,12 +135,35 @@ async function main(args: string[]): Promise<number> {
   const [baseline, current] = await Promise.all(positionals.map((p) => loadResults(p)));
   refuseProjected(baseline, positionals[0]);
   refuseProjected(current, positionals[1]);
-  const options = { noisePct, noisePctFor, alpha };
+  const options = {
+    noisePct,
+    noisePctFor,
+    alpha,
+    minRepeats: values["min-repeats"],
+    allowSetupChange: values["allow-setup-change"],
+  };
   const report = compareResults(baseline, current, options);
   const markdown = comparisonMarkdown(report, options);
   console.log(markdown);
   if (values.markdown) await Deno.writeTextFile(values.markdown, markdown, { append: true });
-  return report.regressed ? 1 : 0;
+  const code = exitCode(report, values.strict);
+  console.error(`compare: ${summaryLine(report)} Exit ${code}: ${EXIT_MEANING[code]}.`);
+  return code;
+}
+
+const EXIT_MEANING: Record<number, string> = {
+  0: "no regression",
+  1: "a regression or a failed point",
+  3: "nothing compared, or (--strict) something left without a verdict",
+};
+
+/** 1 regression; 3 nothing compared (--strict: anything without a verdict); else 0. */
+function exitCode(report: ComparisonReport, strict: boolean): number {
+  if (report.outcome === "regression") return 1;
+  if (report.outcome === "nothing-compared") return 3;
+  const open = report.counts["too-few-repeats"] + report.counts.incomparable +
+    report.unmatched.length;
+  return strict && open > 0 ? 3 : 0;
 }
 
 /** Projections are models: they never stand in for a baseline or a current measurement. */

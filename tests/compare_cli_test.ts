@@ -1,9 +1,11 @@
-// `deno task compare` as CI runs it: exit codes on regression, improvement, noise and unusable
-// input, the markdown summary, and the exports.
-import { fixtureResults } from "../lib/testing/results_fixture.ts";
+// `deno task compare` as CI runs it: exit codes on regression, improvement, noise, nothing
+// compared and unusable input, the markdown summary, the exports; and on real bench runs: the
+// same configuration run twice, a quick run against a full one, NATS against in-process.
+import { fixtureResults, repeated } from "../lib/testing/results_fixture.ts";
 import { SCHEMA_VERSION } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runTask } from "../lib/testing/run_deno.ts";
+import { NATS_SERVER, systemTest } from "../lib/testing/system.ts";
 
 const dir = await Deno.makeTempDir();
 const write = async (name: string, content: unknown) => {
@@ -13,49 +15,54 @@ const write = async (name: string, content: unknown) => {
 };
 
 function compare(...args: string[]) {
-  return runDeno(["run", "--allow-read", "--allow-write", "reports/compare.ts", ...args]);
+  return runTask("compare", args);
 }
 
-const baseline = await write(
-  "base.json",
-  fixtureResults([{ point: "tp-p8", stepMs: 100 }, { point: "phantom-p8", stepMs: 60 }]),
-);
+/** tp-p8 and phantom-p8, three repeats each. */
+const points = (tpMs: number, phantomMs: number) =>
+  fixtureResults([
+    ...repeated({ point: "tp-p8", stepMs: tpMs }),
+    ...repeated({ point: "phantom-p8", stepMs: phantomMs }),
+  ]);
+
+const baseline = await write("base.json", points(100, 60));
 
 Deno.test("compare exits 1 on a regression and writes the markdown summary", async () => {
-  const current = await write(
-    "slow.json",
-    fixtureResults([{ point: "tp-p8", stepMs: 100 }, { point: "phantom-p8", stepMs: 80 }]),
-  );
+  const current = await write("slow.json", points(100, 80));
   const summary = `${dir}/summary.md`;
   const r = await compare(baseline, current, "--markdown", summary);
   assertEquals(r.code, 1, r.stderr);
   assert(r.stdout.includes("## phantom-bench: regression"), r.stdout);
   assert((await Deno.readTextFile(summary)).includes("| phantom-p8 | stepTimeMs |"));
+  assert(r.stderr.includes("compare: 2 points compared, 2 regressions"), r.stderr);
 });
 
 Deno.test("compare exits 0 on an improvement and on noise", async () => {
-  const faster = await write(
-    "fast.json",
-    fixtureResults([{ point: "tp-p8", stepMs: 80 }, { point: "phantom-p8", stepMs: 60 }]),
-  );
-  const r = await compare(baseline, faster);
+  const r = await compare(baseline, await write("fast.json", points(80, 60)));
   assertEquals(r.code, 0, r.stdout + r.stderr);
   assert(r.stdout.includes("improvement"));
-  const noise = await write(
-    "noise.json",
-    fixtureResults([{ point: "tp-p8", stepMs: 102 }, { point: "phantom-p8", stepMs: 61 }]),
+  assertEquals((await compare(baseline, await write("noise.json", points(102, 61)))).code, 0);
+  // A wider floor per metric swallows the 33% slowdown (step and communication time).
+  const slow = await write("slow2.json", points(100, 80));
+  const wide = await compare(
+    baseline,
+    slow,
+    "--noise-for",
+    "stepTimeMs=40",
+    "--noise-for",
+    "commTimeMs=40",
   );
-  assertEquals((await compare(baseline, noise)).code, 0);
-  // Wider bands per metric swallow the 33% slowdown (step and communication time).
-  const slow = await write(
-    "slow2.json",
-    fixtureResults([{ point: "tp-p8", stepMs: 100 }, { point: "phantom-p8", stepMs: 80 }]),
-  );
-  assertEquals(
-    (await compare(baseline, slow, "--noise-for", "stepTimeMs=40", "--noise-for", "commTimeMs=40"))
-      .code,
-    0,
-  );
+  assertEquals(wide.code, 0, wide.stdout);
+});
+
+Deno.test("compare: too few repeats is no verdict: exit 0, or 3 with --strict", async () => {
+  const one = await write("one.json", fixtureResults([{ point: "tp-p8", stepMs: 100 }]));
+  const worse = await write("one-slow.json", fixtureResults([{ point: "tp-p8", stepMs: 300 }]));
+  const r = await compare(one, worse);
+  assertEquals(r.code, 0, r.stdout);
+  assert(r.stdout.includes("not enough repeats"), r.stdout);
+  assertEquals((await compare(one, worse, "--strict")).code, 3);
+  assertEquals((await compare(one, worse, "--min-repeats", "1")).code, 2);
 });
 
 const UNUSABLE: [string, () => string[] | Promise<string[]>, string][] = [
@@ -100,4 +107,89 @@ Deno.test("compare --export writes Bencher and github-action-benchmark JSON", as
   assertEquals(gh.code, 0);
   assertEquals(JSON.parse(gh.stdout)[0].unit, "ms");
   assertEquals((await compare("--export", "csv", baseline)).code, 2);
+});
+
+// Real runs: a tiny point, three repeats, so each bench takes seconds.
+const POINT = [
+  "--mode",
+  "tp",
+  "--ranks",
+  "1",
+  "--width",
+  "128",
+  "--batch",
+  "16",
+  "--steps",
+  "25",
+  "--warmup",
+  "3",
+  "--repeats",
+  "3",
+  "--cooldown",
+  "0",
+  "--power",
+  "none",
+];
+
+async function benchInto(name: string, ...args: string[]): Promise<string> {
+  const out = `${dir}/${name}`;
+  const r = await runTask("bench", [...args, "--out", out]);
+  assertEquals(r.code, 0, r.stderr);
+  const file = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!;
+  return `${out}/${file.name}`;
+}
+
+const inProcess = (name: string) => benchInto(name, ...POINT, "--communicator", "inprocess");
+
+Deno.test("compare on real runs: the same configuration run twice as separate processes is no regression", async () => {
+  // Run side by side, so load on a busy machine falls on both alike.
+  const [a, b] = await Promise.all([inProcess("same-a"), inProcess("same-b")]);
+  const r = await compare(a, b);
+  assertEquals(r.code, 0, r.stdout + r.stderr);
+  assert(r.stdout.includes("## phantom-bench: no regression"), r.stdout);
+  assert(/\| tp-p1-n128-L2-b16 \| stepTimeMs \| .* \(3 runs /.test(r.stdout), r.stdout);
+});
+
+Deno.test("compare on real runs: a quick run against a full one compares nothing and exits 3, saying why", async () => {
+  const sweep = await write("tiny-sweep.json", {
+    id: "tiny",
+    version: 1,
+    description: "one tiny point",
+    base: { width: 128, batch: 16, steps: 10, task: { evalEvery: 5 } },
+    axes: { mode: ["tp"], ranks: [1] },
+    repeats: 1,
+    warmup: 2,
+    quick: { base: { steps: 4, task: { evalEvery: 2 } }, warmup: 1 },
+  });
+  const common = ["--sweep", sweep, "--communicator", "inprocess", "--power", "none"];
+  const full = await benchInto("full", ...common);
+  const quick = await benchInto("quick", ...common, "--quick");
+  const r = await compare(full, quick);
+  assertEquals(r.code, 3, r.stdout + r.stderr);
+  assert(r.stdout.includes("## phantom-bench: nothing compared"), r.stdout);
+  assert(r.stdout.includes("task.evalEvery 5 vs 2"), r.stdout);
+  assert(r.stderr.includes("0 points compared"), r.stderr);
+});
+
+systemTest([NATS_SERVER], {
+  name: "compare on real runs: NATS against in-process names the change and refuses timing",
+  fn: async () => {
+    const [nats, local] = await Promise.all([
+      benchInto("nats", ...POINT, "--communicator", "nats"),
+      inProcess("local"),
+    ]);
+    const r = await compare(nats, local);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assert(
+      r.stdout.includes("- communicator: nats -> in-process (timing and energy not compared"),
+      r.stdout,
+    );
+    assert(
+      /\| stepTimeMs \|[^\n]*incomparable \(setup changed: communicator, launcher/.test(r.stdout),
+      r.stdout,
+    );
+    assert(/\| bytesSentPerRankPerStep \|[^\n]*unchanged/.test(r.stdout), r.stdout);
+    const allowed = await compare(nats, local, "--allow-setup-change");
+    assert(!/\| stepTimeMs \|[^\n]*incomparable/.test(allowed.stdout), allowed.stdout);
+  },
 });

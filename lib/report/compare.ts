@@ -1,97 +1,59 @@
 /**
- * Regression tracking between two results files. Runs are matched by configuration hash (repeats
- * pool their samples). For each metric the suite knows which direction is better; a change is a
- * regression only when it exceeds a noise band (default 5%, settable per metric) AND, for
- * measured metrics, is statistically significant over the samples by a two-sided Mann-Whitney U
- * test (alpha 0.05). Deterministic metrics (payload bytes, steps to target) need no test: any
- * change beyond the band counts. Points on one side only, and runs that failed, are listed.
+ * Regression tracking between two results files.
+ *
+ * - Points are matched by their configuration without `steps` and `warmup`: a point that differs
+ *   only in how long it ran is compared (timing per step) and says so; steps to target are then
+ *   not compared.
+ * - Measured metrics (time, energy) are judged over repeats: a run's median step is one sample,
+ *   and a verdict needs at least `minRepeats` runs a side (else "too-few-repeats", neither pass
+ *   nor regression). The ratio current/baseline of the medians of run medians gets a hierarchical
+ *   bootstrap interval (lib/report/repeat_stats.ts); a change is a regression or an improvement
+ *   when the interval excludes 1 and the change exceeds the band: the larger of the noise floor
+ *   (`noisePct`) and the spread between the files' own repeats.
+ * - Exact metrics (payload bytes, steps to target) are compared exactly; a change beyond the
+ *   noise floor counts.
+ * - Setup changes the hashes do not cover are named (lib/report/setup_changes.ts); one that
+ *   changes the transport, backend, hardware or power backend makes timing and energy
+ *   "incomparable" unless allowed.
+ * - A point that failed in the current file counts as a regression; points that could not be
+ *   matched are listed with the reason; when no point could be compared the outcome says so.
  *
  * @module
  */
 
-import { mannWhitneyU } from "./mann_whitney.ts";
-import type { ResultsFile, RunResult } from "../results/results.ts";
+import {
+  canonicalJson,
+  flattenJson,
+  type ResultsFile,
+  type RunResult,
+} from "../results/results.ts";
+import { METRICS, type MetricSpec } from "../results/metrics.ts";
 import { median } from "../results/stats.ts";
-
-/** A metric the comparison knows. */
-export interface MetricSpec {
-  /** Key, e.g. `stepTimeMs`. */
-  key: string;
-  /** Human label. */
-  label: string;
-  /** Unit. */
-  unit: string;
-  /** Which direction is better. */
-  better: "lower" | "higher";
-  /** Exact metrics are compared without a significance test. */
-  deterministic: boolean;
-  /** Samples of one run, or null when the run does not have the metric. */
-  samples(run: RunResult): number[] | null;
-}
-
-/** The metrics compared, in report order. */
-export const METRICS: readonly MetricSpec[] = [
-  {
-    key: "stepTimeMs",
-    label: "step time",
-    unit: "ms",
-    better: "lower",
-    deterministic: false,
-    samples: (r) => r.metrics?.stepTimeMs.samples ?? null,
-  },
-  {
-    key: "commTimeMs",
-    label: "communication time",
-    unit: "ms",
-    better: "lower",
-    deterministic: false,
-    samples: (r) => r.metrics?.commTimeMs.samples ?? null,
-  },
-  {
-    key: "joulesPerStep",
-    label: "energy per step",
-    unit: "J",
-    better: "lower",
-    deterministic: false,
-    samples: (r) => r.metrics?.energy.joulesPerStep?.samples ?? null,
-  },
-  {
-    key: "bytesSentPerRankPerStep",
-    label: "bytes sent per rank per step",
-    unit: "B",
-    better: "lower",
-    deterministic: true,
-    samples: (r) => (r.metrics ? [r.metrics.bytesSentPerRankPerStep] : null),
-  },
-  {
-    key: "bytesReceivedPerRankPerStep",
-    label: "bytes received per rank per step",
-    unit: "B",
-    better: "lower",
-    deterministic: true,
-    samples: (r) => (r.metrics ? [r.metrics.bytesReceivedPerRankPerStep] : null),
-  },
-  {
-    key: "stepsToTarget",
-    label: "steps to target",
-    unit: "steps",
-    better: "lower",
-    deterministic: true,
-    samples: (
-      r,
-    ) => (r.metrics?.loss?.stepsToTarget == null ? null : [r.metrics.loss.stepsToTarget]),
-  },
-];
+import { hierarchicalBootstrapRatio, repeatSpreadBandPct, runMedians } from "./repeat_stats.ts";
+import { type SetupChange, setupChanges } from "./setup_changes.ts";
 
 /** Options of {@linkcode compareResults}. */
 export interface CompareOptions {
-  /** Noise band in percent. @default 5 */
+  /** Noise floor in percent: no change within it is flagged. @default 5 */
   noisePct?: number;
-  /** Noise band per metric key, in percent. */
+  /** Noise floor per metric key, in percent. */
   noisePctFor?: Record<string, number>;
-  /** Significance level of the Mann-Whitney U test. @default 0.05 */
+  /** 1 - confidence of the bootstrap interval. @default 0.05 */
   alpha?: number;
+  /** Runs a side that a timing or energy verdict needs. @default 3 */
+  minRepeats?: number;
+  /** Compare timing and energy across a changed communicator, backend, hardware or power. */
+  allowSetupChange?: boolean;
 }
+
+/** What a metric of a point came to. */
+export type Verdict =
+  | "regression"
+  | "improvement"
+  | "noise"
+  | "unchanged"
+  | "incomparable"
+  | "too-few-repeats";
 
 /** One metric of one point. */
 export interface MetricComparison {
@@ -99,28 +61,53 @@ export interface MetricComparison {
   configHash: string;
   metric: string;
   unit: string;
+  /** Baseline value: the median of its runs' medians (exact metrics: the value). */
   baseline: number;
   current: number;
   /** (current - baseline) / baseline, in percent. */
   changePct: number;
-  /** Mann-Whitney p-value; null for deterministic metrics. */
-  pValue: number | null;
-  verdict: "regression" | "improvement" | "noise" | "unchanged" | "incomparable";
-  /** Why, when not obvious (e.g. energy methods differ). */
+  /** Measured metrics: runs a side and the range of their medians. */
+  runs: { baseline: RunSpread; current: RunSpread } | null;
+  /** The bootstrap interval of current/baseline; null for exact metrics and without a verdict. */
+  interval: [number, number] | null;
+  /** The band a change had to exceed, in percent; null where no verdict was reached. */
+  bandPct: number | null;
+  verdict: Verdict;
+  /** Why, where not obvious (too few repeats, a setup change). */
   note?: string;
+}
+
+/** The runs of one side of a measured metric. */
+export interface RunSpread {
+  count: number;
+  min: number;
+  max: number;
+}
+
+/** A point that was not compared, and why. */
+export interface Unmatched {
+  point: string;
+  side: "baseline" | "current";
+  why: string;
 }
 
 /** The comparison of two files. */
 export interface ComparisonReport {
   rows: MetricComparison[];
-  /** Points only in the baseline. */
-  baselineOnly: string[];
-  /** Points only in the current file. */
-  currentOnly: string[];
+  /** Setup differences between the files. */
+  setup: SetupChange[];
+  /** Points compared (matched, with ok runs on both sides). */
+  compared: number;
+  /** Points not compared, with the reason. */
+  unmatched: Unmatched[];
   /** Points whose current runs failed (counted as regressions). */
   failed: { point: string; error: string }[];
-  /** Whether anything regressed (a failed point included). */
-  regressed: boolean;
+  /** Matched points whose steps or warm-up differ. */
+  scheduleNotes: { point: string; note: string }[];
+  /** regression: something regressed or failed; nothing-compared: no point could be compared. */
+  outcome: "regression" | "pass" | "nothing-compared";
+  /** Rows per verdict. */
+  counts: Record<Verdict, number>;
 }
 
 /**
@@ -128,23 +115,42 @@ export interface ComparisonReport {
  *
  * @param baseline The reference.
  * @param current The candidate.
- * @param options Noise bands and alpha.
- * @returns Rows per point and metric, missing points, failures.
+ * @param options Noise floor, alpha, repeats needed, setup changes allowed.
+ * @returns Rows per point and metric, setup changes, unmatched points, failures, the outcome.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fixtureResults } from "../testing/results_fixture.ts";
+ * import { compareResults } from "./compare.ts";
+ * const runs = (stepMs: number) => [0, 1, 2].map((repeat) => ({ point: "tp-p2", stepMs, repeat }));
+ * const report = compareResults(fixtureResults(runs(100)), fixtureResults(runs(130)));
+ * assert.equal(report.outcome, "regression");
+ * ```
  */
 export function compareResults(
   baseline: ResultsFile,
   current: ResultsFile,
   options: CompareOptions = {},
 ): ComparisonReport {
-  const alpha = options.alpha ?? 0.05;
+  const setup = setupChanges(baseline, current);
+  const blocking = setup.filter((c) => c.blocksTiming);
+  const timingBlock = blocking.length && !options.allowSetupChange
+    ? `setup changed: ${blocking.map((c) => c.field).join(", ")}`
+    : undefined;
   const base = group(baseline.runs);
   const cur = group(current.runs);
   const rows: MetricComparison[] = [];
   const failed: ComparisonReport["failed"] = [];
-  for (const [hash, curRuns] of cur) {
-    const baseRuns = base.get(hash);
-    if (!baseRuns) continue;
+  const unmatched: Unmatched[] = [];
+  const scheduleNotes: ComparisonReport["scheduleNotes"] = [];
+  let compared = 0;
+  for (const [key, curRuns] of cur) {
     const point = curRuns[0].point;
+    const baseRuns = base.get(key);
+    if (!baseRuns) {
+      unmatched.push({ point, side: "current", why: whyUnmatched(curRuns[0], baseline.runs) });
+      continue;
+    }
     const bad = curRuns.find((r) => r.status !== "ok");
     if (bad) {
       failed.push({
@@ -154,158 +160,405 @@ export function compareResults(
       continue;
     }
     const okBase = baseRuns.filter((r) => r.status === "ok");
-    if (okBase.length === 0) continue;
+    if (okBase.length === 0) {
+      unmatched.push({
+        point,
+        side: "current",
+        why: `no ok run in the baseline (${baseRuns[0].status}: ${baseRuns[0].error ?? ""})`,
+      });
+      continue;
+    }
+    compared++;
+    const schedule = scheduleDifference(okBase[0], curRuns[0]);
+    if (schedule) scheduleNotes.push({ point, note: schedule });
     for (const spec of METRICS) {
-      const b = pool(okBase, spec);
-      const c = pool(curRuns, spec);
-      if (!b || !c) continue;
-      const row = compareMetric(
-        spec,
-        b,
-        c,
-        options.noisePctFor?.[spec.key] ?? options.noisePct ?? 5,
-        alpha,
-      );
-      if (spec.key === "joulesPerStep") {
-        const [mb, mc] = [okBase[0].metrics!.energy.method, curRuns[0].metrics!.energy.method];
-        if (mb !== mc) {
-          row.verdict = "incomparable";
-          row.note = `energy method changed from ${mb} to ${mc}`;
-        }
-      }
-      rows.push({ point, configHash: hash, ...row });
+      if (schedule && spec.key === "stepsToTarget") continue;
+      const row = comparePoint(spec, okBase, curRuns, options, timingBlock);
+      if (row) rows.push({ point, configHash: curRuns[0].configHash, ...row });
     }
   }
-  const names = (m: Map<string, RunResult[]>, other: Map<string, RunResult[]>) =>
-    [...m].filter(([h]) => !other.has(h)).map(([, runs]) => runs[0].point);
-  const baselineOnly = names(base, cur);
-  const currentOnly = names(cur, base);
-  return {
-    rows,
-    baselineOnly,
-    currentOnly,
-    failed,
-    regressed: failed.length > 0 || rows.some((r) => r.verdict === "regression"),
-  };
+  for (const [key, runs] of base) {
+    if (!cur.has(key)) {
+      unmatched.push({
+        point: runs[0].point,
+        side: "baseline",
+        why: whyUnmatched(runs[0], current.runs),
+      });
+    }
+  }
+  const counts = Object.fromEntries(VERDICTS.map((v) => [v, 0])) as Record<Verdict, number>;
+  for (const r of rows) counts[r.verdict]++;
+  const outcome = failed.length > 0 || counts.regression > 0
+    ? "regression"
+    : compared === 0
+    ? "nothing-compared"
+    : "pass";
+  return { rows, setup, compared, unmatched, failed, scheduleNotes, outcome, counts };
+}
+
+const VERDICTS: readonly Verdict[] = [
+  "regression",
+  "improvement",
+  "noise",
+  "unchanged",
+  "incomparable",
+  "too-few-repeats",
+];
+
+/** What matches points across files: the configuration less how long it ran. */
+function matchKey(run: RunResult): string {
+  const { steps: _steps, warmup: _warmup, ...rest } = run.config;
+  return canonicalJson(rest);
 }
 
 function group(runs: RunResult[]): Map<string, RunResult[]> {
   const out = new Map<string, RunResult[]>();
-  for (const r of runs) out.set(r.configHash, [...(out.get(r.configHash) ?? []), r]);
+  for (const r of runs) {
+    const key = matchKey(r);
+    out.set(key, [...(out.get(key) ?? []), r]);
+  }
   return out;
 }
 
-/**
- * The samples of a metric over runs of one configuration (repeats pooled).
- *
- * @param runs The runs.
- * @param spec The metric.
- * @returns The samples, or null when a run lacks the metric.
- */
-export function pool(runs: RunResult[], spec: MetricSpec): number[] | null {
-  const all: number[] = [];
-  for (const r of runs) {
-    const s = spec.samples(r);
-    if (!s) return null;
-    all.push(...s);
+function scheduleDifference(base: RunResult, cur: RunResult): string | undefined {
+  const parts = (["steps", "warmup"] as const).filter((k) => base.config[k] !== cur.config[k])
+    .map((k) => `${k} ${base.config[k]} -> ${cur.config[k]}`);
+  return parts.length
+    ? `${parts.join(", ")}: timing compared per step, steps to target not compared`
+    : undefined;
+}
+
+/** Why a run's configuration has no partner among `others`: the fields where the nearest differs. */
+function whyUnmatched(run: RunResult, others: RunResult[]): string {
+  const mine = flattenJson(run.config);
+  let best: string[] | undefined;
+  for (const o of others) {
+    const theirs = flattenJson(o.config);
+    const keys = [...new Set([...Object.keys(mine), ...Object.keys(theirs)])]
+      .filter((k) => k !== "steps" && k !== "warmup" && mine[k] !== theirs[k]);
+    if (!best || keys.length < best.length) {
+      best = keys.map((k) => `${k} ${theirs[k] ?? "(none)"} vs ${mine[k] ?? "(none)"}`);
+    }
   }
-  return all.length ? all : null;
+  if (!best) return "the other file has no runs";
+  return `no point with this configuration on the other side; nearest differs in ${
+    best.slice(0, 3).join(", ")
+  }${best.length > 3 ? ` and ${best.length - 3} more` : ""}`;
+}
+
+function comparePoint(
+  spec: MetricSpec,
+  baseRuns: RunResult[],
+  curRuns: RunResult[],
+  options: CompareOptions,
+  timingBlock: string | undefined,
+): Omit<MetricComparison, "point" | "configHash"> | null {
+  const b = samplesOf(baseRuns, spec);
+  const c = samplesOf(curRuns, spec);
+  if (!b || !c) return null;
+  const row = compareMetric(spec, b, c, options);
+  if (!row) return null;
+  if (spec.kind === "measured" && timingBlock) {
+    return { ...row, verdict: "incomparable", interval: null, bandPct: null, note: timingBlock };
+  }
+  if (spec.key === "joulesPerStep") {
+    const methods = new Set([...baseRuns, ...curRuns].map((r) => r.metrics!.energy.method));
+    if (methods.size > 1) {
+      return {
+        ...row,
+        verdict: "incomparable",
+        interval: null,
+        bandPct: null,
+        note: `energy methods differ (${[...methods].join(", ")})`,
+      };
+    }
+  }
+  return row;
 }
 
 /**
- * Compares one metric's samples: the verdict compareResults gives a point.
+ * Per run, the metric's samples; null when a run lacks the metric.
+ *
+ * @param runs The runs of one side.
+ * @param spec The metric.
+ * @returns One array of samples per run, or null.
+ */
+export function samplesOf(runs: RunResult[], spec: MetricSpec): number[][] | null {
+  const out: number[][] = [];
+  for (const r of runs) {
+    const s = spec.samples(r);
+    if (!s || s.length === 0) return null;
+    out.push(s);
+  }
+  return out.length ? out : null;
+}
+
+/**
+ * Compares one metric of one point: the verdict compareResults gives it.
  *
  * @param spec The metric.
- * @param b Baseline samples.
- * @param c Current samples.
- * @param noisePct Noise band in percent.
- * @param alpha Significance level.
- * @returns Medians, change, p-value and verdict.
+ * @param baseline Per baseline run, its samples.
+ * @param current Per current run, its samples.
+ * @param options Noise floor, alpha, repeats needed.
+ * @returns Values, change, interval, band and verdict; null for a measured metric that is zero in
+ *   every sample of both sides (nothing was measured, e.g. communication time at p = 1).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { metricSpec } from "../results/metrics.ts";
+ * import { compareMetric } from "./compare.ts";
+ * const base = [[100, 101, 99], [102, 100, 101], [98, 99, 100]];
+ * const row = compareMetric(metricSpec("stepTimeMs"), base, base.map((r) => r.map((x) => 1.3 * x)))!;
+ * assert.equal(row.verdict, "regression");
+ * assert.equal(compareMetric(metricSpec("stepTimeMs"), base.slice(0, 2), base)!.verdict, "too-few-repeats");
+ * ```
  */
 export function compareMetric(
   spec: MetricSpec,
-  b: number[],
-  c: number[],
-  noisePct: number,
-  alpha: number,
-): Omit<MetricComparison, "point" | "configHash"> {
-  const baseline = median(b);
-  const current = median(c);
-  const changePct = baseline === 0
-    ? (current === 0 ? 0 : Infinity)
-    : (100 * (current - baseline)) / Math.abs(baseline);
-  const worse = spec.better === "lower" ? changePct > 0 : changePct < 0;
-  const pValue = spec.deterministic ? null : mannWhitneyU(b, c).pValue;
-  let verdict: MetricComparison["verdict"];
-  if (changePct === 0) verdict = "unchanged";
-  else if (Math.abs(changePct) <= noisePct) verdict = "noise";
-  else if (pValue !== null && pValue >= alpha) verdict = "noise";
-  else verdict = worse ? "regression" : "improvement";
-  return { metric: spec.key, unit: spec.unit, baseline, current, changePct, pValue, verdict };
+  baseline: number[][],
+  current: number[][],
+  options: CompareOptions = {},
+): Omit<MetricComparison, "point" | "configHash"> | null {
+  const floor = options.noisePctFor?.[spec.key] ?? options.noisePct ?? 5;
+  const unit = { metric: spec.key, unit: spec.unit };
+  const worse = (changePct: number) => spec.better === "lower" ? changePct > 0 : changePct < 0;
+  if (spec.kind === "exact") {
+    const [b, c] = [baseline[0][0], current[0][0]];
+    const changePct = percentChange(b, c);
+    const verdict: Verdict = changePct === 0
+      ? "unchanged"
+      : Math.abs(changePct) <= floor
+      ? "noise"
+      : worse(changePct)
+      ? "regression"
+      : "improvement";
+    return {
+      ...unit,
+      baseline: b,
+      current: c,
+      changePct,
+      runs: null,
+      interval: null,
+      bandPct: floor,
+      verdict,
+    };
+  }
+  const [mb, mc] = [runMedians(baseline), runMedians(current)];
+  if ([...mb, ...mc].every((x) => x === 0)) return null;
+  const [b, c] = [median(mb), median(mc)];
+  const changePct = percentChange(b, c);
+  const runs = { baseline: spread(mb), current: spread(mc) };
+  const minRepeats = options.minRepeats ?? 3;
+  if (mb.length < minRepeats || mc.length < minRepeats) {
+    return {
+      ...unit,
+      baseline: b,
+      current: c,
+      changePct,
+      runs,
+      interval: null,
+      bandPct: null,
+      verdict: "too-few-repeats",
+      note: `${mb.length} and ${mc.length} runs; a verdict needs ${minRepeats} a side`,
+    };
+  }
+  const ci = hierarchicalBootstrapRatio(baseline, current, { alpha: options.alpha ?? 0.05 });
+  const bandPct = Math.max(floor, repeatSpreadBandPct(mb, mc));
+  const significant = ci.low > 1 || ci.high < 1;
+  const verdict: Verdict = Math.abs(changePct) <= bandPct || !significant
+    ? "noise"
+    : worse(changePct)
+    ? "regression"
+    : "improvement";
+  return {
+    ...unit,
+    baseline: b,
+    current: c,
+    changePct,
+    runs,
+    interval: [ci.low, ci.high],
+    bandPct,
+    verdict,
+  };
+}
+
+function percentChange(b: number, c: number): number {
+  return b === 0 ? (c === 0 ? 0 : Infinity) : (100 * (c - b)) / Math.abs(b);
+}
+
+function spread(medians: number[]): RunSpread {
+  return { count: medians.length, min: Math.min(...medians), max: Math.max(...medians) };
+}
+
+/** Words for the verdicts in text. */
+export const VERDICT_TEXT: Record<Verdict, string> = {
+  regression: "regression",
+  improvement: "improvement",
+  noise: "within noise",
+  unchanged: "unchanged",
+  incomparable: "incomparable",
+  "too-few-repeats": "not enough repeats",
+};
+
+/**
+ * Text from a results file made safe for a markdown table cell or list item: control characters
+ * and line breaks become spaces, `|`, `<`, `>`, `` ` `` and leading `#` are escaped, and long text
+ * is cut, so nothing read from a file can add a heading, a table row or HTML to the summary.
+ *
+ * @param text Any text.
+ * @param max Longest text kept, in characters. @default 200
+ * @returns The safe text.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { markdownText } from "./compare.ts";
+ * assert.equal(markdownText("a|b\n## x"), "a\\|b \\## x");
+ * ```
+ */
+export function markdownText(text: string, max = 200): string {
+  // deno-lint-ignore no-control-regex
+  let t = text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, " ");
+  if (t.length > max) t = t.slice(0, max) + "…";
+  return t.replace(/[\\|`<>]/g, (c) => (c === "<" ? "&lt;" : c === ">" ? "&gt;" : `\\${c}`))
+    .replace(/(^|\s)#/g, "$1\\#");
 }
 
 /**
  * A markdown summary for a CI job summary or a pull-request comment.
  *
  * @param report The comparison.
- * @param options The bands and alpha used (stated in the text).
+ * @param options The floor, alpha and repeats used (stated in the text).
  * @returns Markdown.
  */
 export function comparisonMarkdown(report: ComparisonReport, options: CompareOptions = {}): string {
+  const md = markdownText;
   const lines: string[] = [];
-  const flagged = report.rows.filter((r) =>
-    r.verdict === "regression" || r.verdict === "improvement"
-  );
-  lines.push(report.regressed ? "## phantom-bench: regression" : "## phantom-bench: no regression");
-  lines.push("");
+  const title = {
+    regression: "regression",
+    pass: "no regression",
+    "nothing-compared": "nothing compared",
+  }[report.outcome];
+  lines.push(`## phantom-bench: ${title}`, "");
+  lines.push(summaryLine(report), "");
+  const floor = options.noisePct ?? 5;
+  const perMetric = Object.entries(options.noisePctFor ?? {});
   lines.push(
-    `Noise band ${options.noisePct ?? 5}%${
-      options.noisePctFor && Object.keys(options.noisePctFor).length
-        ? ` (${Object.entries(options.noisePctFor).map(([k, v]) => `${k} ${v}%`).join(", ")})`
-        : ""
-    }; measured metrics must also differ by a two-sided Mann-Whitney U test at alpha ` +
-      `${options.alpha ?? 0.05}; payload bytes and steps to target are compared exactly.`,
+    `Time and energy: one sample per run (its median step); a verdict needs ${
+      options.minRepeats ?? 3
+    } runs a side. The change is current/baseline of the medians of run medians with a ${
+      Math.round(100 * (1 - (options.alpha ?? 0.05)))
+    }% hierarchical bootstrap interval (runs, then steps within runs); it is flagged when the ` +
+      `interval excludes 1 and the change exceeds the band: the larger of ${floor}%${
+        perMetric.length ? ` (${perMetric.map(([k, v]) => `${k} ${v}%`).join(", ")})` : ""
+      } and two standard deviations of the runs' spread. Payload bytes and steps to target are ` +
+      `compared exactly.`,
+    "",
   );
-  lines.push("");
-  const table = (rows: MetricComparison[]) => {
-    lines.push("| point | metric | baseline | current | change | p | verdict |");
-    lines.push("| --- | --- | --- | --- | --- | --- | --- |");
-    for (const r of rows) {
+  if (report.setup.length) {
+    lines.push("### Setup changes", "");
+    for (const c of report.setup) {
       lines.push(
-        `| ${r.point} | ${r.metric} | ${fmt(r.baseline)} ${r.unit} | ${
-          fmt(r.current)
-        } ${r.unit} | ${r.changePct >= 0 ? "+" : ""}${r.changePct.toFixed(1)}% | ${
-          r.pValue === null ? "exact" : r.pValue.toPrecision(2)
-        } | ${r.verdict}${r.note ? ` (${r.note})` : ""} |`,
+        `- ${md(c.field)}: ${md(c.baseline)} -> ${md(c.current)}${
+          c.blocksTiming
+            ? options.allowSetupChange
+              ? " (timing and energy compared anyway: --allow-setup-change)"
+              : " (timing and energy not compared; --allow-setup-change compares them)"
+            : ""
+        }`,
+      );
+    }
+    lines.push("");
+  }
+  const table = (rows: MetricComparison[]) => {
+    lines.push("| point | metric | baseline | current | change | interval | band | verdict |");
+    lines.push("| --- | --- | --- | --- | --- | --- | --- | --- |");
+    for (const r of rows) {
+      const side = (v: number, s?: RunSpread) =>
+        `${fmt(v)} ${r.unit}${
+          s
+            ? ` (${s.count} run${s.count > 1 ? "s" : ""}${
+              s.count > 1 ? ` ${fmt(s.min)}–${fmt(s.max)}` : ""
+            })`
+            : ""
+        }`;
+      lines.push(
+        `| ${md(r.point)} | ${r.metric} | ${side(r.baseline, r.runs?.baseline)} | ${
+          side(r.current, r.runs?.current)
+        } | ${signed(r.changePct)} | ${
+          r.interval
+            ? `${r.interval[0].toFixed(3)}–${r.interval[1].toFixed(3)}x`
+            : r.runs
+            ? "–"
+            : "exact"
+        } | ${r.bandPct === null ? "–" : `${r.bandPct.toFixed(1)}%`} | ${VERDICT_TEXT[r.verdict]}${
+          r.note ? ` (${md(r.note)})` : ""
+        } |`,
       );
     }
     lines.push("");
   };
+  const flagged = report.rows.filter((r) =>
+    r.verdict === "regression" || r.verdict === "improvement"
+  );
   if (flagged.length) {
-    lines.push("### Changes beyond noise");
-    lines.push("");
+    lines.push("### Changes beyond noise", "");
     table(flagged);
   }
   if (report.failed.length) {
-    lines.push("### Failed in the current run");
-    lines.push("");
-    for (const f of report.failed) lines.push(`- ${f.point}: ${f.error}`);
-    lines.push("");
-  }
-  if (report.baselineOnly.length || report.currentOnly.length) {
-    lines.push("### Not compared");
-    lines.push("");
-    for (const p of report.baselineOnly) lines.push(`- only in the baseline: ${p}`);
-    for (const p of report.currentOnly) lines.push(`- only in the current run: ${p}`);
+    lines.push("### Failed in the current run", "");
+    for (const f of report.failed) lines.push(`- ${md(f.point)}: ${md(f.error)}`);
     lines.push("");
   }
-  lines.push("<details><summary>All metrics</summary>");
-  lines.push("");
-  table(report.rows);
-  lines.push("</details>");
+  if (report.scheduleNotes.length) {
+    lines.push("### Different steps or warm-up", "");
+    for (const s of report.scheduleNotes) lines.push(`- ${md(s.point)}: ${md(s.note)}`);
+    lines.push("");
+  }
+  if (report.unmatched.length) {
+    lines.push("### Not compared", "");
+    for (const u of report.unmatched) {
+      lines.push(
+        `- only in the ${u.side === "baseline" ? "baseline" : "current run"}: ${md(u.point)}: ${
+          md(u.why, 300)
+        }`,
+      );
+    }
+    lines.push("");
+  }
+  if (report.rows.length) {
+    lines.push("<details><summary>All metrics</summary>", "");
+    table(report.rows);
+    lines.push("</details>");
+  }
   return lines.join("\n") + "\n";
 }
 
+/**
+ * The one-line summary of a comparison: points compared, verdicts counted, points not compared.
+ *
+ * @param report The comparison.
+ * @returns The line.
+ */
+export function summaryLine(report: ComparisonReport): string {
+  const c = report.counts;
+  const parts = [
+    `${report.compared} point${report.compared === 1 ? "" : "s"} compared`,
+    `${c.regression} regression${c.regression === 1 ? "" : "s"}`,
+    `${c.improvement} improvement${c.improvement === 1 ? "" : "s"}`,
+    `${c.noise} within noise`,
+    `${c.unchanged} unchanged`,
+    `${c["too-few-repeats"]} without enough repeats`,
+    `${c.incomparable} incomparable`,
+  ];
+  if (report.failed.length) parts.push(`${report.failed.length} failed`);
+  parts.push(`${report.unmatched.length} not matched`);
+  return parts.join(", ") + ".";
+}
+
+function signed(pct: number): string {
+  return Number.isFinite(pct) ? `${pct >= 0 ? "+" : ""}${pct.toFixed(1)}%` : "new";
+}
+
 function fmt(v: number): string {
-  return Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(4);
+  return Number.isInteger(v) || Math.abs(v) >= 1000 ? v.toFixed(0) : v.toPrecision(4);
 }

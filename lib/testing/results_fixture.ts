@@ -47,6 +47,8 @@ export function fixtureRun(spec: FixtureRun, seed = 1): RunResult {
     ? null
     : distribution(samples(spec.joulesPerStep, spec.spread ?? 0.02, seed + 7));
   const config = {
+    // Points of a real file differ in their configuration; synthetic ones differ by name.
+    fixturePoint: spec.point,
     mode,
     ranks,
     width: 1024,
@@ -114,6 +116,18 @@ export function fixtureRun(spec: FixtureRun, seed = 1): RunResult {
       },
     },
   };
+}
+
+/**
+ * A point's repeats: the same run `n` times with repeat indices 0..n-1 (each drawn with its own
+ * seed by {@linkcode fixtureResults}).
+ *
+ * @param spec The run.
+ * @param n Repeats. @default 3
+ * @returns The repeats.
+ */
+export function repeated(spec: FixtureRun, n = 3): FixtureRun[] {
+  return Array.from({ length: n }, (_, repeat) => ({ ...spec, repeat }));
 }
 
 /**

@@ -32,3 +32,27 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * Runs a deno task as `deno task NAME` would, with the permissions deno.json gives it (its
+ * command's `deno run` flags), so a test holds the task to what users run and no more.
+ *
+ * @param task The task's name in deno.json, e.g. "compare".
+ * @param args Arguments after the task's command.
+ * @param env Variables to set.
+ * @returns Exit code, stdout and stderr.
+ * @throws {RangeError} If deno.json has no such task or it is not a `deno run` command.
+ */
+export async function runTask(
+  task: string,
+  args: string[],
+  env?: Record<string, string>,
+): Promise<DenoRun> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const command: unknown = config.tasks?.[task];
+  const words = typeof command === "string" ? command.trim().split(/\s+/) : [];
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new RangeError(`Cannot run task ${task}: deno.json has no "deno run" task of that name`);
+  }
+  return runDeno([...words.slice(1), ...args], env);
+}
