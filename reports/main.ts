@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { renderSiteIndex, type SiteEntry } from "../lib/report/report_html.ts";
-import { findings } from "../lib/report/report_model.ts";
+import { headlineFinding } from "../lib/report/report_model.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import {
   chartJsSource,
@@ -89,18 +89,19 @@ async function main(args: string[]): Promise<number> {
       const results = await writeReport(file, join(values.site, report), {
         trendsHref: "trends.html",
       });
-      const env = results.environment as Record<string, unknown>;
+      const env = results.environment;
       all.push({ results, report });
       entries.push({
         report,
         results: basename(file),
         sweep: results.sweep.id,
         createdAt: results.createdAt,
-        commit: String(env.gitCommit ?? ""),
-        host: String(env.hostname ?? ""),
+        commit: env.gitCommit ?? "",
+        host: env.hostname ?? "",
         runs: results.runs.length,
         failed: results.runs.filter((r) => r.status !== "ok").length,
-        headline: findings(results)[0]?.sentence ?? "",
+        headline: headlineFinding(results)?.sentence ??
+          "no point with p > 1 ran both TP and phantom",
       });
     }
     entries.sort((a, b) => (a.createdAt < b.createdAt ? 1 : -1));

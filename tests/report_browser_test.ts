@@ -2,7 +2,7 @@
 // installs it): no script errors, no request of any kind (the pages' content security policy
 // reports any), every chart drawn with ink, download buttons producing PNG, SVG and CSV data, the
 // regression marked on the trends page, and results text rendered as text.
-import { fixtureResults } from "../lib/testing/results_fixture.ts";
+import { fixtureResults, repeated } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno } from "../lib/testing/run_deno.ts";
 import { CHROMIUM, systemTest } from "../lib/testing/system.ts";
@@ -113,7 +113,10 @@ systemTest([CHROMIUM], {
     const dir = await Deno.makeTempDir();
     const file = (day: number, stepMs: number, commit: string) => ({
       results: fixtureResults(
-        [{ point: `tp-p2${EVIL}`, stepMs }, { point: "phantom-p2", mode: "phantom", stepMs: 60 }],
+        [
+          ...repeated({ point: `tp-p2${EVIL}`, stepMs }),
+          ...repeated({ point: "phantom-p2", mode: "phantom", stepMs: 60 }),
+        ],
         {
           createdAt: `2026-11-0${day}T00:00:00.000Z`,
           environment: { gitCommit: commit, hostname: "ci" },

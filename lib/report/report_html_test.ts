@@ -10,7 +10,7 @@ import {
 } from "./report_model.ts";
 import { escapeLatex, tableLatex } from "./latex.ts";
 import { buildTrends, renderTrends } from "./trends.ts";
-import { fixtureResults } from "../testing/results_fixture.ts";
+import { fixtureResults, repeated } from "../testing/results_fixture.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 
 const EVIL = `<script>document.title="pwned"</script>`;
@@ -157,7 +157,7 @@ Deno.test("bootstrap intervals are seeded and need two repeats a side", () => {
 
 Deno.test("trends: a 2x slower result is a regression against the previous one of the same configuration; text stays inert", () => {
   const day = (d: number, stepMs: number, commit: string) =>
-    fixtureResults([{ point: `tp-p2${EVIL}`, stepMs }], {
+    fixtureResults(repeated({ point: `tp-p2${EVIL}`, stepMs }), {
       createdAt: `2026-11-0${d}T00:00:00.000Z`,
       environment: { gitCommit: commit, hostname: `host${EVIL}` },
     });
@@ -176,6 +176,42 @@ Deno.test("trends: a 2x slower result is a regression against the previous one o
   );
   assertEquals(html.includes(EVIL), false);
   assert(!html.includes('"samples"'), "aggregates only: no samples embedded");
+});
+
+Deno.test("trends: one series per configuration hash, told apart by the fields that differ; the backend as a phrase", () => {
+  const file = (day: number, steps: number[]) => {
+    const results = fixtureResults(
+      steps.flatMap((_, i) => repeated({ point: "tp-p2", stepMs: 100 + i })),
+      {
+        createdAt: `2026-11-0${day}T00:00:00.000Z`,
+        environment: {
+          gitCommit: `c${day}`,
+          tfjs: {
+            version: "4.22.0",
+            backend: { name: "blas", flags: { blasConfig: "OpenBLAS 0.3.21 X", blasThreads: 2 } },
+          },
+        },
+      },
+    );
+    // The same point name at two step counts (a quick and a full run, say): two configurations.
+    results.runs.forEach((r, i) => {
+      r.config.steps = steps[Math.floor(i / 3)];
+      r.configHash = `hash-${r.config.steps}`;
+    });
+    return { results, report: `r${day}.html` };
+  };
+  const trends = buildTrends([file(1, [6, 20]), file(2, [6, 20])]);
+  const step = trends.series.filter((s) => s.metric === "stepTimeMs");
+  assertEquals(step.map((s) => s.variant).sort(), ["steps 20", "steps 6"]);
+  assert(step.every((s) => s.points.length === 2), "each series gets one point per file");
+  assertEquals(trends.files[0].backend, "blas (OpenBLAS 0.3.21, 2 threads)");
+  assertEquals(trends.files.map((f) => f.time), [Date.UTC(2026, 10, 1), Date.UTC(2026, 10, 2)]);
+  const html = renderTrends(trends, "");
+  assert(!html.includes("[object Object]"));
+  assert(html.includes("tp-p2 (steps 6)") && html.includes("tp-p2 (steps 20)"), "two sections");
+  // Bytes never changed: one line, not a chart; measured metrics are never called "unchanged".
+  assert(/Unchanged across 2 files: bytes sent per rank per step 1000 B/.test(html), html);
+  assert(!/Unchanged across[^<]*step time/.test(html));
 });
 
 Deno.test("site index: links every report and the trends page, escaped", () => {

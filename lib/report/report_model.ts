@@ -399,6 +399,33 @@ export function findings(results: ResultsFile): Finding[] {
   return out.sort((a, b) => a.ranks - b.ranks || a.key.localeCompare(b.key));
 }
 
+/**
+ * The finding a site index shows for a results file: the one with the most ranks (p = 1 says
+ * nothing about parallelism), and among those the tightest step-time interval.
+ *
+ * @param results A results file.
+ * @returns Its headline finding, or undefined where no point with p > 1 ran both schemes.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fixtureResults } from "../testing/results_fixture.ts";
+ * import { headlineFinding } from "./report_model.ts";
+ * const results = fixtureResults([
+ *   { point: "tp-p1", ranks: 1 }, { point: "phantom-p1", mode: "phantom", ranks: 1 },
+ *   { point: "tp-p4", ranks: 4 }, { point: "phantom-p4", mode: "phantom", ranks: 4 },
+ * ]);
+ * assert.equal(headlineFinding(results)?.ranks, 4);
+ * ```
+ */
+export function headlineFinding(results: ResultsFile): Finding | undefined {
+  const width = (f: Finding) => {
+    const time = f.ratios.find((r) => r.metric === "stepTime" || r.metric === "latency");
+    return time?.ci ? time.ci[1] - time.ci[0] : Infinity;
+  };
+  return findings(results).filter((f) => f.ranks > 1)
+    .sort((a, b) => b.ranks - a.ranks || width(a) - width(b))[0];
+}
+
 function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
   const get = (m: string) => ratios.find((r) => r.metric === m);
   const x = (r: Ratio) => `${r.ratio!.toFixed(2)}x`;
