@@ -320,66 +320,42 @@ export function compareMetric(
   options: CompareOptions = {},
 ): Omit<MetricComparison, "point" | "configHash"> | null {
   const floor = options.noisePctFor?.[spec.key] ?? options.noisePct ?? 5;
-  const unit = { metric: spec.key, unit: spec.unit };
   const worse = (changePct: number) => spec.better === "lower" ? changePct > 0 : changePct < 0;
-  if (spec.kind === "exact") {
-    const [b, c] = [baseline[0][0], current[0][0]];
-    const changePct = percentChange(b, c);
-    const verdict: Verdict = changePct === 0
+  const judge = (changePct: number, band: number, significant: boolean): Verdict =>
+    changePct === 0 && spec.kind === "exact"
       ? "unchanged"
-      : Math.abs(changePct) <= floor
+      : Math.abs(changePct) <= band || !significant
       ? "noise"
       : worse(changePct)
       ? "regression"
       : "improvement";
-    return {
-      ...unit,
-      baseline: b,
-      current: c,
-      changePct,
-      runs: null,
-      interval: null,
-      bandPct: floor,
-      verdict,
-    };
+  const row = (
+    b: number,
+    c: number,
+    rest: Pick<MetricComparison, "runs" | "interval" | "bandPct">,
+  ) => {
+    const changePct = percentChange(b, c);
+    return { metric: spec.key, unit: spec.unit, baseline: b, current: c, changePct, ...rest };
+  };
+  if (spec.kind === "exact") {
+    const r = row(baseline[0][0], current[0][0], { runs: null, interval: null, bandPct: floor });
+    return { ...r, verdict: judge(r.changePct, floor, true) };
   }
   const [mb, mc] = [runMedians(baseline), runMedians(current)];
   if ([...mb, ...mc].every((x) => x === 0)) return null;
-  const [b, c] = [median(mb), median(mc)];
-  const changePct = percentChange(b, c);
   const runs = { baseline: spread(mb), current: spread(mc) };
   const minRepeats = options.minRepeats ?? 3;
   if (mb.length < minRepeats || mc.length < minRepeats) {
     return {
-      ...unit,
-      baseline: b,
-      current: c,
-      changePct,
-      runs,
-      interval: null,
-      bandPct: null,
+      ...row(median(mb), median(mc), { runs, interval: null, bandPct: null }),
       verdict: "too-few-repeats",
       note: `${mb.length} and ${mc.length} runs; a verdict needs ${minRepeats} a side`,
     };
   }
   const ci = hierarchicalBootstrapRatio(baseline, current, { alpha: options.alpha ?? 0.05 });
   const bandPct = Math.max(floor, repeatSpreadBandPct(mb, mc));
-  const significant = ci.low > 1 || ci.high < 1;
-  const verdict: Verdict = Math.abs(changePct) <= bandPct || !significant
-    ? "noise"
-    : worse(changePct)
-    ? "regression"
-    : "improvement";
-  return {
-    ...unit,
-    baseline: b,
-    current: c,
-    changePct,
-    runs,
-    interval: [ci.low, ci.high],
-    bandPct,
-    verdict,
-  };
+  const r = row(median(mb), median(mc), { runs, interval: [ci.low, ci.high], bandPct });
+  return { ...r, verdict: judge(r.changePct, bandPct, ci.low > 1 || ci.high < 1) };
 }
 
 function percentChange(b: number, c: number): number {
