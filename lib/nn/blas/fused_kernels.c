@@ -7,10 +7,18 @@
 #include <math.h>
 #include <stdint.h>
 
-/* Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/c1) / (sqrt(v/c2) + eps). */
+/*
+ * Adam: m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2; p -= lr (m/c1) / (sqrt(v/c2) + eps).
+ * The constants arrive in double and are derived in double, each rounded to float once: 1 - b2
+ * computed in float from a float b2 = 0.999 is 9.99987e-4, not 0.001, which made every step about
+ * 6e-6 too large (docs/phantom.md, "Optimizers").
+ */
 void pb_adam(float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
-             int64_t n, float lr, float b1, float b2, float eps, float c1, float c2) {
-  const float a1 = 1.0f - b1, a2 = 1.0f - b2, k1 = 1.0f / c1, k2 = 1.0f / c2;
+             int64_t n, double lr_d, double b1_d, double b2_d, double eps_d, double c1_d,
+             double c2_d) {
+  const float b1 = (float)b1_d, b2 = (float)b2_d, a1 = (float)(1.0 - b1_d),
+              a2 = (float)(1.0 - b2_d), k1 = (float)(1.0 / c1_d), k2 = (float)(1.0 / c2_d),
+              lr = (float)lr_d, eps = (float)eps_d;
   for (int64_t i = 0; i < n; i++) {
     const float gi = g[i];
     const float mi = b1 * m[i] + a1 * gi;

@@ -61,7 +61,10 @@ export const TYPESCRIPT_KERNELS: FusedKernels = {
   kind: "typescript",
   detail: "typescript loops",
   adam(p, g, m, v, lr, b1, b2, eps, c1, c2) {
-    const a1 = 1 - b1, a2 = 1 - b2, k1 = 1 / c1, k2 = 1 / c2;
+    // The constants as the C kernel has them: derived in double, each rounded to float once.
+    const f = Math.fround;
+    const a1 = f(1 - b1), a2 = f(1 - b2), k1 = f(1 / c1), k2 = f(1 / c2);
+    [lr, b1, b2, eps] = [f(lr), f(b1), f(b2), f(eps)];
     for (let i = 0; i < p.length; i++) {
       const gi = g[i];
       const mi = Math.fround(b1 * m[i] + a1 * gi);
@@ -125,12 +128,13 @@ const SYMBOLS = {
       "buffer",
       "buffer",
       "i64",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
-      "f32",
+      // Double: the kernel derives 1 - beta and 1 / c in double and rounds each once.
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
+      "f64",
     ],
     result: "void",
   },

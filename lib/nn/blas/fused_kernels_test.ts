@@ -82,7 +82,7 @@ systemTest([C_COMPILER], {
     const a = exercise(native);
     const b = exercise(TYPESCRIPT_KERNELS);
     for (const key of Object.keys(a) as (keyof typeof a)[]) {
-      assertAllClose(a[key], b[key], { atol: 1e-6, rtol: 1e-5 }, key);
+      assertAllClose(a[key], b[key], { atol: 1e-7, rtol: 1e-6 }, key);
     }
   },
 });
