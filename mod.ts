@@ -56,7 +56,6 @@ export * from "./lib/nats/nats_server.ts";
 export * from "./lib/nats/wire.ts";
 export * from "./lib/nats/nats_communicator.ts";
 // power: samplers and energy windows
-export * from "./lib/power/energy_method.ts";
 export * from "./lib/power/power_sampler.ts";
 export * from "./lib/power/energy_monitor.ts";
 export * from "./lib/power/open_sampler.ts";
@@ -82,6 +81,7 @@ export * from "./lib/results/schema.ts";
 export * from "./lib/results/results.ts";
 export * from "./lib/results/results_writer.ts";
 export * from "./lib/results/stats.ts";
+export * from "./lib/results/energy_method.ts";
 export * from "./lib/results/metrics.ts";
 export * from "./lib/results/describe_backend.ts";
 export * from "./lib/results/environment.ts";

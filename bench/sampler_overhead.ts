@@ -19,7 +19,7 @@ import { NoneSampler } from "../lib/power/none_sampler.ts";
 import { NvmlSampler } from "../lib/power/nvml_sampler.ts";
 import type { PowerSampler } from "../lib/power/power_sampler.ts";
 import { median } from "../lib/results/stats.ts";
-import { buildFakeNvml, useFakeNvmlScript } from "../lib/power/testing/fake_nvml.ts";
+import { buildFakeNvml, useFakeNvmlScript } from "../lib/power/fakes/fake_nvml.ts";
 import { processCpuMs } from "../lib/system/process.ts";
 import { trainRank } from "../lib/runtime/trainer.ts";
 import { createInProcessGroup } from "../lib/comm/in_process_communicator.ts";

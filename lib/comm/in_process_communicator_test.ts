@@ -1,6 +1,6 @@
 import { assertThrows } from "../testing/asserts.ts";
 import { createInProcessGroup } from "./in_process_communicator.ts";
-import { communicatorConformance } from "./communicator_conformance.ts";
+import { communicatorConformance } from "../testing/communicator_conformance.ts";
 
 Deno.test("in-process communicator passes the conformance suite", async (t) => {
   await communicatorConformance(

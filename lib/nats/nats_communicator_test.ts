@@ -1,5 +1,5 @@
 import { CollectiveError } from "../comm/communicator.ts";
-import { communicatorConformance } from "../comm/communicator_conformance.ts";
+import { communicatorConformance } from "../testing/communicator_conformance.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";

@@ -16,7 +16,7 @@
  */
 
 import { processCpuMs } from "../system/process.ts";
-import { type EnergyMethod, weakestMethod } from "./energy_method.ts";
+import { type EnergyMethod, weakestMethod } from "../results/energy_method.ts";
 import type { DeviceReading, PowerSampler } from "./power_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
 

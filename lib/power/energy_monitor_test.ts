@@ -1,7 +1,7 @@
 import { EnergyMonitor } from "./energy_monitor.ts";
 import { NoneSampler } from "./none_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
-import { FunctionSampler } from "./testing/function_sampler.ts";
+import { FunctionSampler } from "./fakes/function_sampler.ts";
 import { assert, assertEquals, assertRejects, assertThrows } from "../testing/asserts.ts";
 
 const now = () => performance.now();

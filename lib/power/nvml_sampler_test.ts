@@ -1,8 +1,8 @@
 import { EnergyMonitor } from "./energy_monitor.ts";
 import { NvmlSampler } from "./nvml_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
-import { buildFakeNvml, useFakeNvmlScript } from "./testing/fake_nvml.ts";
-import { samplerConformance } from "./testing/sampler_conformance.ts";
+import { buildFakeNvml, useFakeNvmlScript } from "./fakes/fake_nvml.ts";
+import { samplerConformance } from "../testing/sampler_conformance.ts";
 import { C_COMPILER, systemTest } from "../testing/system.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 

@@ -1,6 +1,6 @@
 import { ConfigError } from "../config/config_error.ts";
 import { openPowerSampler } from "./open_sampler.ts";
-import { writeFakeTools } from "./testing/fake_tools.ts";
+import { writeFakeTools } from "./fakes/fake_tools.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 const tools = await writeFakeTools();

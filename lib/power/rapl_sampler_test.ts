@@ -1,7 +1,7 @@
 import { EnergyMonitor } from "./energy_monitor.ts";
 import { TelemetryError } from "./power_sampler.ts";
 import { RaplSampler } from "./rapl_sampler.ts";
-import { samplerConformance } from "./testing/sampler_conformance.ts";
+import { samplerConformance } from "../testing/sampler_conformance.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 /**

@@ -1,8 +1,8 @@
 import { AmdSmiSampler, parseAmdSmi, parseRocmSmi } from "./amd_smi_sampler.ts";
 import { NvidiaSmiSampler } from "./nvidia_smi_sampler.ts";
 import { TelemetryError } from "./power_sampler.ts";
-import { writeFakeTools } from "./testing/fake_tools.ts";
-import { samplerConformance } from "./testing/sampler_conformance.ts";
+import { writeFakeTools } from "./fakes/fake_tools.ts";
+import { samplerConformance } from "../testing/sampler_conformance.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 
 const tools = await writeFakeTools();

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { ENERGY_METHODS } from "../power/energy_method.ts";
+import { ENERGY_METHODS } from "./energy_method.ts";
 import { type Infer, s, validate } from "./schema.ts";
 
 /** The schema version this code writes and reads. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { weakestMethod } from "../power/energy_method.ts";
+import { weakestMethod } from "../results/energy_method.ts";
 import type { EnergyMeasurement } from "../power/energy_monitor.ts";
 import type { EnergyResult } from "../results/results.ts";
 import { distribution } from "../results/stats.ts";

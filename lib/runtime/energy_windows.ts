@@ -9,7 +9,7 @@
  * @module
  */
 
-import { weakestMethod } from "../power/energy_method.ts";
+import { weakestMethod } from "../results/energy_method.ts";
 import type { EnergyMeasurement, EnergyMonitor, PowerModel } from "../power/energy_monitor.ts";
 import type { PowerDevice } from "../power/power_sampler.ts";
 

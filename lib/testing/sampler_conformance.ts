@@ -7,9 +7,9 @@
  * @module
  */
 
-import { EnergyMonitor } from "../energy_monitor.ts";
-import { type PowerSampler, TelemetryError } from "../power_sampler.ts";
-import { assert, assertEquals, assertRejects } from "../../testing/asserts.ts";
+import { EnergyMonitor } from "../power/energy_monitor.ts";
+import { type PowerSampler, TelemetryError } from "../power/power_sampler.ts";
+import { assert, assertEquals, assertRejects } from "./asserts.ts";
 
 /** What the backend under test should report. */
 export interface SamplerExpectation {

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { assert, assertEquals } from "../testing/asserts.ts";
-import { CollectiveError, type Communicator } from "./communicator.ts";
+import { assert, assertEquals } from "./asserts.ts";
+import { CollectiveError, type Communicator } from "../comm/communicator.ts";
 
 /** A group of communicators under test and how to release it. */
 export interface GroupUnderTest {
