@@ -12,6 +12,7 @@
 import * as tf from "@tensorflow/tfjs-core";
 import { explicitTranspose } from "./backend.ts";
 import { activeFusedKernels, tensorArray } from "./blas/blas_backend.ts";
+import { accelerations } from "./kernels.ts";
 
 /**
  * a^T b. On CPU backends it transposes whichever is smaller: a (r i elements), or b and the
@@ -142,8 +143,8 @@ export function reluDenseGrads(
   out: tf.Tensor2D,
   input: "none" | "direct" | "transposed",
 ): { dW: tf.Tensor2D; db: tf.Tensor1D; dInput?: tf.Tensor2D } {
-  if (tf.getBackend() === "webgpu" && maskedMatMul) {
-    const mm = maskedMatMul;
+  const mm = accelerations(tf.getBackend()).maskedMatMul;
+  if (mm) {
     return tf.tidy(() => {
       const dW = mm(x, dOut, out, "B", true, false);
       const db = tf.reshape(
@@ -171,19 +172,6 @@ export function reluDenseGrads(
       : undefined;
     return dInput ? { dW, db, dInput } : { dW, db };
   });
-}
-
-/** The masked GEMM of the webgpu kernels, once the webgpu backend loaded them. */
-let maskedMatMul: typeof import("./webgpu/gemm_kernels.ts").maskedMatMul | undefined;
-
-/**
- * Makes the webgpu backend's masked GEMM available to {@linkcode reluDenseGrads} (called when the
- * kernels are registered).
- *
- * @param fn The masked product.
- */
-export function useMaskedMatMul(fn: typeof maskedMatMul): void {
-  maskedMatMul = fn;
 }
 
 /**

@@ -15,6 +15,7 @@ import * as tf from "@tensorflow/tfjs-core";
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { type Cblas, type CblasInfo, openCblas } from "./cblas.ts";
 import { type FusedKernels, loadFusedKernels } from "./fused_kernels.ts";
+import type { MatMulArgs } from "../kernels.ts";
 
 /** The tfjs backend name. */
 export const BLAS_BACKEND = "blas";
@@ -117,24 +118,13 @@ export function tensorArray(t: tf.Tensor, writable = false): Float32Array | unde
   return values instanceof Float32Array ? values : undefined;
 }
 
-interface MatMulArgs {
-  inputs: {
-    a: tf.TensorInfo;
-    b: tf.TensorInfo;
-    bias?: tf.TensorInfo;
-    preluActivationWeights?: tf.TensorInfo;
-  };
-  backend: MathBackendCPU;
-  attrs: { transposeA: boolean; transposeB: boolean; activation?: string; leakyreluAlpha?: number };
-}
-
 function floats(backend: MathBackendCPU, t: tf.TensorInfo): Float32Array {
   const values = backend.readSync(t.dataId);
   return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
 }
 
 /** op(A) op(B) for every batch entry, broadcasting batch dimensions of size 1. */
-function batchMatMul({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo {
+function batchMatMul({ inputs, backend, attrs }: MatMulArgs<MathBackendCPU>): tf.TensorInfo {
   const { a, b } = inputs;
   const { transposeA, transposeB } = attrs;
   const [ra, rb] = [a.shape.length, b.shape.length];
@@ -175,7 +165,7 @@ function batchMatMul({ inputs, backend, attrs }: MatMulArgs): tf.TensorInfo {
 }
 
 /** Matrix product with bias and activation in one pass over the output. */
-function fusedMatMul(args: MatMulArgs): tf.TensorInfo {
+function fusedMatMul(args: MatMulArgs<MathBackendCPU>): tf.TensorInfo {
   const { inputs, backend, attrs } = args;
   const activation = attrs.activation ?? "linear";
   const supported = ["linear", "relu", "relu6", "leakyrelu", "sigmoid"];

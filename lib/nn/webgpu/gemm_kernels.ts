@@ -17,7 +17,7 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { WebGPUBackend, WebGPUProgram } from "@tensorflow/tfjs-backend-webgpu";
-import { useMaskedMatMul } from "../ops.ts";
+import { type MatMulArgs, registerAccelerations } from "../kernels.ts";
 import { chooseTile, gemmSource, type GemmVariant, TILES, variantKey } from "./gemm_wgsl.ts";
 
 /** What the kernel set is, for the results (backend flags). */
@@ -96,17 +96,6 @@ function runGemm(
   return backend.runWebGPUProgram(program, inputs, "float32", uniforms);
 }
 
-interface MatMulArgs {
-  inputs: {
-    a: tf.TensorInfo;
-    b: tf.TensorInfo;
-    bias?: tf.TensorInfo;
-    preluActivationWeights?: tf.TensorInfo;
-  };
-  attrs: { transposeA: boolean; transposeB: boolean; activation?: string; leakyreluAlpha?: number };
-  backend: WebGPUBackend;
-}
-
 /**
  * Registers the kernels on the webgpu backend (once; later calls return the same description).
  *
@@ -127,7 +116,7 @@ export function registerGemmKernels(): Record<string, string> {
         kernelName: "BatchMatMul",
         backendName: "webgpu",
         kernelFunc: (args) => {
-          const { inputs, attrs, backend } = args as unknown as MatMulArgs;
+          const { inputs, attrs, backend } = args as unknown as MatMulArgs<WebGPUBackend>;
           const out = runGemm(backend, inputs.a, inputs.b, {
             transA: attrs.transposeA,
             transB: attrs.transposeB,
@@ -141,7 +130,7 @@ export function registerGemmKernels(): Record<string, string> {
         kernelName: "_FusedMatMul",
         backendName: "webgpu",
         kernelFunc: (args) => {
-          const { inputs, attrs, backend } = args as unknown as MatMulArgs;
+          const { inputs, attrs, backend } = args as unknown as MatMulArgs<WebGPUBackend>;
           const activation = attrs.activation ?? "linear";
           const covered = !inputs.preluActivationWeights &&
             (activation === "linear" || activation === "relu");
@@ -162,7 +151,7 @@ export function registerGemmKernels(): Record<string, string> {
       console.warn = warn;
     }
   }
-  useMaskedMatMul(maskedMatMul);
+  registerAccelerations("webgpu", { maskedMatMul });
   return {
     gemm: GEMM_KERNELS,
     gemmTiles: Object.entries(TILES).map(([name, t]) =>
