@@ -35,7 +35,6 @@ export * from "./lib/nn/backend.ts";
 export * from "./lib/nn/ops.ts";
 export * from "./lib/nn/layer.ts";
 export * from "./lib/nn/dense_layer.ts";
-export * from "./lib/nn/output_layer.ts";
 export * from "./lib/nn/loss.ts";
 export * from "./lib/nn/init.ts";
 export * from "./lib/nn/rng.ts";
@@ -44,12 +43,13 @@ export * from "./lib/nn/optimizer.ts";
 // parallel: the two schemes under comparison
 export * from "./lib/parallel/tp_layer.ts";
 export * from "./lib/parallel/phantom_layer.ts";
+export * from "./lib/parallel/tensor_comm.ts";
+export * from "./lib/parallel/output_layer.ts";
 export * from "./lib/parallel/ffn.ts";
 // comm: the seam every transport implements
 export * from "./lib/comm/communicator.ts";
 export * from "./lib/comm/in_process_communicator.ts";
 export * from "./lib/comm/timed_communicator.ts";
-export * from "./lib/comm/tensor_comm.ts";
 // nats: one transport
 export * from "./lib/nats/connection.ts";
 export * from "./lib/nats/nats_server.ts";

@@ -12,7 +12,7 @@ import type { Communicator } from "../comm/communicator.ts";
 import { DenseLayer } from "../nn/dense_layer.ts";
 import { type HiddenWeights, initRankWeights, type Matrix, type RankWeights } from "../nn/init.ts";
 import type { Layer, PassMode } from "../nn/layer.ts";
-import { OutputLayer } from "../nn/output_layer.ts";
+import { OutputLayer } from "./output_layer.ts";
 import { PhantomLayer } from "./phantom_layer.ts";
 import { TpLayer } from "./tp_layer.ts";
 

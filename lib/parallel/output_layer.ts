@@ -9,9 +9,15 @@
 
 import * as tf from "@tensorflow/tfjs-core";
 import type { Communicator } from "../comm/communicator.ts";
-import { ActivationCache, type Backward, type Layer, type PassMode, toVariables } from "./layer.ts";
-import { columnSums, linear, matMulNT, matMulTN } from "./ops.ts";
-import { allReduceTensor } from "../comm/tensor_comm.ts";
+import {
+  ActivationCache,
+  type Backward,
+  type Layer,
+  type PassMode,
+  toVariables,
+} from "../nn/layer.ts";
+import { columnSums, linear, matMulNT, matMulTN } from "../nn/ops.ts";
+import { allReduceTensor } from "./tensor_comm.ts";
 
 /**
  * One rank's share of the output layer.
@@ -20,7 +26,7 @@ import { allReduceTensor } from "../comm/tensor_comm.ts";
  * ```ts
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
- * import { selectBackend } from "./backend.ts";
+ * import { selectBackend } from "../nn/backend.ts";
  * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { OutputLayer } from "./output_layer.ts";
  * await selectBackend("cpu");

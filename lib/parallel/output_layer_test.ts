@@ -1,5 +1,5 @@
 import { OutputLayer } from "./output_layer.ts";
-import { Rng } from "./rng.ts";
+import { Rng } from "../nn/rng.ts";
 import { assertAllClose, assertEquals } from "../testing/asserts.ts";
 import {
   colBlock,

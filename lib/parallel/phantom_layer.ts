@@ -34,7 +34,7 @@ import {
   reluDenseGrads,
   transpose2d,
 } from "../nn/ops.ts";
-import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
+import { allGatherColumns, reduceScatterRows } from "./tensor_comm.ts";
 
 /** Initial values of one rank's phantom layer (taken over by the layer). */
 export interface PhantomWeights {

@@ -6,7 +6,7 @@
  */
 
 import * as tf from "@tensorflow/tfjs-core";
-import type { CollectiveTag, Communicator } from "./communicator.ts";
+import type { CollectiveTag, Communicator } from "../comm/communicator.ts";
 
 /**
  * Gathers every rank's [rows, cols] block side by side: [rows, p cols] in rank order, or
@@ -23,7 +23,7 @@ import type { CollectiveTag, Communicator } from "./communicator.ts";
  * import assert from "node:assert/strict";
  * import * as tf from "@tensorflow/tfjs-core";
  * import { selectBackend } from "../nn/backend.ts";
- * import { createInProcessGroup } from "./in_process_communicator.ts";
+ * import { createInProcessGroup } from "../comm/in_process_communicator.ts";
  * import { allGatherColumns } from "./tensor_comm.ts";
  * await selectBackend("cpu");
  * const comms = createInProcessGroup(2);

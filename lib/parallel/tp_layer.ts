@@ -18,7 +18,7 @@ import {
   toVariables,
 } from "../nn/layer.ts";
 import { denseRelu, reluDenseGrads, transpose2d } from "../nn/ops.ts";
-import { allGatherColumns, reduceScatterRows } from "../comm/tensor_comm.ts";
+import { allGatherColumns, reduceScatterRows } from "./tensor_comm.ts";
 
 /**
  * One rank's share of a TP hidden layer.
