@@ -1,4 +1,4 @@
-// The numpy peer (bench/peers/numpy_peer.py): an independent implementation of the same training
+// The numpy peer (lib/runtime/numpy_peer.py): an independent implementation of the same training
 // path, fed the suite's own initial weights and batches. The suite's loss must equal the peer's
 // within float32 tolerance at every step: a check of the whole training path no one can tune to.
 import { validateTrainConfig } from "../lib/config/config.ts";

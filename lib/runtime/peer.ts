@@ -1,6 +1,6 @@
 /**
  * Peers: independent implementations of the same FFN training (today: numpy, in
- * bench/peers/numpy_peer.py) run on the same points. The suite writes a run's initial weights,
+ * lib/runtime/numpy_peer.py) run on the same points. The suite writes a run's initial weights,
  * batches and held-out set to a file (a JSON description and a float32 array file: no shared RNG
  * needed), the peer trains the same steps, and the run records the peer's loss curve and step
  * time beside the suite's, with the largest relative difference between the two loss curves.
@@ -44,7 +44,7 @@ export interface PeerOutput {
   stepMs: number[];
 }
 
-const SCRIPT = new URL("../../bench/peers/numpy_peer.py", import.meta.url).pathname;
+const SCRIPT = new URL("./numpy_peer.py", import.meta.url).pathname;
 
 /**
  * Checks that the numpy peer can run: python3 on PATH with numpy importable.
