@@ -9,10 +9,7 @@
  * @module
  */
 
-import type { CommStats } from "./communicator.ts";
-
-/** A collective operation. */
-export type CollectiveOp = "allGather" | "reduceScatter" | "allReduce" | "broadcast" | "barrier";
+import type { CollectiveOp, CommStats } from "./communicator.ts";
 
 /**
  * Adds arrays element-wise in the order given, rounding to float32 after each addition.

@@ -8,18 +8,14 @@
 
 import {
   CollectiveError,
+  type CollectiveOp,
   type CollectiveTag,
   type CommStats,
   type Communicator,
   describeTag,
   receiveBuffer,
 } from "./communicator.ts";
-import {
-  type CollectiveOp,
-  type CollectiveShape,
-  countCollective,
-  sumInRankOrder,
-} from "./accounting.ts";
+import { type CollectiveShape, countCollective, sumInRankOrder } from "./accounting.ts";
 
 /** Options of {@linkcode createInProcessGroup}. */
 export interface InProcessGroupOptions {
@@ -27,10 +23,8 @@ export interface InProcessGroupOptions {
   timeoutMs?: number;
 }
 
-type Op = CollectiveOp;
-
 interface Contribution {
-  op: Op;
+  op: CollectiveOp;
   tag: CollectiveTag | undefined;
   /** Blocks this rank contributes: 1 for most ops, p for reduceScatter, 0 for barrier. */
   arrays: Float32Array[];
@@ -266,7 +260,7 @@ class InProcessCommunicator implements Communicator {
   }
 
   #join(
-    op: Op,
+    op: CollectiveOp,
     arrays: Float32Array[],
     tag?: CollectiveTag,
     root = 0,

@@ -27,12 +27,11 @@
  * @module
  */
 
+import { COLLECTIVE_OPS, type CollectiveOp } from "../comm/communicator.ts";
 import { bytesPerElement, encode, type WireDtype } from "./wire.ts";
 
-/** The collective operations, as they appear in frames. */
-export const OPS = ["allGather", "reduceScatter", "allReduce", "broadcast", "barrier"] as const;
-/** A collective operation. */
-export type Op = typeof OPS[number];
+/** The collective operations, as they appear in frames (a frame carries the index). */
+export const OPS = COLLECTIVE_OPS;
 
 /** `to` of a section every rank takes. */
 export const EVERY_RANK = 0xffffffff;
@@ -97,7 +96,7 @@ export interface FrameHeader {
   /** The sending rank. */
   from: number;
   /** The collective. */
-  op: Op;
+  op: CollectiveOp;
   /** Element type of the data. */
   dtype: WireDtype;
 }

@@ -24,6 +24,7 @@ import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node"
 import { addInto, type CollectiveShape, countCollective } from "../comm/accounting.ts";
 import {
   CollectiveError,
+  type CollectiveOp,
   type CollectiveTag,
   type CommStats,
   type Communicator,
@@ -33,7 +34,6 @@ import {
 import { connectNats, type NatsConnectionOptions } from "./connection.ts";
 import {
   EVERY_RANK,
-  type Op,
   type Outgoing,
   packFrames,
   parseFrame,
@@ -323,7 +323,7 @@ export class NatsHost implements AsyncDisposable {
   async send(
     from: NatsCommunicator,
     seq: number,
-    op: Op,
+    op: CollectiveOp,
     step: number,
     blocks: Outgoing[],
   ): Promise<void> {
@@ -406,7 +406,7 @@ export class NatsHost implements AsyncDisposable {
 }
 
 interface Part {
-  op: Op;
+  op: CollectiveOp;
   step: number;
   elements: number;
   /** Whether `data` is the waiter's own destination (nothing to copy when taken). */
@@ -422,7 +422,7 @@ interface Part {
 }
 
 interface Waiter {
-  op: Op;
+  op: CollectiveOp;
   tag: CollectiveTag | undefined;
   /** The step this rank was at when it called. */
   step: number;
@@ -638,7 +638,13 @@ export class NatsCommunicator implements Communicator {
   }
 
   /** @internal A block from a rank of the same host (already rounded to the wire dtype). */
-  receiveLocal(seq: number, from: number, op: Op, step: number, values: Float32Array): void {
+  receiveLocal(
+    seq: number,
+    from: number,
+    op: CollectiveOp,
+    step: number,
+    values: Float32Array,
+  ): void {
     if (this.#closed) return;
     const call = this.#call(seq);
     if (call.parts.has(from)) {
@@ -662,7 +668,7 @@ export class NatsCommunicator implements Communicator {
 
   /** @internal A piece of a block that arrived over NATS. */
   receivePiece(
-    frame: { seq: number; from: number; op: Op; step: number; dtype: WireDtype },
+    frame: { seq: number; from: number; op: CollectiveOp; step: number; dtype: WireDtype },
     section: { elements: number; offset: number; count: number; bytes: Uint8Array },
     wireShare: number,
   ): void {
@@ -761,7 +767,7 @@ export class NatsCommunicator implements Communicator {
   }
 
   async #collective<T>(
-    op: Op,
+    op: CollectiveOp,
     tag: CollectiveTag | undefined,
     shape: Omit<CollectiveShape, "op" | "size" | "rank">,
     outgoing: Outgoing[],

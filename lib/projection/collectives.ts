@@ -18,10 +18,11 @@
  * @module
  */
 
+import type { CollectiveOp } from "../comm/communicator.ts";
 import type { HardwareProfile } from "./profile.ts";
 
-/** A collective of a step. */
-export type CollectiveOp = "allGather" | "reduceScatter" | "allReduce" | "barrier";
+/** A collective of a step (every collective but broadcast, which training never calls). */
+export type StepOp = Exclude<CollectiveOp, "broadcast">;
 
 /** The parts of a call's time, in s. */
 export interface CollectiveTime {
@@ -72,7 +73,7 @@ export const NATS_MESSAGE_BYTES = 256 * 1024;
  */
 export function collectiveTime(
   profile: HardwareProfile,
-  op: CollectiveOp,
+  op: StepOp,
   p: number,
   bytes: number,
 ): CollectiveTime {

@@ -14,12 +14,12 @@
 
 import type { TrainConfig } from "../config/config.ts";
 import { matmulShapes, predictCosts, predictMemory } from "../config/cost_model.ts";
-import { type CollectiveOp, collectiveTime, natsConnections } from "./collectives.ts";
+import { collectiveTime, natsConnections, type StepOp } from "./collectives.ts";
 import type { HardwareProfile } from "./profile.ts";
 
 /** A collective of a step, with its count. */
 export interface StepCollective {
-  op: CollectiveOp;
+  op: StepOp;
   /** S: the whole buffer in bytes. */
   bytes: number;
   count: number;
