@@ -133,9 +133,8 @@ async function main(args: string[]): Promise<number> {
   if (backend.fallback) console.log(`backend auto: wasm (${backend.fallback})`);
   const plan = planFromFlags(values, given, { backend: backend.name });
   const nats = values.nats ? natsConnectionFromValues(values.nats, values, "nats-") : undefined;
-  if (plan.sweep === "comm") return await runComm(values, nats);
   // Expanding validates every point before anything starts: a typo fails in a second.
-  let expansion = expandPlan({ ...plan, sweep: plan.sweep }, values);
+  let expansion = expandPlan(plan, values);
   const memoryCap = values["memory-cap"] ?? plan.sweep.memoryCap;
   if (plan.sweep.search === "memory-wall" && memoryCap !== undefined) {
     expansion = planMemoryWall(expansion, memoryCap);
@@ -386,23 +385,6 @@ async function report(resultsPath: string): Promise<void> {
       `warning: no report written (${(error as Error).message}); the results file is complete`,
     );
   }
-}
-
-async function runComm(values: Values, nats: NatsConnectionOptions | undefined): Promise<number> {
-  const args = ["run", "--allow-all", new URL("./comm.ts", import.meta.url).pathname];
-  if (values.quick) args.push("--ranks", "2,4", "--sizes", "1K,64K,1M");
-  if (values.nats) args.push("--nats", values.nats);
-  await Deno.mkdir(values.out, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, "-");
-  args.push("--json", join(values.out, `comm-${stamp}.json`));
-  // Credentials travel in the child's environment (PHANTOM_NATS_*), never on its command line.
-  const out = await new Deno.Command(Deno.execPath(), {
-    args,
-    env: nats ? natsConnectionEnv(nats) : {},
-    stdout: "inherit",
-    stderr: "inherit",
-  }).output();
-  return out.code;
 }
 
 if (import.meta.main) {

@@ -126,10 +126,7 @@ async function main(args: string[]): Promise<number> {
   }
   const profile = await loadProfile(values.profile);
   const plan = planFromFlags(values, given);
-  if (plan.sweep === "comm") {
-    throw new ConfigError("--sweep", "comm", "is the collective benchmark: nothing to project");
-  }
-  const expansion = expandPlan({ ...plan, sweep: plan.sweep }, { ...values, repeats: 1 });
+  const expansion = expandPlan(plan, { ...values, repeats: 1 });
   const curveFiles = values.curves ? await loadAll(values.curves.split(","), "--curves") : [];
   const curves = lossCurves(curveFiles);
   const options = { profile, curves };

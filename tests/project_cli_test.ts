@@ -118,7 +118,7 @@ Deno.test("project: bad input is one line naming the flag, exit 2", async () => 
         '--profile ("tpu") must be one of frontier-mi250x, dgx-h100 or a .json file',
       ],
       [["--calibrate"], "--calibrate (missing) needs RESULTS files"],
-      [["--sweep", "comm"], "nothing to project"],
+      [["--sweep", "comm"], "deno task bench:comm"],
     ] as const
   ) {
     const r = await runDeno([...PROJECT, ...args]);

@@ -55,14 +55,20 @@ function parseLearningRate(text: string, name: string): number {
   return value;
 }
 
-function parseSweepName(text: string, name: string): Sweep | "comm" {
-  if (text === "comm") return "comm";
+function parseSweepName(text: string, name: string): Sweep {
+  if (text === "comm") {
+    throw new ConfigError(
+      name,
+      text,
+      "is not a sweep: the collective benchmark runs with deno task bench:comm",
+    );
+  }
   if (SWEEPS[text]) return SWEEPS[text];
   if (!text.endsWith(".json")) {
     throw new ConfigError(
       name,
       text,
-      `must be one of ${[...Object.keys(SWEEPS), "comm"].join(", ")} or a .json file`,
+      `must be one of ${Object.keys(SWEEPS).join(", ")} or a .json file`,
     );
   }
   let body: string;
@@ -82,8 +88,8 @@ const POINT =
 export const SWEEP_FLAGS = {
   sweep: flag.custom(parseSweepName, "NAME|FILE")({
     group: SWEEP,
-    help: `a built-in sweep (${Object.keys(SWEEPS).join(", ")}), comm (the collective ` +
-      "benchmark), or a JSON sweep file",
+    help: `a built-in sweep (${Object.keys(SWEEPS).join(", ")}) or a JSON sweep file (the ` +
+      "collective benchmark is deno task bench:comm)",
     defaultHelp: "default",
   }),
   quick: flag.bool({ group: SWEEP, help: "the sweep's quick variant (fewer steps and points)" }),
@@ -153,8 +159,8 @@ export const POINT_FLAGS = ["mode", "ranks", "width", "phantom-width", "layers",
 
 /** What to run. */
 export interface SweepPlan {
-  /** The sweep (a generated `point` sweep for point flags), or the collective benchmark. */
-  sweep: Sweep | "comm";
+  /** The sweep (a generated `point` sweep for point flags). */
+  sweep: Sweep;
   /** Whether the points were requested explicitly with point flags. */
   single: boolean;
   /** Fields forced onto every point (e.g. the backend). */
@@ -179,7 +185,7 @@ export function planFromFlags(
   if (single && values.sweep) {
     throw new ConfigError(
       "--sweep",
-      given.has("sweep") ? values.sweep === "comm" ? "comm" : (values.sweep as Sweep).id : "",
+      given.has("sweep") ? values.sweep.id : "",
       "cannot be combined with point options (--mode, --ranks, ...)",
     );
   }
@@ -202,12 +208,10 @@ export function planFromFlags(
   if (values["input-width"] !== undefined) fields.inputWidth = values["input-width"];
   if (values["output-width"] !== undefined) fields.outputWidth = values["output-width"];
   let sweep = single ? pointSweep(values) : values.sweep ?? SWEEPS.default;
-  if (sweep !== "comm") {
-    if (values.warmup !== undefined) {
-      sweep = { ...sweep, warmup: values.warmup, quick: { ...sweep.quick, warmup: values.warmup } };
-    }
-    if (values.target) sweep = { ...sweep, target: values.target };
+  if (values.warmup !== undefined) {
+    sweep = { ...sweep, warmup: values.warmup, quick: { ...sweep.quick, warmup: values.warmup } };
   }
+  if (values.target) sweep = { ...sweep, target: values.target };
   return { sweep, single, overrides: fields };
 }
 

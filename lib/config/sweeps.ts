@@ -183,7 +183,7 @@ export const defaultSweep: Sweep = {
   quick: { base: { steps: 12, task: { evalEvery: 3 } }, warmup: 2 },
 };
 
-/** Sweeps by name. `comm` is the collective benchmark (bench/comm.ts), run by name too. */
+/** Sweeps by name (the collective benchmark is not a sweep: `deno task bench:comm`). */
 export const SWEEPS: Record<string, Sweep> = {
   scaling,
   width,
