@@ -6,7 +6,8 @@ import { runTask } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, systemTest } from "../lib/testing/system.ts";
 
 systemTest([NATS_SERVER], {
-  name: "bench:comm measures every collective and the raw fan-out, checks the data, writes a comm file",
+  name:
+    "bench:comm measures every collective and the raw fan-out, checks the data, writes a comm file",
   fn: async () => {
     const json = `${await Deno.makeTempDir()}/comm.json`;
     const r = await runTask("bench:comm", [
