@@ -15,7 +15,7 @@ import { basename, join } from "node:path";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { renderSiteIndex, type SiteEntry } from "../lib/report/report_html.ts";
-import { headlineFinding } from "../lib/report/report_model.ts";
+import { headlineFinding } from "../lib/report/findings.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import {
   chartJsSource,

@@ -1,5 +1,5 @@
 /**
- * Publication figures without a browser: the report's charts (lib/report/report_model.ts, plain
+ * Publication figures without a browser: the report's charts (lib/report/findings.ts, plain
  * Chart.js configurations) drawn by Chart.js on `@napi-rs/canvas` (Skia, shipped as an npm
  * binary), as PNG at print resolution (3x: 2700 x 1620 px for a 900 x 540 figure, 300 dpi at 9
  * inches) and as SVG (text kept as text, for editing), with the same font and colorblind-safe
@@ -9,7 +9,7 @@
  * @module
  */
 
-import { type ChartSpec, FONT_FAMILY } from "./report_model.ts";
+import { type ChartSpec, FONT_FAMILY } from "./charts.ts";
 
 /** Draws charts. */
 export interface FigureRenderer {

@@ -1,12 +1,12 @@
 /**
- * Tables for papers: the report's tables (lib/report/report_model.ts) as LaTeX `booktabs`
+ * Tables for papers: the report's tables (lib/report/findings.ts) as LaTeX `booktabs`
  * tables (\toprule, \midrule, \bottomrule; numbers right-aligned), with every special character
  * of the text escaped so any id or error message typesets as written.
  *
  * @module
  */
 
-import type { Table } from "./report_model.ts";
+import type { Table } from "./table.ts";
 
 const SPECIAL: Record<string, string> = {
   "\\": "\\textbackslash{}",

@@ -1,7 +1,7 @@
 /**
  * The HTML report: one self-contained page (Chart.js inlined, data embedded as JSON, a content
  * security policy that forbids every request) that opens with the headline (phantom against TP
- * at every matching point, lib/report/report_model.ts), then the tables and figures, then
+ * at every matching point, lib/report/findings.ts), then the tables and figures, then
  * provenance. Sections and charts with nothing to show are left out with a one-line reason. Every
  * chart downloads as PNG (drawn in the page) and SVG (drawn at report time by lib/report/figures.ts,
  * where it is available), every table as CSV. Readable on a phone and in print. Every text taken
@@ -11,24 +11,21 @@
  */
 
 import type { ResultsFile } from "../results/results.ts";
+import { type ChartSpec, FONT_FAMILY, reportCharts } from "./charts.ts";
+import { findings, sharingNote } from "./findings.ts";
+import type { Table } from "./table.ts";
 import {
-  type ChartSpec,
   energyTable,
   failuresTable,
-  findings,
-  FONT_FAMILY,
   inferenceTable,
   kSearchTable,
   memoryTable,
   paperClaimTable,
   projectionTable,
-  reportCharts,
   runsTable,
-  sharingNote,
   summaryTable,
-  type Table,
   targetTable,
-} from "./report_model.ts";
+} from "./tables.ts";
 
 /**
  * Escapes text for HTML content and attribute values.

@@ -1,13 +1,8 @@
 import { escapeHtml, renderReport, renderSiteIndex } from "./report_html.ts";
-import {
-  bootstrapRatio,
-  findings,
-  reportCharts,
-  runsTable,
-  sharingNote,
-  summaryTable,
-  tableCsv,
-} from "./report_model.ts";
+import { reportCharts } from "./charts.ts";
+import { bootstrapRatio, findings, sharingNote } from "./findings.ts";
+import { tableCsv } from "./table.ts";
+import { runsTable, summaryTable } from "./tables.ts";
 import { escapeLatex, tableLatex } from "./latex.ts";
 import { buildTrends, renderTrends } from "./trends.ts";
 import { fixtureResults, repeated } from "../testing/results_fixture.ts";

@@ -19,7 +19,8 @@ import { compareMetric, type CompareOptions, samplesOf, type Verdict } from "./c
 import { runMedians } from "./repeat_stats.ts";
 import { setupChanges } from "./setup_changes.ts";
 import { CSP, escapeHtml, scriptJson, STYLE } from "./report_html.ts";
-import { fmt, FONT_FAMILY, PALETTE } from "./report_model.ts";
+import { FONT_FAMILY, PALETTE } from "./charts.ts";
+import { fmt } from "./table.ts";
 
 /** A trend point's verdict: compare's, or "first" for a configuration's first file. */
 export type TrendVerdict = "first" | Verdict;

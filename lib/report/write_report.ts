@@ -11,7 +11,9 @@ import { loadResults, type ResultsFile } from "../results/results.ts";
 import { chartSvgs, loadFigureRenderer } from "./figures.ts";
 import { tableLatex } from "./latex.ts";
 import { renderReport } from "./report_html.ts";
-import { findings, reportCharts, runsTable, summaryTable } from "./report_model.ts";
+import { reportCharts } from "./charts.ts";
+import { findings } from "./findings.ts";
+import { runsTable, summaryTable } from "./tables.ts";
 
 /**
  * The Chart.js UMD build shipped in node_modules (npm package chart.js).
