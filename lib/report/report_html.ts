@@ -13,7 +13,7 @@
 import type { ResultsFile } from "../results/results.ts";
 import { type ChartSpec, FONT_FAMILY, reportCharts } from "./charts.ts";
 import { findings, sharingNote } from "./findings.ts";
-import type { Table } from "./table.ts";
+import { type Table, tableCsv } from "./table.ts";
 import {
   energyTable,
   failuresTable,
@@ -124,7 +124,12 @@ export function tableHtml(table: Table): string {
     escapeHtml(table.caption)
   } <button data-csv="${
     escapeHtml(table.id)
-  }">CSV</button></caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>`;
+  }">CSV</button></caption><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table></div>` +
+    // The download is the table's CSV as lib/report/table.ts writes it (full precision), not
+    // text scraped from the page.
+    `<script type="application/json" id="csv-${escapeHtml(table.id)}">${
+      scriptJson(tableCsv(table))
+    }</script>`;
 }
 
 function provenance(results: ResultsFile): Table {
@@ -390,26 +395,13 @@ const CLIENT = `
     try { charts[id] = new Chart(document.getElementById(id), configs[id]); drawn++; }
     catch (e) { errors.push(id + ": " + e); }
   });
-  function csv(table) {
-    var rows = [];
-    table.querySelectorAll("tr").forEach(function (tr) {
-      var cells = [];
-      tr.querySelectorAll("th,td").forEach(function (c) {
-        var t = c.textContent.trim();
-        cells.push(/[",\\r\\n]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t);
-      });
-      rows.push(cells.join(","));
-    });
-    return rows.join("\\r\\n") + "\\r\\n";
-  }
   document.addEventListener("click", function (e) {
     var b = e.target.closest("button"); if (!b) return;
     if (b.dataset.png) save(b.dataset.png + ".png", dataUrlBlob(charts[b.dataset.png].toBase64Image("image/png", 1)));
     if (b.dataset.svg) save(b.dataset.svg + ".svg", new Blob([svgs[b.dataset.svg]], { type: "image/svg+xml" }));
     if (b.dataset.csv) {
-      var t = document.getElementById(b.dataset.csv).cloneNode(true);
-      var cap = t.querySelector("caption"); if (cap) cap.remove();
-      save(b.dataset.csv + ".csv", new Blob([csv(t)], { type: "text/csv" }));
+      var text = JSON.parse(document.getElementById("csv-" + b.dataset.csv).textContent);
+      save(b.dataset.csv + ".csv", new Blob([text], { type: "text/csv" }));
     }
   });
   if (selftest) document.querySelectorAll("button").forEach(function (b) { b.click(); });

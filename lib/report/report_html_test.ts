@@ -129,7 +129,13 @@ Deno.test("CSV and LaTeX: quoting, escaping, balanced environments", () => {
   const results = evilResults();
   const csv = tableCsv(runsTable(results));
   assert(csv.split("\r\n")[0].startsWith("run,mode,p,n,k,b,step time (ms)"));
-  assert(csv.includes('"boom <script>document.title=""pwned""</script>"') || csv.includes("boom"));
+  assert(csv.includes('"failed: boom <script>document.title=""pwned""</script>"'), csv);
+  // The page's download is this CSV, embedded as data (full precision), not the shown text.
+  const html = renderReport(results, "");
+  const embedded = html.match(/<script type="application\/json" id="csv-runs">(.*?)<\/script>/)!;
+  assertEquals(JSON.parse(embedded[1]), csv);
+  const step = String(results.runs[0].metrics!.stepTimeMs.median);
+  assert(step.length > 6 && csv.includes(step), `full precision ${step}`);
   const tex = tableLatex(runsTable(results));
   for (const env of ["table", "tabular"]) {
     assertEquals(tex.split(`\\begin{${env}}`).length, tex.split(`\\end{${env}}`).length, env);
