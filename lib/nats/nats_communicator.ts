@@ -42,7 +42,8 @@ import {
   type RunSubjects,
   runSubjects,
 } from "./frame.ts";
-import { bytesPerElement, decodeInto, roundToWire, type WireDtype } from "./wire.ts";
+import { bytesPerElement, roundToWire, type WireDtype } from "./wire.ts";
+import { CallLedger, type PieceFrame, type PieceSection, type Waiter } from "./call_ledger.ts";
 
 /** Options of a {@linkcode NatsHost}. */
 export interface NatsHostOptions {
@@ -405,47 +406,6 @@ export class NatsHost implements AsyncDisposable {
   }
 }
 
-interface Part {
-  op: CollectiveOp;
-  step: number;
-  elements: number;
-  /** Whether `data` is the waiter's own destination (nothing to copy when taken). */
-  direct?: boolean;
-  /** Elements received so far (pieces arrive in order). */
-  received: number;
-  /** The block (allocated at its first piece), until consumed. */
-  data?: Float32Array;
-  /** Whether it came in memory from a rank of the same host. */
-  local: boolean;
-  /** Whether the waiter has taken it. */
-  consumed: boolean;
-}
-
-interface Waiter {
-  op: CollectiveOp;
-  tag: CollectiveTag | undefined;
-  /** The step this rank was at when it called. */
-  step: number;
-  expectFrom: number[];
-  expect: Set<number>;
-  /** Where a sender's block may be decoded directly (the result's own slot), if anywhere. */
-  dest?: (from: number) => Float32Array | undefined;
-  /** Elements expected from a sender, or undefined when any length is accepted (broadcast). */
-  elements: (from: number) => number | undefined;
-  /** Takes a complete, checked block (`direct`: it was decoded into `dest(from)`). */
-  take: (from: number, data: Float32Array, direct: boolean) => void;
-  /** Whether every block has been taken and the result is ready. */
-  ready: () => boolean;
-  done: () => void;
-  fail: (error: Error) => void;
-}
-
-interface Call {
-  parts: Map<number, Part>;
-  waiter?: Waiter;
-  error?: Error;
-}
-
 /**
  * One rank's communicator, carried by a {@linkcode NatsHost}.
  */
@@ -455,9 +415,8 @@ export class NatsCommunicator implements Communicator {
   readonly bytesPerElement: number;
   readonly dtype: WireDtype;
   #host: NatsHost;
-  #seq = 0;
   #step = -1;
-  #calls = new Map<number, Call>();
+  #ledger: CallLedger;
   #stats: NatsCommStats = {
     bytesSent: 0,
     bytesReceived: 0,
@@ -479,6 +438,7 @@ export class NatsCommunicator implements Communicator {
     this.size = host.size;
     this.dtype = host.dtype;
     this.bytesPerElement = bytesPerElement(host.dtype);
+    this.#ledger = new CallLedger(rank, this.bytesPerElement, this.#stats);
   }
 
   /** The run id. */
@@ -614,8 +574,7 @@ export class NatsCommunicator implements Communicator {
   /** Fails every pending collective (host closing). */
   fail(error: Error): void {
     this.#closed = true;
-    for (const call of this.#calls.values()) call.waiter?.fail(error);
-    this.#calls.clear();
+    this.#ledger.close(error);
   }
 
   /** @internal Counts a published message (called by the host). */
@@ -626,18 +585,10 @@ export class NatsCommunicator implements Communicator {
 
   /** @internal A refused message, attributed to a call where its header could be read. */
   protocolError(error: CollectiveError, seq?: number): void {
-    if (this.#closed) return;
-    const targets = seq !== undefined && (seq >= this.#seq || this.#calls.has(seq))
-      ? [seq]
-      : [...this.#calls.keys()]; // nowhere to attribute it: fail every pending collective
-    for (const s of targets) {
-      const call = this.#call(s);
-      call.error ??= error;
-      this.#settle(s, call);
-    }
+    this.#ledger.protocolError(error, seq);
   }
 
-  /** @internal A block from a rank of the same host (already rounded to the wire dtype). */
+  /** @internal A block from a rank of the same connection (already rounded to the wire dtype). */
   receiveLocal(
     seq: number,
     from: number,
@@ -645,99 +596,16 @@ export class NatsCommunicator implements Communicator {
     step: number,
     values: Float32Array,
   ): void {
-    if (this.#closed) return;
-    const call = this.#call(seq);
-    if (call.parts.has(from)) {
-      return this.protocolError(
-        new CollectiveError(`Duplicate block from rank ${from} in call ${seq}`),
-        seq,
-      );
-    }
-    // The sender may reuse its buffer as soon as its call returns: keep a copy.
-    call.parts.set(from, {
-      op,
-      step,
-      elements: values.length,
-      received: values.length,
-      data: values.slice(),
-      local: true,
-      consumed: false,
-    });
-    this.#settle(seq, call, from);
+    this.#ledger.receiveLocal(seq, from, op, step, values);
   }
 
   /** @internal A piece of a block that arrived over NATS. */
-  receivePiece(
-    frame: { seq: number; from: number; op: CollectiveOp; step: number; dtype: WireDtype },
-    section: { elements: number; offset: number; count: number; bytes: Uint8Array },
-    wireShare: number,
-  ): void {
-    if (this.#closed) return;
-    const { seq, from } = frame;
-    if (seq < this.#seq && !this.#calls.has(seq)) {
-      return this.protocolError(
-        new CollectiveError(
-          `Rejected message for call ${seq} from rank ${from} on rank ${this.rank}: the call is already over`,
-        ),
-      );
-    }
-    const call = this.#call(seq);
-    let part = call.parts.get(from);
-    if (!part) {
-      if (section.offset !== 0) {
-        return this.protocolError(
-          new CollectiveError(
-            `Rejected piece from rank ${from} in call ${seq}: it starts at element ${section.offset}, not 0`,
-          ),
-          seq,
-        );
-      }
-      part = {
-        op: frame.op,
-        step: frame.step,
-        elements: section.elements,
-        received: 0,
-        local: false,
-        consumed: false,
-      };
-      call.parts.set(from, part);
-      const w = call.waiter;
-      if (w) {
-        const problem = this.#mismatch(seq, w, from, part);
-        if (problem) return this.#fail(seq, w, problem);
-        const dest = w.dest?.(from);
-        if (dest && dest.length === part.elements) [part.data, part.direct] = [dest, true];
-      }
-    } else if (
-      part.local || part.op !== frame.op || part.step !== frame.step ||
-      part.elements !== section.elements ||
-      section.offset !== part.received
-    ) {
-      return this.protocolError(
-        new CollectiveError(
-          `Rejected piece from rank ${from} in call ${seq}: inconsistent with the pieces before it, or a duplicate`,
-        ),
-        seq,
-      );
-    }
-    part.data ??= new Float32Array(part.elements);
-    decodeInto(section.bytes, frame.dtype, part.data, section.offset);
-    part.received += section.count;
-    this.#stats.wireBytesReceived += wireShare;
-    if (part.received === part.elements) this.#settle(seq, call, from);
+  receivePiece(frame: PieceFrame, section: PieceSection, wireShare: number): void {
+    this.#ledger.receivePiece(frame, section, wireShare);
   }
 
   #others(): number[] {
     return [...Array(this.size).keys()].filter((r) => r !== this.rank);
-  }
-
-  #call(seq: number): Call {
-    let call = this.#calls.get(seq);
-    if (!call) {
-      call = { parts: new Map() };
-      this.#calls.set(seq, call);
-    }
-    return call;
   }
 
   /**
@@ -775,18 +643,13 @@ export class NatsCommunicator implements Communicator {
     finalShape?: (result: T & Float32Array) => Omit<CollectiveShape, "op" | "size" | "rank">,
   ): Promise<T> {
     if (this.#closed) throw new CollectiveError(`Communicator of rank ${this.rank} is closed`);
-    const seq = this.#seq++;
+    const seq = this.#ledger.begin(); // messages for it may arrive while the send waits
     const step = this.#step;
-    this.#call(seq); // messages for it may arrive while the send waits for the server
     if (this.size > 1) await this.#host.send(this, seq, op, step, outgoing);
     return await new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
-        const call = this.#calls.get(seq);
-        const missing = spec.expectFrom.filter((r) => {
-          const part = call?.parts.get(r);
-          return !part || part.received < part.elements;
-        });
-        this.#calls.delete(seq);
+        const missing = this.#ledger.missing(seq, spec.expectFrom);
+        this.#ledger.drop(seq);
         reject(
           new CollectiveError(
             `Collective ${op} ${describeTag(tag)} (call ${seq}, step ${step}) timed out after ` +
@@ -796,8 +659,7 @@ export class NatsCommunicator implements Communicator {
           ),
         );
       }, this.#host.timeoutMs);
-      const call = this.#call(seq);
-      call.waiter = {
+      this.#ledger.wait(seq, {
         op,
         tag,
         step,
@@ -826,68 +688,8 @@ export class NatsCommunicator implements Communicator {
           clearTimeout(timer);
           reject(error);
         },
-      };
-      this.#settle(seq, call);
+      });
     });
-  }
-
-  /**
-   * Checks and takes the complete blocks of a call whose waiter is registered (only `from`'s when
-   * given: the block that just completed), and finishes the call when every block is in.
-   */
-  #settle(seq: number, call: Call, from?: number): void {
-    const w = call.waiter;
-    if (!w) return;
-    if (call.error) return this.#fail(seq, w, call.error);
-    const parts: Iterable<[number, Part]> = from === undefined
-      ? call.parts
-      : [[from, call.parts.get(from)!]];
-    for (const [sender, part] of parts) {
-      if (part.consumed) continue;
-      const problem = this.#mismatch(seq, w, sender, part);
-      if (problem) return this.#fail(seq, w, problem);
-      if (part.received < part.elements) continue;
-      part.consumed = true;
-      if (part.local) this.#stats.localBytesReceived += part.elements * this.bytesPerElement;
-      w.take(sender, part.data ?? new Float32Array(0), part.direct === true);
-      part.data = undefined; // the waiter holds what it needs
-    }
-    if (w.ready()) {
-      this.#calls.delete(seq);
-      w.done();
-    }
-  }
-
-  /** Why a block does not fit the collective this rank called, or undefined. */
-  #mismatch(seq: number, w: Waiter, from: number, part: Part): CollectiveError | undefined {
-    const expected = w.elements(from);
-    const fits = w.expect.has(from) && part.op === w.op && part.step === w.step &&
-      (expected === undefined || part.elements === expected);
-    if (fits) return undefined;
-    const where = `${w.op} ${describeTag(w.tag)} (call ${seq})`;
-    if (!w.expect.has(from)) {
-      return new CollectiveError(
-        `Collective ${where}: rank ${from} sent a block, but rank ${this.rank} expects none from it`,
-      );
-    }
-    if (part.op !== w.op) {
-      return new CollectiveError(
-        `Collective mismatch in ${where}: rank ${from} called ${part.op} but rank ${this.rank} called ${w.op}`,
-      );
-    }
-    if (part.step !== w.step) {
-      return new CollectiveError(
-        `Collective mismatch in ${where}: rank ${from} is at step ${part.step} but rank ${this.rank} at step ${w.step}`,
-      );
-    }
-    return new CollectiveError(
-      `Collective mismatch in ${where}: length ${part.elements} from rank ${from} but ${expected} on rank ${this.rank}`,
-    );
-  }
-
-  #fail(seq: number, w: Waiter, error: Error): void {
-    this.#calls.delete(seq);
-    w.fail(error);
   }
 }
 
