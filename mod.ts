@@ -55,6 +55,10 @@ export * from "./lib/nats/connection.ts";
 export * from "./lib/nats/nats_server.ts";
 export * from "./lib/nats/wire.ts";
 export * from "./lib/nats/nats_communicator.ts";
+export * from "./lib/nats/rank_connection.ts";
+export * from "./lib/nats/nats_group.ts";
+export * from "./lib/nats/call_ledger.ts";
+export * from "./lib/nats/collective_bench.ts";
 // power: samplers and energy windows
 export * from "./lib/power/power_sampler.ts";
 export * from "./lib/power/energy_monitor.ts";

@@ -41,7 +41,7 @@ const FLAGS = {
   }),
   ...natsAuthFlags("nats-"),
   ops: flag.listOf(BENCH_OPS)({ default: [...BENCH_OPS], help: "collectives to measure" }),
-  "ranks-per-host": flag.int({
+  "ranks-per-connection": flag.int({
     default: 1,
     help: "ranks sharing one NATS connection (they exchange in memory; 1: every block crosses " +
       "the server, as between processes)",
@@ -102,7 +102,7 @@ async function main(args: string[]): Promise<number> {
   try {
     console.log(`NATS ${url} (${server?.version ?? "external server"})`);
     console.log(
-      `ranks per connection: ${values["ranks-per-host"]} (wire: bytes rank 0's connection ` +
+      `ranks per connection: ${values["ranks-per-connection"]} (wire: bytes rank 0's connection ` +
         "received per call, its share; local: payload it got in memory)",
     );
     console.log(
@@ -112,7 +112,7 @@ async function main(args: string[]): Promise<number> {
       ranks: values.ranks,
       sizes: values.sizes,
       ops: values.ops,
-      ranksPerHost: values["ranks-per-host"],
+      ranksPerConnection: values["ranks-per-connection"],
       maxMessage: values["max-message"],
       raw: values.raw === "yes",
       maxTrafficBytes: values["max-traffic-mib"] * 1024 * 1024,
@@ -139,10 +139,12 @@ async function main(args: string[]): Promise<number> {
 
 function printSummary(rows: CommRow[], fits: CommFit[]): void {
   console.log("\nalpha-beta fits, t = alpha + S / B:");
-  console.log("op               p  per host  alpha us  alpha/msg us  busbw GB/s    r2");
+  console.log("op               p  per conn  alpha us  alpha/msg us  busbw GB/s    r2");
   for (const f of fits) {
     console.log(
-      `${f.op.padEnd(14)}${String(f.ranks).padStart(4)}${String(f.ranksPerHost).padStart(10)}` +
+      `${f.op.padEnd(14)}${String(f.ranks).padStart(4)}${
+        String(f.ranksPerConnection).padStart(10)
+      }` +
         `${f.alphaUs.toFixed(0).padStart(10)}${f.alphaPerMessageUs.toFixed(1).padStart(14)}` +
         `${f.busbwGBs.toFixed(3).padStart(12)}${f.r2.toFixed(3).padStart(6)}`,
     );

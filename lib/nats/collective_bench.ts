@@ -5,7 +5,7 @@
  * connections publishing S/p once each, no protocol of ours) as the transport's ceiling; per
  * (operation, p) an alpha-beta fit t = alpha + S / B over the sizes; and each measurement's peak
  * resident memory next to the bytes the ranks must hold. All ranks run in this process,
- * `ranksPerHost` to a connection (1: every block crosses the server, as between processes).
+ * `ranksPerConnection` to a connection (1: every block crosses the server, as between processes).
  *
  * Size S is the whole buffer as nccl-tests counts it: allGather gathers S (S/p per rank),
  * reduceScatter reduces S (S/p per rank out), allReduce reduces S. algbw = S / time;
@@ -16,11 +16,9 @@
  */
 
 import { connectNats, type NatsConnectionOptions } from "./connection.ts";
-import {
-  connectNatsGroup,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  type NatsCommunicator,
-} from "./nats_communicator.ts";
+import type { NatsCommunicator } from "./nats_communicator.ts";
+import { connectNatsGroup } from "./nats_group.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES } from "./rank_connection.ts";
 import { fitAlphaBeta } from "../comm/alpha_beta.ts";
 import type { CommFit, CommOp, CommRow } from "../results/comm_results.ts";
 import { median } from "../results/stats.ts";
@@ -107,7 +105,7 @@ async function once(
  * @param comms The group, one communicator per rank.
  * @param bytes S.
  * @param budgetMs Time to spend.
- * @param ranksPerHost Ranks per connection (recorded).
+ * @param ranksPerConnection Ranks per connection (recorded).
  * @returns The row.
  */
 export async function measureCollective(
@@ -115,7 +113,7 @@ export async function measureCollective(
   comms: NatsCommunicator[],
   bytes: number,
   budgetMs: number,
-  ranksPerHost: number,
+  ranksPerConnection: number,
 ): Promise<CommRow> {
   const p = comms.length;
   const elements = Math.max(p, Math.floor(bytes / 4 / p) * p);
@@ -140,7 +138,7 @@ export async function measureCollective(
   return {
     op,
     ranks: p,
-    ranksPerHost,
+    ranksPerConnection,
     bytes: size,
     timeMs,
     algbwGBs: algbw,
@@ -216,7 +214,7 @@ export async function measureRawFanout(
   return {
     op: "raw-fanout",
     ranks: p,
-    ranksPerHost: 1,
+    ranksPerConnection: 1,
     bytes: size,
     timeMs,
     algbwGBs: algbw,
@@ -240,17 +238,17 @@ export async function measureRawFanout(
 export function fitRows(rows: CommRow[]): CommFit[] {
   const groups = new Map<string, CommRow[]>();
   for (const r of rows) {
-    const key = `${r.op}|${r.ranks}|${r.ranksPerHost}`;
+    const key = `${r.op}|${r.ranks}|${r.ranksPerConnection}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   return [...groups.values()].filter((g) => new Set(g.map((r) => r.bytes)).size >= 2).map((g) => {
     const fit = fitAlphaBeta(g);
-    const { op, ranks, ranksPerHost } = g[0];
+    const { op, ranks, ranksPerConnection } = g[0];
     const factor = op === "allReduce" ? (2 * (ranks - 1)) / ranks : (ranks - 1) / ranks;
     return {
       op,
       ranks,
-      ranksPerHost,
+      ranksPerConnection,
       ...fit,
       alphaPerMessageUs: fit.alphaUs / Math.max(1, ranks - 1),
       busbwGBs: fit.algbwGBs * factor,
@@ -267,7 +265,7 @@ export interface CollectiveBenchOptions {
   /** The collectives. @default BENCH_OPS */
   ops?: readonly CommOp[];
   /** Ranks sharing one connection. @default 1 */
-  ranksPerHost?: number;
+  ranksPerConnection?: number;
   /** Largest NATS message, in bytes. */
   maxMessage?: number;
   /** Also measure the raw fan-out ceiling. @default true */
@@ -292,7 +290,7 @@ export async function runCollectiveBench(
   onRow: (row: CommRow) => void = () => {},
 ): Promise<{ rows: CommRow[]; fits: CommFit[] }> {
   const rows: CommRow[] = [];
-  const ranksPerHost = options.ranksPerHost ?? 1;
+  const ranksPerConnection = options.ranksPerConnection ?? 1;
   const push = (r: CommRow) => {
     rows.push(r);
     onRow(r);
@@ -305,7 +303,7 @@ export async function runCollectiveBench(
     await using group = await connectNatsGroup(connection, p, {
       runId: `comm-${p}-${Date.now()}`,
       timeoutMs: 120_000,
-      ranksPerHost,
+      ranksPerConnection,
       maxMessageBytes: options.maxMessage,
     });
     for (const op of options.ops ?? BENCH_OPS) {
@@ -313,7 +311,7 @@ export async function runCollectiveBench(
         // Traffic through this one host per call: every rank receives (p-1)/p of S, or p-1 S for allReduce.
         const traffic = op === "allReduce" ? p * (p - 1) * size : (p - 1) * size;
         if (traffic > options.maxTrafficBytes) continue;
-        push(await measureCollective(op, group.comms, size, options.budgetMs, ranksPerHost));
+        push(await measureCollective(op, group.comms, size, options.budgetMs, ranksPerConnection));
       }
     }
   }

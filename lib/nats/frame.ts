@@ -5,10 +5,10 @@
  *
  * Subjects (one run never sees another's traffic):
  * - `pb.<run>.all`: blocks every rank needs (all-gather, all-reduce, broadcast, barrier),
- *   published once and delivered once to every other host;
- * - `pb.<run>.h<host>`: blocks for ranks of one host (reduce-scatter chunks), batched per host;
- * - `pb.<run>.hosts`: host announcements (which ranks each connection hosts).
- * A host is one NATS connection and the ranks it carries (its id is its lowest rank).
+ *   published once and delivered once to every other connection;
+ * - `pb.<run>.c<connection>`: blocks for ranks of one connection (reduce-scatter chunks), batched per connection;
+ * - `pb.<run>.connections`: connection announcements (which ranks each connection carries).
+ * A rank connection is one NATS connection and the ranks it carries (its id is its lowest rank).
  *
  * Frame (little-endian): a 32-byte header, a table of 16 bytes per section, then the sections'
  * data, each starting on a 4-byte boundary.
@@ -45,10 +45,10 @@ const DTYPES: readonly WireDtype[] = ["float32", "float16", "bfloat16"];
 export interface RunSubjects {
   /** Blocks for every rank. */
   all: string;
-  /** Host announcements. */
-  hosts: string;
-  /** Blocks for the ranks of one host. */
-  host(id: number): string;
+  /** Connection announcements. */
+  connections: string;
+  /** Blocks for the ranks of one connection. */
+  connection(id: number): string;
 }
 
 /**
@@ -58,14 +58,14 @@ export interface RunSubjects {
  * ```ts
  * import assert from "node:assert/strict";
  * import { runSubjects } from "./frame.ts";
- * assert(runSubjects("r1").host(8) === "pb.r1.h8");
+ * assert(runSubjects("r1").connection(8) === "pb.r1.c8");
  * ```
  */
 export function runSubjects(runId: string): RunSubjects {
   return {
     all: `pb.${runId}.all`,
-    hosts: `pb.${runId}.hosts`,
-    host: (id) => `pb.${runId}.h${id}`,
+    connections: `pb.${runId}.connections`,
+    connection: (id) => `pb.${runId}.c${id}`,
   };
 }
 

@@ -57,10 +57,10 @@ Deno.test("frames: a header and several blocks round-trip", () => {
   assertEquals([...decode(f.sections[1].bytes, "float32")], [...values(2, 3)]);
   assertEquals(peekCall(frame), { seq: 41, from: 2 });
   const subjects = runSubjects("run-1");
-  assertEquals([subjects.all, subjects.hosts, subjects.host(3)], [
+  assertEquals([subjects.all, subjects.connections, subjects.connection(3)], [
     "pb.run-1.all",
-    "pb.run-1.hosts",
-    "pb.run-1.h3",
+    "pb.run-1.connections",
+    "pb.run-1.c3",
   ]);
 });
 

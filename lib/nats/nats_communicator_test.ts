@@ -4,7 +4,8 @@ import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";
 import { EVERY_RANK, packFrames, runHash, runSubjects } from "./frame.ts";
-import { connectNatsGroup, NatsHost } from "./nats_communicator.ts";
+import { connectNatsGroup } from "./nats_group.ts";
+import { RankConnection } from "./rank_connection.ts";
 import { fileNatsServer, natsTest } from "../testing/system.ts";
 
 // A real nats-server on a free port with the default 1 MiB max_payload, so pieces are exercised.
@@ -13,18 +14,18 @@ const connection = { servers: server?.url };
 let runs = 0;
 const runId = () => `t${Deno.pid}-${runs++}`;
 
-for (const ranksPerHost of [1, 2, 3]) {
+for (const ranksPerConnection of [1, 2, 3]) {
   natsTest(
-    `NATS communicator passes the conformance suite (${ranksPerHost} ranks per host)`,
+    `NATS communicator passes the conformance suite (${ranksPerConnection} ranks per connection)`,
     async (t) => {
       await communicatorConformance(t, async (size, timeoutMs) => {
         const group = await connectNatsGroup(connection, size, {
           runId: runId(),
           timeoutMs,
-          ranksPerHost,
+          ranksPerConnection,
         });
         return { comms: group.comms, close: () => group.close() };
-      }, { shortTimeoutMs: 500, sizes: ranksPerHost === 1 ? [1, 2, 3, 4] : [2, 4, 5] });
+      }, { shortTimeoutMs: 500, sizes: ranksPerConnection === 1 ? [1, 2, 3, 4] : [2, 4, 5] });
     },
   );
 }
@@ -52,9 +53,9 @@ natsTest(
         ),
       );
     const reference = await run(createInProcessGroup(p));
-    for (const ranksPerHost of [1, 2, 4, 6]) {
-      await using g = await connectNatsGroup(connection, p, { runId: runId(), ranksPerHost });
-      assertEquals(await run(g.comms), reference, `${ranksPerHost} ranks per host`);
+    for (const ranksPerConnection of [1, 2, 4, 6]) {
+      await using g = await connectNatsGroup(connection, p, { runId: runId(), ranksPerConnection });
+      assertEquals(await run(g.comms), reference, `${ranksPerConnection} ranks per connection`);
     }
   },
 );
@@ -78,10 +79,10 @@ natsTest(
       runId: runId(),
       maxMessageBytes: 4 << 20,
     });
-    const max = g.hosts[0].maxMessageBytes;
+    const max = g.connections[0].maxMessageBytes;
     assertEquals(max, 1024 * 1024);
     await using small = await connectNatsGroup(connection, 2, { runId: runId() });
-    assertEquals(small.hosts[0].maxMessageBytes, 256 * 1024, "the default is 256 KiB");
+    assertEquals(small.connections[0].maxMessageBytes, 256 * 1024, "the default is 256 KiB");
     const perFrame = Math.floor((max - 48) / 4) & ~1; // elements of one piece
     for (const elements of [perFrame, perFrame + 1, 262_144, 262_145, 3 * perFrame + 5]) {
       const before = g.comms[0].stats();
@@ -109,24 +110,31 @@ natsTest(
 );
 
 natsTest(
-  "NATS: ranks of one host exchange in memory; wire and local bytes say which is which",
+  "NATS: ranks of one connection exchange in memory; wire and local bytes say which is which",
   async () => {
-    // 4 ranks on 2 hosts: each rank hears 1 block in memory and 2 over the wire.
-    await using g = await connectNatsGroup(connection, 4, { runId: runId(), ranksPerHost: 2 });
+    // 4 ranks on 2 connections: each rank hears 1 block in memory and 2 over the wire.
+    await using g = await connectNatsGroup(connection, 4, {
+      runId: runId(),
+      ranksPerConnection: 2,
+    });
     const e = 1000;
     await Promise.all(g.comms.map((c) => c.allGather(new Float32Array(e).fill(c.rank))));
     for (const c of g.comms) {
       const s = c.stats();
       assertEquals(s.bytesReceived, 3 * e * 4, "payload is logical: 3 blocks");
-      assertEquals(s.localBytesReceived, e * 4, "one of them from the other rank of the host");
-      // The other host's 2 blocks arrive as 2 messages, each shared by this host's 2 ranks.
+      assertEquals(
+        s.localBytesReceived,
+        e * 4,
+        "one of them from the other rank of the connection",
+      );
+      // The other connection's 2 blocks arrive as 2 messages, each shared by this connection's 2 ranks.
       assert(
         s.wireBytesReceived > e * 4 && s.wireBytesReceived < 1.1 * e * 4,
         String(s.wireBytesReceived),
       );
-      assertEquals(s.messagesSent, 1, "one publication reaches every other host");
+      assertEquals(s.messagesSent, 1, "one publication reaches every other connection");
     }
-    // A reduce-scatter sends one message per other host, carrying the chunks of its ranks.
+    // A reduce-scatter sends one message per other connection, carrying the chunks of its ranks.
     const before = g.comms.map((c) => c.stats().messagesSent);
     await Promise.all(
       g.comms.map((c) =>
@@ -141,11 +149,11 @@ natsTest(
   "NATS: float16 and bfloat16 on the wire halve the payload bytes, in memory too",
   async () => {
     for (const dtype of ["float16", "bfloat16"] as const) {
-      for (const ranksPerHost of [1, 3]) {
+      for (const ranksPerConnection of [1, 3]) {
         await using g = await connectNatsGroup(connection, 3, {
           runId: runId(),
           dtype,
-          ranksPerHost,
+          ranksPerConnection,
         });
         const out = await Promise.all(
           g.comms.map((c) => c.allReduce(new Float32Array([0.5, 1.25, 2 + 1 / 3]))),
@@ -223,7 +231,7 @@ natsTest(
     const id = runId();
     await using g = await connectNatsGroup(connection, 3, { runId: id, timeoutMs: 3000 });
     const intruder = await connectNats(connection);
-    // Before any collective: garbage and foreign frames must not crash the hosts.
+    // Before any collective: garbage and foreign frames must not crash the connections.
     for (let i = 0; i < 200; i++) {
       intruder.publish(
         runSubjects(id).all,
@@ -244,24 +252,39 @@ natsTest(
 );
 
 natsTest(
-  "NATS: hosts that claim the same rank, or never appear, are errors naming the ranks",
+  "NATS: connections that claim the same rank, or never appear, are errors naming the ranks",
   async () => {
     const id = runId();
-    const a = NatsHost.connect(connection, { runId: id, size: 3, ranks: [0, 1], timeoutMs: 1500 });
-    const b = NatsHost.connect(connection, { runId: id, size: 3, ranks: [1, 2], timeoutMs: 1500 });
+    const a = RankConnection.connect(connection, {
+      runId: id,
+      size: 3,
+      ranks: [0, 1],
+      timeoutMs: 1500,
+    });
+    const b = RankConnection.connect(connection, {
+      runId: id,
+      size: 3,
+      ranks: [1, 2],
+      timeoutMs: 1500,
+    });
     const settled = await Promise.allSettled([a, b]);
     assert(
       settled.some((s) =>
-        s.status === "rejected" && s.reason.message.includes("rank 1 is claimed by hosts")
+        s.status === "rejected" && s.reason.message.includes("rank 1 is claimed by connections")
       ),
       JSON.stringify(settled.map((s) => s.status)),
     );
     for (const s of settled) if (s.status === "fulfilled") await s.value.close();
     await assertRejects(
       () =>
-        NatsHost.connect(connection, { runId: runId(), size: 4, ranks: [0, 1], timeoutMs: 400 }),
+        RankConnection.connect(connection, {
+          runId: runId(),
+          size: 4,
+          ranks: [0, 1],
+          timeoutMs: 400,
+        }),
       CollectiveError,
-      "ranks 2, 3 have no host",
+      "ranks 2, 3 have no connection",
     );
   },
 );
@@ -271,7 +294,7 @@ natsTest(
   async () => {
     const g = await connectNatsGroup(connection, 3, { runId: runId(), timeoutMs: 400 });
     await Promise.all(g.comms.map((c) => c.barrier()));
-    await g.hosts[2].close(); // rank 2 is gone
+    await g.connections[2].close(); // rank 2 is gone
     const start = performance.now();
     const results = await Promise.allSettled(
       g.comms.slice(0, 2).map((c) =>

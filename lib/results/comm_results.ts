@@ -22,7 +22,7 @@ const rowSchema = s.object({
   /** The collective, or the raw NATS fan-out moving the same bytes as allGather. */
   op: s.enum([...OPS, "raw-fanout"] as const),
   ranks: s.integer(),
-  ranksPerHost: s.integer(),
+  ranksPerConnection: s.integer(),
   /** S: the whole buffer, in bytes. */
   bytes: s.number(),
   /** Median time per call, in ms. */
@@ -46,7 +46,7 @@ const rowSchema = s.object({
 const fitSchema = s.object({
   op: s.enum([...OPS, "raw-fanout"] as const),
   ranks: s.integer(),
-  ranksPerHost: s.integer(),
+  ranksPerConnection: s.integer(),
   /** Latency term per call, in microseconds. */
   alphaUs: s.number(),
   /** Fitted bandwidth S / t as algbw, in GB/s. */

@@ -1,7 +1,7 @@
 /**
  * The life of the ranks one worker thread carries in a coordinated run, over one NATS connection:
- * announce each rank, wait for the run spec, select the backend, open a {@linkcode NatsHost} for
- * the thread's ranks (ranks of one thread exchange blocks in memory; other hosts get each block
+ * announce each rank, wait for the run spec, select the backend, open a {@linkcode RankConnection} for
+ * the thread's ranks (ranks of one thread exchange blocks in memory; other connections get each block
  * once), report ready, train every rank after the coordinator's go while sending heartbeats, and
  * report each rank's result or error.
  *
@@ -12,7 +12,7 @@ import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { validateTrainConfig } from "../config/config.ts";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
-import { NatsHost } from "../nats/nats_communicator.ts";
+import { RankConnection } from "../nats/rank_connection.ts";
 import { selectBackend } from "../nn/backend.ts";
 import { bufferBytes } from "../nn/tensor_memory.ts";
 import {
@@ -154,7 +154,7 @@ async function lifecycle(
   };
   beat();
   const heartbeat = setInterval(beat, spec.heartbeatMs);
-  let host: NatsHost | undefined;
+  let rankConnection: RankConnection | undefined;
   try {
     const config = validateTrainConfig(spec.config as unknown as Record<string, unknown>);
     const outside = ranks.find((r) => r >= config.ranks);
@@ -186,7 +186,7 @@ async function lifecycle(
           : []),
       ],
     };
-    host = await NatsHost.open(nc, {
+    rankConnection = await RankConnection.open(nc, {
       runId,
       size: config.ranks,
       ranks,
@@ -201,7 +201,7 @@ async function lifecycle(
     ]);
     if (!proceed) return outcomes;
     const abortRun = control.aborted.then((reason) => {
-      host?.close(); // pending collectives fail at once
+      rankConnection?.close(); // pending collectives fail at once
       throw new Error(reason);
     });
     abortRun.catch(() => {});
@@ -210,7 +210,7 @@ async function lifecycle(
     await Promise.all(ranks.map(async (rank) => {
       try {
         const result = await Promise.race([
-          trainOne(spec, config, host!, rank, steps, publish, engine),
+          trainOne(spec, config, rankConnection!, rank, steps, publish, engine),
           abortRun,
         ]);
         if (gpu) result.result.gpu = gpu;
@@ -232,7 +232,7 @@ async function lifecycle(
   } finally {
     clearInterval(heartbeat);
     control.close();
-    await host?.close();
+    await rankConnection?.close();
   }
 }
 
@@ -261,7 +261,7 @@ function placementOf(rank: number, server: string): Hello {
 async function trainOne(
   spec: RunSpec,
   config: ReturnType<typeof validateTrainConfig>,
-  host: NatsHost,
+  connection: RankConnection,
   rank: number,
   steps: Map<number, number>,
   publish: (kind: "step" | "hb", value: StepEvent | { rank: number; step: number }) => void,
@@ -270,7 +270,7 @@ async function trainOne(
   const stepStarts: number[] = [];
   const stepCpu: number[] = [];
   let cpuStart = 0;
-  const result = await trainRank(config, host.comm(rank), {
+  const result = await trainRank(config, connection.comm(rank), {
     engine,
     onStepStart: (s) => {
       injectFault(spec, rank, s); // first: a stall at step 0 stands for a long setup
