@@ -92,3 +92,27 @@ Deno.test("layering: the README states the same order", async () => {
   const stated = LAYERS.map((l) => l.map((f) => `\`${f}\``).join(", ")).join(" < ");
   assert(readme.includes(stated), `README lacks the order: ${stated}`);
 });
+
+Deno.test("docs: comments and the README name only files that exist", () => {
+  const named =
+    /\b((?:lib|bench|reports|workers|docs|scripts)\/[A-Za-z0-9_./-]+\.(?:ts|md|py|c|sh))\b/g;
+  const missing: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(`${ROOT}${dir}`)) {
+      const path = dir ? `${dir}/${e.name}` : e.name;
+      if (e.isDirectory && !["node_modules", ".git", "tests", "examples"].includes(e.name)) {
+        walk(path);
+      } else if (e.isFile && /\.(ts|md)$/.test(e.name) && !path.endsWith("_test.ts")) {
+        for (const m of Deno.readTextFileSync(`${ROOT}${path}`).matchAll(named)) {
+          try {
+            Deno.statSync(`${ROOT}${m[1]}`);
+          } catch {
+            missing.push(`${path} names ${m[1]}`);
+          }
+        }
+      }
+    }
+  };
+  walk("");
+  assertEquals(missing.filter((m) => !m.startsWith("lib/testing/layering.ts")), []);
+});

@@ -216,7 +216,7 @@ export interface MatMulShape {
 
 /**
  * The matrix products one rank performs in one training step (on CPU backends a product may be
- * computed transposed, see lib/ops.ts: same FLOPs, other orientation). Their FLOPs (2 rows inner cols each) add up to `flopsPerRankPerStep`; the core benchmark
+ * computed transposed, see lib/nn/ops.ts: same FLOPs, other orientation). Their FLOPs (2 rows inner cols each) add up to `flopsPerRankPerStep`; the core benchmark
  * times them alone as the matMul ceiling of a step.
  *
  * @param c The model.

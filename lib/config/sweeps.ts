@@ -1,5 +1,5 @@
 /**
- * The suite's built-in sweeps. Each is data; `expandSweep` (lib/sweep.ts) turns it into points.
+ * The suite's built-in sweeps. Each is data; `expandSweep` (lib/config/sweep.ts) turns it into points.
  *
  * @module
  */
