@@ -17,6 +17,7 @@ import { runMain } from "../lib/cli/run_main.ts";
 import { StopSignals } from "../lib/cli/stop_signals.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { BACKENDS } from "../lib/config/config.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
 import type { Expansion, Sweep } from "../lib/config/sweep.ts";
 import {
   describeNats,
@@ -49,6 +50,13 @@ import { planMemoryWall } from "../lib/config/memory_wall.ts";
 
 const RUN = "Run options";
 
+/** `in-process`, as results record it; `inprocess` is accepted too. */
+function parseCommunicator(text: string, name: string): "nats" | "in-process" {
+  if (text === "nats") return "nats";
+  if (text === "in-process" || text === "inprocess") return "in-process";
+  throw new ConfigError(name, text, "must be nats or in-process");
+}
+
 const FLAGS = {
   ...SWEEP_FLAGS,
   ...SLURM_FLAGS,
@@ -58,11 +66,11 @@ const FLAGS = {
     help: "pause between runs so GPU power settles, in ms",
     defaultHelp: "2000; --quick: 0",
   }),
-  communicator: flag.oneOf(["nats", "inprocess"] as const)({
+  communicator: flag.custom(parseCommunicator, "nats|in-process")({
     group: RUN,
-    help: "nats: ranks in worker processes talking over NATS; inprocess: all ranks in this " +
-      "process, no transport",
-    defaultHelp: "nats, or inprocess where nats-server is not installed",
+    help: "nats: ranks in worker processes talking over NATS; in-process (or inprocess): all " +
+      "ranks in this process, no transport; results record the same name",
+    defaultHelp: "nats, or in-process where nats-server is not installed",
   }),
   nats: flag.string({
     group: RUN,
@@ -161,7 +169,7 @@ async function openTransport(
   nats: NatsConnectionOptions | undefined,
   explicit: boolean,
 ): Promise<{ choice: CommunicatorChoice; server?: NatsServer }> {
-  if (values.communicator === "inprocess") return { choice: { kind: "in-process" } };
+  if (values.communicator === "in-process") return { choice: { kind: "in-process" } };
   const nats_ = (connection: NatsConnectionOptions): CommunicatorChoice => ({
     kind: "nats",
     connection,

@@ -252,7 +252,7 @@ const USAGE_ERRORS: [string[], string][] = [
     "cannot run the requested point phantom-p4-n64-k16-L2-b128: Invalid config: phantomWidth (16) must be smaller than width/ranks (16)",
   ],
   [["--power", "ipmi"], 'power ("ipmi") must be one of auto, nvml'],
-  [["--communicator", "mpi"], '--communicator ("mpi") must be one of nats, inprocess'],
+  [["--communicator", "mpi"], '--communicator ("mpi") must be nats or in-process'],
   [["--launcher", "pbs"], '--launcher ("pbs") must be one of local, slurm, manual'],
   [["--dtype", "int8"], '--dtype ("int8") must be one of float32, float16, bfloat16'],
   [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],

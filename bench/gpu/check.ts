@@ -60,7 +60,7 @@ async function main(args: string[]): Promise<number> {
       "--backend",
       "webgpu",
       "--communicator",
-      "inprocess",
+      "in-process",
       "--cooldown",
       "0",
       ...args,

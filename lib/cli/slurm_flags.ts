@@ -72,10 +72,10 @@ export async function planSlurm(
   env: Record<string, string | undefined>,
   run: CommandRunner = runCommand,
 ): Promise<SlurmPlan> {
-  if (values.communicator === "inprocess") {
+  if (values.communicator === "in-process") {
     throw new ConfigError(
       "--communicator",
-      "inprocess",
+      "in-process",
       "cannot be combined with --launcher slurm",
     );
   }

@@ -57,9 +57,9 @@ Deno.test("a GPU map naming a device the nodes lack, or an unknown binding, is r
   assertEquals(ok.gpu, { gpusPerNode: 8, gpuBind: "closest" });
 });
 
-Deno.test("--communicator inprocess and --launcher slurm do not go together", async () => {
+Deno.test("--communicator in-process and --launcher slurm do not go together", async () => {
   await assertRejects(
-    () => planSlurm({ communicator: "inprocess" }, expansion, false, env, runner),
+    () => planSlurm({ communicator: "in-process" }, expansion, false, env, runner),
     ConfigError,
   );
 });
