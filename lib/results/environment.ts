@@ -9,6 +9,7 @@
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
 import type { BackendRecord, Environment } from "./results.ts";
+import { queryNvidiaSmi } from "../system/nvidia_smi.ts";
 
 /**
  * Collects the environment. Needs --allow-sys, and --allow-run for `git`; each fact it cannot
@@ -30,25 +31,11 @@ export async function collectEnvironment(backend: BackendRecord): Promise<Enviro
     tfjs: { version: tf.version_core, backend },
     gitCommit: await gitCommit(),
     hostname: tryOr(() => Deno.hostname(), "unknown"),
-    gpus: await nvidiaGpus(),
+    gpus: queryNvidiaSmi(["name", "driver_version"]).map((g) => ({
+      name: g.name,
+      driver: g.driver_version,
+    })),
   };
-}
-
-async function nvidiaGpus(): Promise<{ name: string; driver: string }[]> {
-  try {
-    const out = await new Deno.Command("nvidia-smi", {
-      args: ["--query-gpu=name,driver_version", "--format=csv,noheader"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    if (!out.success) return [];
-    return new TextDecoder().decode(out.stdout).trim().split("\n").filter(Boolean).map((line) => {
-      const [name, driver] = line.split(",").map((s) => s.trim());
-      return { name, driver };
-    });
-  } catch {
-    return []; // no nvidia-smi: no NVIDIA GPU here
-  }
 }
 
 function tryOr<T>(fn: () => T, fallback: T): T {

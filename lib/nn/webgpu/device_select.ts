@@ -12,6 +12,8 @@
  * @module
  */
 
+import { queryNvidiaSmi } from "../../system/nvidia_smi.ts";
+
 /** What a rank did to get its GPU. */
 export interface GpuSelection {
   /** The device the rank asked for (lib/runtime/gpu_select.ts), or null. */
@@ -114,22 +116,11 @@ export function planGpuSelection(requested: string | null, facts: GpuFacts): Gpu
  * @returns The facts (no GPUs where nvidia-smi is missing).
  */
 export function gpuFacts(): GpuFacts {
-  let nvidia: GpuFacts["nvidia"] = [];
-  try {
-    const out = new Deno.Command("nvidia-smi", {
-      args: ["--query-gpu=index,uuid,pci.bus_id", "--format=csv,noheader"],
-      stdout: "piped",
-      stderr: "null",
-    }).outputSync();
-    if (out.success) {
-      nvidia = new TextDecoder().decode(out.stdout).trim().split("\n").filter(Boolean).map(
-        (line) => {
-          const [index, uuid, pci] = line.split(",").map((s) => s.trim());
-          return { index, uuid, pci };
-        },
-      );
-    }
-  } catch { /* no NVIDIA GPUs */ }
+  const nvidia: GpuFacts["nvidia"] = queryNvidiaSmi(["index", "uuid", "pci.bus_id"]).map((g) => ({
+    index: g.index,
+    uuid: g.uuid,
+    pci: g["pci.bus_id"],
+  }));
   const dirs = [
     "/usr/share/vulkan/implicit_layer.d",
     "/etc/vulkan/implicit_layer.d",
