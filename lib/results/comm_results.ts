@@ -62,8 +62,9 @@ const fitSchema = s.object({
 });
 
 const commSchema = s.object({
-  schemaVersion: s.integer(),
+  // First, so a training results file given here says what it is not.
   kind: s.enum(["comm"] as const),
+  schemaVersion: s.integer(),
   createdAt: s.string(),
   /** The NATS server(s), without secrets. */
   url: s.string(),
@@ -92,7 +93,7 @@ export type CommResultsFile = Infer<typeof commSchema>;
  * import { parseCommResults } from "./comm_results.ts";
  * const file = { schemaVersion: 1, kind: "comm", createdAt: "2026", url: "nats://h", rows: [], fits: [] };
  * assert.equal(parseCommResults(JSON.stringify(file)).rows.length, 0);
- * assert.throws(() => parseCommResults("{}", "x.json"), /x.json: kind must be "comm"/);
+ * assert.throws(() => parseCommResults("{}", "x.json"), /x.json: kind is missing/);
  * ```
  */
 export function parseCommResults(text: string, source = "comm results"): CommResultsFile {
