@@ -132,13 +132,36 @@ const HELP = renderHelp(
   FLAGS,
 );
 
-async function main(args: string[]): Promise<number> {
+/** What the command line asks for, checked: everything is known before anything starts. */
+export interface BenchPlan {
+  values: Values;
+  given: Set<string>;
+  backend: Awaited<ReturnType<typeof resolveBackend>>;
+  plan: ReturnType<typeof planFromFlags>;
+  expansion: Expansion;
+  slurm?: SlurmPlan;
+  nats?: NatsConnectionOptions;
+}
+
+/**
+ * Parses and checks the command line: flags, backend, sweep and points, NATS options, Slurm
+ * allocation. A usage error throws here, before any server, worker or measurement starts (and
+ * tests check the messages in process).
+ *
+ * @param args The command line.
+ * @param env The environment (SLURM_* for --launcher slurm). @default Deno.env
+ * @returns The plan, or "help" when --help was asked for.
+ * @throws {ConfigError} For a bad flag or point, naming it.
+ */
+export async function planBench(
+  args: string[],
+  env: Record<string, string> = Deno.env.toObject(),
+): Promise<BenchPlan | "help"> {
   const parsed = parseFlags(FLAGS, args);
-  if (parsed === "help") return printHelp(HELP);
+  if (parsed === "help") return "help";
   const { values, given } = parsed;
   if (values.peer) await checkNumpyPeer(); // a missing python3 or numpy stops us before anything runs
   const backend = await resolveBackend(values.backend);
-  if (backend.fallback) console.log(`backend auto: wasm (${backend.fallback})`);
   const plan = planFromFlags(values, given, { backend: backend.name });
   const nats = values.nats ? natsConnectionFromValues(values.nats, values, "nats-") : undefined;
   // Expanding validates every point before anything starts: a typo fails in a second.
@@ -149,9 +172,17 @@ async function main(args: string[]): Promise<number> {
   }
   let slurm: SlurmPlan | undefined;
   if (values.launcher === "slurm") {
-    slurm = await planSlurm(values, expansion, plan.single, Deno.env.toObject());
+    slurm = await planSlurm(values, expansion, plan.single, env);
     expansion = slurm.expansion;
   }
+  return { values, given, backend, plan, expansion, slurm, nats };
+}
+
+async function main(args: string[]): Promise<number> {
+  const planned = await planBench(args);
+  if (planned === "help") return printHelp(HELP);
+  const { values, given, backend, plan, expansion, slurm, nats } = planned;
+  if (backend.fallback) console.log(`backend auto: wasm (${backend.fallback})`);
   return await runBench(
     plan.sweep,
     expansion,

@@ -2,20 +2,15 @@
 // code and its results file (validated by the loader).
 import { parseResults, type ResultsFile } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { ROOT, runDeno } from "../lib/testing/run_deno.ts";
-
-const PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-sys",
-  "--allow-run",
-  "--allow-ffi",
-  "--allow-net",
-];
+import { ROOT, runTask, taskArgs } from "../lib/testing/run_deno.ts";
+import { planBench } from "../bench/main.ts";
+import { ConfigError } from "../lib/config/config_error.ts";
+import { UsageError } from "../lib/cli/flags.ts";
+import { SlurmError } from "../lib/runtime/slurm.ts";
+import { BackendUnavailableError } from "../lib/nn/backend.ts";
 
 function bench(...args: string[]) {
-  return runDeno(["run", ...PERMISSIONS, "bench/main.ts", ...args]);
+  return runTask("bench", args);
 }
 
 async function results(dir: string): Promise<ResultsFile> {
@@ -171,11 +166,9 @@ Deno.test("bench: without nats-server the ranks run in process, saying so and ho
     .outputSync();
   const gitPath = new TextDecoder().decode(git.stdout).trim();
   if (gitPath) await Deno.symlink(gitPath, `${bin}/git`);
-  const r = await runDeno(
+  const r = await runTask(
+    "bench",
     [
-      "run",
-      ...PERMISSIONS,
-      "bench/main.ts",
       "--mode",
       "tp",
       "--ranks",
@@ -196,11 +189,9 @@ Deno.test("bench: without nats-server the ranks run in process, saying so and ho
   assertEquals(file.communicator.kind, "in-process");
   assertEquals(file.runs[0].status, "ok");
   // Asked for explicitly, NATS without a server is an error.
-  const explicit = await runDeno(
+  const explicit = await runTask(
+    "bench",
     [
-      "run",
-      ...PERMISSIONS,
-      "bench/main.ts",
       "--communicator",
       "nats",
       "--ranks",
@@ -256,7 +247,6 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--launcher", "pbs"], '--launcher ("pbs") must be one of local, slurm, manual'],
   [["--dtype", "int8"], '--dtype ("int8") must be one of float32, float16, bfloat16'],
   [["--power-model", "40"], '--power-model ("40") must be IDLE_W,WATTS_PER_BUSY_CORE'],
-  [["--power", "nvml"], "nvml: cannot load libnvidia-ml.so.1"],
   [
     ["--sweep", "huge"],
     '--sweep ("huge") must be one of scaling, width, to-target, default, memory-wall, inference, paper, paper-target, paper-curves',
@@ -288,14 +278,32 @@ const USAGE_ERRORS: [string[], string][] = [
   ],
 ];
 
-for (const [args, message] of USAGE_ERRORS) {
-  Deno.test(`bench: ${args.join(" ")} is a clear usage error without a stack trace`, async () => {
-    const r = await bench(...args, "--out", await Deno.makeTempDir());
-    assertEquals(r.code, 2, r.stdout + r.stderr);
-    assert(r.stderr.includes(message), r.stderr);
-    assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
-  });
-}
+// Checked in process, before anything starts (planBench); the exit code 2 and the one line
+// without a stack trace are the CLI's, checked once per task (tests/cli_test.ts) and below.
+Deno.test("bench: every bad flag or point is a usage error naming it, before anything starts", async () => {
+  const out = await Deno.makeTempDir();
+  for (const [args, message] of USAGE_ERRORS) {
+    const error = await planBench([...args, "--out", out], {}).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    assert(error, `${args.join(" ")}: accepted`);
+    assert(
+      [ConfigError, UsageError, SlurmError, BackendUnavailableError].some((c) =>
+        error instanceof c
+      ),
+      `${args.join(" ")}: ${error.name} is not a usage error`,
+    );
+    assert(error.message.includes(message), `${args.join(" ")}: ${error.message}`);
+  }
+});
+
+Deno.test("bench: a usage error found while setting up (no NVML) is one line and exit 2", async () => {
+  const r = await bench("--power", "nvml", "--out", await Deno.makeTempDir());
+  assertEquals(r.code, 2, r.stdout + r.stderr);
+  assert(r.stderr.includes("nvml: cannot load libnvidia-ml.so.1"), r.stderr);
+  assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
+});
 
 Deno.test("bench: float16 on the wire over NATS halves the measured and predicted bytes", async () => {
   const dir = await Deno.makeTempDir();
@@ -371,10 +379,7 @@ Deno.test("bench: --sweep comm is a usage error naming bench:comm, the one way t
 Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits 130", async () => {
   const dir = await Deno.makeTempDir();
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "bench/main.ts",
+    args: taskArgs("bench", [
       "--mode",
       "tp",
       "--ranks",
@@ -391,7 +396,7 @@ Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits
       "0",
       "--out",
       dir,
-    ],
+    ]),
     cwd: ROOT,
     stdout: "piped",
     stderr: "piped",

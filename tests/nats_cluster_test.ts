@@ -11,7 +11,7 @@ import { awaitMesh } from "../lib/runtime/node_cluster.ts";
 import { isAlive } from "../lib/system/process.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 import { waitGone } from "../lib/testing/processes.ts";
-import { ROOT } from "../lib/testing/run_deno.ts";
+import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
 import { fileNatsServer, NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 
 const single = await fileNatsServer();
@@ -31,7 +31,7 @@ async function startCluster(n: number): Promise<NatsServer[]> {
 function startHosts(runId: string, layout: [string, string][]) {
   return layout.map(([url, ranks]) =>
     new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "workers/rank_host.ts", "--nats", url, "--run", runId, "--ranks", ranks],
+      args: taskArgs("worker", ["--nats", url, "--run", runId, "--ranks", ranks]),
       cwd: ROOT,
       env: { PHANTOM_BLAS_THREADS: "1" },
       stdout: "null",

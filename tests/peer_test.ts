@@ -8,7 +8,7 @@ import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { parseResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { TEST_BACKENDS } from "../lib/testing/harness.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runTask } from "../lib/testing/run_deno.ts";
 import { NUMPY, systemTest } from "../lib/testing/system.ts";
 
 const POINTS = [
@@ -62,10 +62,7 @@ systemTest([NUMPY], {
   name: "bench --peer numpy records the peer's loss curve and step time beside the suite's",
   fn: async () => {
     const dir = await Deno.makeTempDir();
-    const r = await runDeno([
-      "run",
-      "-A",
-      "bench/main.ts",
+    const r = await runTask("bench", [
       "--mode",
       "phantom",
       "--ranks",
@@ -104,11 +101,9 @@ systemTest([NUMPY], {
 
 Deno.test("bench --peer numpy without python3 says so and exits 2 before anything runs", async () => {
   const dir = await Deno.makeTempDir();
-  const r = await runDeno(
+  const r = await runTask(
+    "bench",
     [
-      "run",
-      "-A",
-      "bench/main.ts",
       "--ranks",
       "2",
       "--width",

@@ -3,20 +3,11 @@
 // with its median error line, and the refusals: a bad profile, compare against projections.
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runDeno, runTask, taskArgs } from "../lib/testing/run_deno.ts";
 import { loadResults } from "../lib/results/results.ts";
 import { loadProfile } from "../lib/projection/profile.ts";
 
-const PROJECT = [
-  "run",
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-ffi",
-  "--allow-sys",
-  "--allow-run",
-  "bench/project.ts",
-];
+const PROJECT = taskArgs("project");
 
 Deno.test("project: every run of a projection is labelled projected, in results and report; compare refuses it", async () => {
   const dir = await Deno.makeTempDir();
@@ -55,11 +46,7 @@ Deno.test("project: every run of a projection is labelled projected, in results 
     "every run row says projected",
   );
   assert(html.includes("projected on dgx-h100"), "the summary says projected");
-  const compare = await runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "reports/compare.ts",
+  const compare = await runTask("compare", [
     `${dir}/${file}`,
     `${dir}/${file}`,
   ]);

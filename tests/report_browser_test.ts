@@ -4,7 +4,7 @@
 // regression marked on the trends page, and results text rendered as text.
 import { fixtureResults, repeated } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runDeno, runTask, taskArgs } from "../lib/testing/run_deno.ts";
 import { CHROMIUM, systemTest } from "../lib/testing/system.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import { chartJsSource } from "../lib/report/write_report.ts";
@@ -53,14 +53,7 @@ systemTest([CHROMIUM], {
       { point: `evil${EVIL}`, status: "failed" },
     ]);
     await Deno.writeTextFile(`${dir}/bench-fixture.json`, JSON.stringify(results));
-    const report = await runDeno([
-      "run",
-      "--allow-read",
-      "--allow-write",
-      "--allow-env",
-      "--allow-ffi",
-      "--allow-sys",
-      "reports/main.ts",
+    const report = await runTask("report", [
       `${dir}/bench-fixture.json`,
       "--out",
       `${dir}/report.html`,
@@ -175,15 +168,7 @@ systemTest([CHROMIUM], {
 Deno.test("report: unusable input exits 2; --site writes an index and trends page linking every report", async () => {
   const dir = await Deno.makeTempDir();
   await Deno.writeTextFile(`${dir}/bench-bad.json`, "{ not json");
-  const args = [
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
-    "reports/main.ts",
-  ];
+  const args = taskArgs("report");
   const bad = await runDeno([...args, `${dir}/bench-bad.json`]);
   assertEquals(bad.code, 2);
   assert(bad.stderr.includes("not valid JSON"));

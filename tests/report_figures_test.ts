@@ -5,7 +5,7 @@
 import { createCanvas, loadImage } from "@napi-rs/canvas";
 import { fixtureResults } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runTask } from "../lib/testing/run_deno.ts";
 
 Deno.test("report --figures writes PNG and SVG per chart; --latex writes balanced booktabs tables", async () => {
   const dir = await Deno.makeTempDir();
@@ -15,14 +15,7 @@ Deno.test("report --figures writes PNG and SVG per chart; --latex writes balance
     { point: "tp-p4", ranks: 4, stepMs: 120, joulesPerStep: 12 },
   ]);
   await Deno.writeTextFile(`${dir}/bench-f.json`, JSON.stringify(results));
-  const r = await runDeno([
-    "run",
-    "--allow-read",
-    "--allow-write",
-    "--allow-env",
-    "--allow-ffi",
-    "--allow-sys",
-    "reports/main.ts",
+  const r = await runTask("report", [
     `${dir}/bench-f.json`,
     "--out",
     `${dir}/r.html`,

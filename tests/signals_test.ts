@@ -3,7 +3,7 @@
 // SIGKILL. Each must keep what was measured and leave nothing running, checked by pid.
 import { parseResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { ROOT } from "../lib/testing/run_deno.ts";
+import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 import { isAlive } from "../lib/system/process.ts";
 import { descendants, waitGone } from "../lib/testing/processes.ts";
@@ -32,7 +32,7 @@ async function startBench(dir: string, viaNpx: boolean) {
       stderr: "piped",
     }).spawn()
     : new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "bench/main.ts", ...args],
+      args: taskArgs("bench", args),
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
@@ -145,17 +145,14 @@ systemTest([NATS_SERVER], {
     const nc = await connectNats({ servers: server.url });
     const beat = setInterval(() => nc.publish(controlSubject(run, "chb"), encodeControl({})), 200);
     const worker = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        "workers/rank_host.ts",
+      args: taskArgs("worker", [
         "--nats",
         server.url,
         "--run",
         run,
         "--ranks",
         "0-1",
-      ],
+      ]),
       cwd: ROOT,
       env: { PHANTOM_COORDINATOR_TIMEOUT_MS: "1500" },
       stdout: "null",

@@ -5,7 +5,7 @@
 import { parseResults, type ResultsFile } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { processesMatching, waitGone } from "../lib/testing/processes.ts";
-import { ROOT } from "../lib/testing/run_deno.ts";
+import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
 import { SLURM, type SlurmCluster, startSlurmCluster } from "../lib/testing/slurm_cluster.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 
@@ -31,14 +31,7 @@ function salloc(c: SlurmCluster, args: string[]) {
       "--ntasks-per-node=2",
       "--quiet",
       Deno.execPath(),
-      "run",
-      "-A",
-      "bench/main.ts",
-      "--launcher",
-      "slurm",
-      "--cooldown",
-      "0",
-      ...args,
+      ...taskArgs("bench", ["--launcher", "slurm", "--cooldown", "0", ...args]),
     ],
     cwd: ROOT,
     env: { ...c.env, NO_COLOR: "1" },
@@ -141,7 +134,7 @@ systemTest([SLURM, NATS_SERVER], {
     ]]);
     // Energy summed over both nodes' samplers (a declared model here), with a per-node breakdown.
     const energy = r.runs[2].metrics!.energy;
-    assertEquals(energy.method, "modelled");
+    assertEquals(energy.method, "modelled", energy.unavailableReason);
     assertEquals(energy.nodes?.map((n) => n.node), ["pbn1", "pbn2"]);
     const sum = energy.nodes!.reduce((s, n) => s + n.joulesPerStep!, 0);
     assert(
@@ -202,7 +195,9 @@ systemTest([SLURM, NATS_SERVER], {
     ];
     let signalled = 0;
     const run = await sallocRun(c, args, () => {
-      const [driver] = processesMatching(/^\S*deno run -A bench\/main\.ts --launcher slurm/);
+      const [driver] = processesMatching(
+        /^\S*deno run (--allow-\S+ )+bench\/main\.ts --launcher slurm/,
+      );
       signalled = performance.now();
       Deno.kill(driver, "SIGTERM");
     });

@@ -3,7 +3,7 @@
 // what each rank asked for, how it was chosen, the adapter it got, and the warnings).
 import { loadResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { runDeno } from "../lib/testing/run_deno.ts";
+import { runTask } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 import { webgpuUnavailable } from "../lib/testing/webgpu.ts";
 
@@ -16,11 +16,9 @@ systemTest([NATS_SERVER], {
   ignore: webgpu !== undefined,
   fn: async () => {
     const dir = await Deno.makeTempDir();
-    const r = await runDeno(
+    const r = await runTask(
+      "bench",
       [
-        "run",
-        "-A",
-        "bench/main.ts",
         "--backend",
         "webgpu",
         "--mode",

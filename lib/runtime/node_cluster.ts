@@ -165,7 +165,7 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
     nc = await connectNats({ ...connection, name: `pb driver ${alloc.jobId}` });
     const powers = await Promise.all(
       nodes.map(async (r) =>
-        (await nc!.request(powerSubject(alloc.jobId, r.index), "", { timeout: 10_000 })).json<
+        (await requestOnceHeard(nc!, powerSubject(alloc.jobId, r.index), timeoutMs)).json<
           NodePower
         >()
       ),
@@ -185,6 +185,34 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
       `The node agents did not start: ${(error as Error).message}\n${lines.tail()}`,
       { cause: error },
     );
+  }
+}
+
+/**
+ * A request to a node agent (its power setup, or energy over past windows: both idempotent),
+ * repeated until it is answered or the deadline passes: an agent's subscription on its own node's server reaches the others' over the routes a
+ * moment after the mesh itself answers ("no responders" in between), and a request crossing a
+ * route while a server reloads its routes is lost (a timeout). Both were seen under load in the
+ * Slurm tests; each try waits `tryMs` at most.
+ */
+async function requestOnceHeard(
+  nc: NatsConnection,
+  subject: string,
+  timeoutMs: number,
+  data = "",
+  tryMs = 2000,
+) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await nc.request(subject, data, {
+        timeout: Math.max(100, Math.min(tryMs, deadline - Date.now())),
+      });
+    } catch (error) {
+      const message = (error as Error).message;
+      if (!/no responders|timeout/i.test(message) || Date.now() >= deadline) throw error;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
@@ -330,9 +358,13 @@ function clusterEnergy(
               cpuMs: w.cpuMsByNode[r.index] ?? 0,
             })),
           };
-          const reply = await nc.request(energySubject(job, r.index), JSON.stringify(request), {
-            timeout: timeoutMs,
-          })
+          const reply = await requestOnceHeard(
+            nc,
+            energySubject(job, r.index),
+            timeoutMs,
+            JSON.stringify(request),
+            10_000, // an agent may wait for its sampler's next reading after the window
+          )
             .catch((error: Error) => {
               throw new Error(`node ${r.node} did not answer (${error.message})`);
             });

@@ -1,7 +1,7 @@
 import { ConfigError } from "../config/config_error.ts";
 import { assertEquals, assertThrows } from "../testing/asserts.ts";
 import { parseRankList, slurmRank } from "./rank_host.ts";
-import { runDeno } from "../testing/run_deno.ts";
+import { runTask } from "../testing/run_deno.ts";
 
 Deno.test("rank lists: ranges, singles, duplicates", () => {
   assertEquals(parseRankList("0-3"), [0, 1, 2, 3]);
@@ -22,7 +22,7 @@ Deno.test("worker CLI: missing flags are clear errors", async () => {
       "--run (missing)",
     ], [["--nats", "nats://h:1", "--run", "r"], "--ranks (missing) is required"]] as const
   ) {
-    const out = await runDeno(["run", "--allow-all", "workers/rank_host.ts", ...args]);
+    const out = await runTask("worker", [...args]);
     assertEquals(out.code, 2);
     if (!out.stderr.includes(message)) throw new Error(`expected "${message}" in: ${out.stderr}`);
   }

@@ -34,8 +34,36 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
 }
 
 /**
- * Runs a deno task as `deno task NAME` would, with the permissions deno.json gives it (its
- * command's `deno run` flags), so a test holds the task to what users run and no more.
+ * The arguments after `deno` that run a task as `deno task NAME` would, with the permissions
+ * deno.json gives it (its command's `deno run` flags) and nothing more, for tests that spawn a
+ * long-running child themselves.
+ *
+ * @param task The task's name in deno.json, e.g. "bench".
+ * @param args Arguments after the task's command.
+ * @returns `["run", ...flags, entry, ...args]`.
+ * @throws {RangeError} If deno.json has no such task or it is not a `deno run` command.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { taskArgs } from "./run_deno.ts";
+ * const argv = taskArgs("compare", ["a.json", "b.json"]);
+ * assert.deepEqual(argv.slice(-3), ["reports/compare.ts", "a.json", "b.json"]);
+ * assert(!argv.includes("-A") && !argv.includes("--allow-all"));
+ * ```
+ */
+export function taskArgs(task: string, args: string[] = []): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+  const command: unknown = config.tasks?.[task];
+  const words = typeof command === "string" ? command.trim().split(/\s+/) : [];
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new RangeError(`Cannot run task ${task}: deno.json has no "deno run" task of that name`);
+  }
+  return [...words.slice(1), ...args];
+}
+
+/**
+ * Runs a deno task as `deno task NAME` would, with the permissions deno.json gives it, so a test
+ * holds the task to what users run and no more.
  *
  * @param task The task's name in deno.json, e.g. "compare".
  * @param args Arguments after the task's command.
@@ -43,16 +71,10 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
  * @returns Exit code, stdout and stderr.
  * @throws {RangeError} If deno.json has no such task or it is not a `deno run` command.
  */
-export async function runTask(
+export function runTask(
   task: string,
   args: string[],
   env?: Record<string, string>,
 ): Promise<DenoRun> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
-  const command: unknown = config.tasks?.[task];
-  const words = typeof command === "string" ? command.trim().split(/\s+/) : [];
-  if (words[0] !== "deno" || words[1] !== "run") {
-    throw new RangeError(`Cannot run task ${task}: deno.json has no "deno run" task of that name`);
-  }
-  return runDeno([...words.slice(1), ...args], env);
+  return runDeno(taskArgs(task, args), env);
 }
