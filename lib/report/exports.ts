@@ -6,7 +6,9 @@
  * @module
  */
 
+import { METRICS, metricSpec } from "../results/metrics.ts";
 import type { ResultsFile, RunResult } from "../results/results.ts";
+import { distribution } from "../results/stats.ts";
 
 /** One BMF measure. */
 export interface BencherMeasure {
@@ -26,19 +28,17 @@ export interface BencherMeasure {
 export function toBencher(results: ResultsFile): Record<string, Record<string, BencherMeasure>> {
   const out: Record<string, Record<string, BencherMeasure>> = {};
   for (const run of firstOkRuns(results)) {
-    const m = run.metrics!;
-    const dist = (d: { median: number; p25: number; p75: number }) => ({
-      value: d.median,
-      lower_value: d.p25,
-      upper_value: d.p75,
-    });
-    const measures: Record<string, BencherMeasure> = {
-      "step-time": dist(m.stepTimeMs),
-      "communication-time": dist(m.commTimeMs),
-      "bytes-sent": { value: m.bytesSentPerRankPerStep },
-      "throughput": { value: m.achievedGflops },
-    };
-    if (m.energy.joulesPerStep) measures["energy-per-step"] = dist(m.energy.joulesPerStep);
+    const measures: Record<string, BencherMeasure> = {};
+    // The measures the metric registry names (lib/results/metrics.ts), then the FLOP rate.
+    for (const spec of METRICS) {
+      const samples = spec.bencher ? spec.samples(run) : null;
+      if (!spec.bencher || !samples?.length) continue;
+      const d = distribution(samples);
+      measures[spec.bencher] = spec.kind === "exact"
+        ? { value: samples[0] }
+        : { value: d.median, lower_value: d.p25, upper_value: d.p75 };
+    }
+    measures["throughput"] = { value: run.metrics!.achievedGflops };
     out[run.point] = measures;
   }
   return out;
@@ -74,26 +74,19 @@ export function toGithubBenchmark(
     }
     const spread = (d: { p25: number; p75: number }) =>
       `p25-p75 ${d.p25.toPrecision(4)}-${d.p75.toPrecision(4)}`;
-    entries.push({
-      name: `${run.point} step time`,
-      unit: "ms",
-      value: m.stepTimeMs.median,
-      range: spread(m.stepTimeMs),
-    });
-    if (m.energy.joulesPerStep) {
+    for (const key of ["stepTimeMs", "joulesPerStep", "bytesSentPerRankPerStep"]) {
+      const spec = metricSpec(key);
+      const samples = spec.samples(run);
+      if (!samples?.length) continue;
+      const d = distribution(samples);
       entries.push({
-        name: `${run.point} energy per step`,
-        unit: "J",
-        value: m.energy.joulesPerStep.median,
-        range: spread(m.energy.joulesPerStep),
-        extra: `method: ${m.energy.method}`,
+        name: `${run.point} ${spec.label}`,
+        unit: spec.unit,
+        value: spec.kind === "exact" ? samples[0] : d.median,
+        ...(spec.kind === "measured" ? { range: spread(d) } : {}),
+        ...(key === "joulesPerStep" ? { extra: `method: ${m.energy.method}` } : {}),
       });
     }
-    entries.push({
-      name: `${run.point} bytes sent per rank per step`,
-      unit: "B",
-      value: m.bytesSentPerRankPerStep,
-    });
   }
   return entries;
 }
