@@ -4,7 +4,7 @@
  * reports the newest file in reports/results. `--site DIR` writes a report for every results file
  * (given, or all in reports/results), an index page and a trends page across them, ready to
  * publish as static files. `--figures DIR` writes every chart as PNG and SVG without a browser;
- * `--latex FILE` writes the summary and run tables as LaTeX booktabs tables.
+ * `--latex FILE` writes the report's tables for a paper as LaTeX booktabs tables.
  * Exits 2 on unusable input (missing, corrupt or other-schema files).
  *
  * @module

@@ -14,18 +14,8 @@ import type { ResultsFile } from "../results/results.ts";
 import { type ChartSpec, FONT_FAMILY, reportCharts } from "./charts.ts";
 import { findings, sharingNote } from "./findings.ts";
 import { type Table, tableCsv } from "./table.ts";
-import {
-  energyTable,
-  failuresTable,
-  inferenceTable,
-  kSearchTable,
-  memoryTable,
-  paperClaimTable,
-  projectionTable,
-  runsTable,
-  summaryTable,
-  targetTable,
-} from "./tables.ts";
+import { reportPlan } from "./report_plan.ts";
+import { summaryTable } from "./tables.ts";
 
 /**
  * Escapes text for HTML content and attribute values.
@@ -132,47 +122,6 @@ export function tableHtml(table: Table): string {
     }</script>`;
 }
 
-function provenance(results: ResultsFile): Table {
-  const env = results.environment as Record<string, unknown>;
-  const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v) ?? "–");
-  const rows: [string, unknown][] = [
-    ["created", results.createdAt],
-    [
-      "sweep",
-      `${results.sweep.id} v${results.sweep.version}${
-        results.sweep.quick ? " (quick)" : ""
-      }: ${results.sweep.description}`,
-    ],
-    ["git commit", env.gitCommit],
-    ["host", env.hostname],
-    ["runtime", env.runtime],
-    ["CPU", env.cpu],
-    ["GPUs", env.gpus],
-    ["tfjs backend", env.tfjs],
-    ["nats-server", env.natsServer],
-    ["communicator", results.communicator],
-    ["power", results.power],
-    ["seeds", [...new Set(results.runs.map((r) => r.config.seed))]],
-  ];
-  return {
-    id: "provenance",
-    caption: "Where and how these numbers were measured",
-    columns: [{ label: "what" }, { label: "value" }],
-    rows: rows.map(([k, v]) => [{ text: k }, { text: show(v) }]),
-  };
-}
-
-function configsTable(results: ResultsFile): Table {
-  return {
-    id: "configs",
-    caption: "The full configuration of every run",
-    columns: [{ label: "run" }, { label: "config hash" }, { label: "configuration" }],
-    rows: results.runs.map((
-      r,
-    ) => [{ text: r.id }, { text: r.configHash }, { text: JSON.stringify(r.config) }]),
-  };
-}
-
 /** Options of {@linkcode renderReport}. */
 export interface ReportOptions {
   /** Page title. */
@@ -201,76 +150,26 @@ export function renderReport(
   const title = options.title ?? "phantom-bench report";
   const found = findings(results);
   const charts = reportCharts(results);
+  const energyMeasured = results.runs.some((r) => r.metrics?.energy.joulesPerStep);
   const sections: { id: string; title: string; html: string }[] = [];
   const notShown: string[] = [];
-  const add = (id: string, title: string, html: string | null, why: string) => {
-    if (html === null) notShown.push(`${title}: ${why}`);
-    else sections.push({ id, title, html });
-  };
-  const energyMeasured = results.runs.some((r) => r.metrics?.energy.joulesPerStep);
-  add("summary", "Summary", summaryHtml(results, found, energyMeasured), "");
-  add("runs-section", "Runs", tableHtml(runsTable(results)), "");
-  const projection = projectionTable(results);
-  if (projection) {
-    const claim = paperClaimTable(found);
-    const k = kSearchTable(results);
-    const description = String(results.projection?.profile.description ?? "");
-    sections.push({
-      id: "projection-section",
-      title: "Projection",
-      html:
-        `<p class="projected">Every number in this section, and every run marked "projected" elsewhere, comes from a model (deno task project), not a measurement. Profile: ${
-          escapeHtml(description)
-        }</p>${claim ? tableHtml(claim) : ""}${tableHtml(projection)}${k ? tableHtml(k) : ""}`,
-    });
+  for (const section of reportPlan(results, found)) {
+    const figures = section.charts.map((c) => figuresHtml(charts, c, options)).join("");
+    if (section.absent || (!section.tables.length && !figures)) {
+      notShown.push(`${section.title}: ${section.absent ?? "nothing to draw"}`);
+      continue;
+    }
+    const html = section.id === "summary"
+      ? summaryHtml(results, found, energyMeasured)
+      : section.id === "failures-section" && section.tables[0].rows.length === 0
+      ? `<p id="failures">None: every point ran and succeeded.</p>`
+      : `${
+        section.intro
+          ? `<p${section.projected ? ' class="projected"' : ""}>${escapeHtml(section.intro)}</p>`
+          : ""
+      }${section.tables.map(tableHtml).join("")}${figures}`;
+    sections.push({ id: section.id, title: section.title, html });
   }
-  const memory = memoryTable(results);
-  add(
-    "memory-section",
-    "Memory per rank",
-    memory && tableHtml(memory) + figuresHtml(charts, "Memory", options),
-    "no run recorded memory (results written before it existed)",
-  );
-  const inference = inferenceTable(results);
-  add(
-    "inference-section",
-    "Inference",
-    inference && tableHtml(inference) + figuresHtml(charts, "Inference", options),
-    "no inference runs",
-  );
-  const target = targetTable(results);
-  add(
-    "target-section",
-    "Loss to target",
-    target &&
-      `<p>Models of different size and rank count side by side: the paper's claim that small phantom models on few ranks reach a loss sooner and with less energy than large TP models on many.</p>${
-        tableHtml(target)
-      }${figuresHtml(charts, "Loss", options)}`,
-    "no training runs",
-  );
-  for (
-    const [section, id] of [["Time", "time-section"], ["Communication", "comm-section"], [
-      "Energy",
-      "energy-section",
-    ]]
-  ) {
-    const html = figuresHtml(charts, section, options);
-    add(id, section, html || null, "nothing to draw");
-  }
-  const energy = energyTable(results);
-  add(
-    "energy-breakdown-section",
-    "Energy by node and device",
-    energy && tableHtml(energy),
-    energyMeasured ? "no per-device figures" : "energy was not measured",
-  );
-  add("failures-section", "Failures and exclusions", failuresHtml(results), "");
-  add(
-    "provenance-section",
-    "Provenance",
-    tableHtml(provenance(results)) + tableHtml(configsTable(results)),
-    "",
-  );
   const omitted = charts.filter((c): c is Extract<ChartSpec, { omitted: string }> =>
     "omitted" in c
   );
@@ -359,12 +258,6 @@ function figuresHtml(charts: ChartSpec[], section: string, options: ReportOption
       options.svgs?.[c.id] ? `<button data-svg="${escapeHtml(c.id)}">SVG</button>` : ""
     }</div></figure>`
   ).join("");
-}
-
-function failuresHtml(results: ResultsFile): string {
-  const table = failuresTable(results);
-  if (table.rows.length === 0) return `<p id="failures">None: every point ran and succeeded.</p>`;
-  return tableHtml(table);
 }
 
 /** Client code: draws the charts, wires the downloads, and records a self-check. */

@@ -6,6 +6,8 @@ import { runsTable, summaryTable } from "./tables.ts";
 import { escapeLatex, tableLatex } from "./latex.ts";
 import { buildTrends, renderTrends } from "./trends.ts";
 import { fixtureResults, repeated } from "../testing/results_fixture.ts";
+import { reportPlan } from "./report_plan.ts";
+import { resultsLatex } from "./write_report.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 
 const EVIL = `<script>document.title="pwned"</script>`;
@@ -268,4 +270,22 @@ Deno.test("report: a caveat says where ranks outnumbered their node's devices, a
   // On webgpu the devices are the node's GPUs (one when nvidia-smi listed none).
   for (const r of runs.runs) r.config.backend = "webgpu";
   assert(sharingNote(runs)?.includes("up to 4 ranks on one GPU"));
+});
+
+Deno.test("report plan: the page and the LaTeX tables show the same sections' tables", () => {
+  const results = evilResults();
+  const plan = reportPlan(results);
+  const html = renderReport(results, "");
+  const shown = plan.filter((s) => !s.absent && s.tables.length);
+  for (const s of shown) {
+    for (const t of s.tables) assert(html.includes(`<table id="${t.id}">`), `page lacks ${t.id}`);
+  }
+  const tex = resultsLatex(results);
+  const paperTables = shown.filter((s) => s.paper).flatMap((s) => s.tables);
+  assert(paperTables.length >= 2, "summary and runs at least");
+  assertEquals(tex.split("\\begin{table}").length - 1, paperTables.length);
+  assert(!tex.includes("Provenance") && !tex.includes("% Failures"), "not for papers");
+  for (const s of plan.filter((s) => s.absent)) {
+    assert(html.includes(escapeHtml(`${s.title}: ${s.absent}`)), `not-shown lacks ${s.title}`);
+  }
 });

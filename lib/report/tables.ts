@@ -396,3 +396,46 @@ export function failuresTable(results: ResultsFile): Table {
     rows,
   };
 }
+
+/** Where and how the numbers were measured: environment, communicator, power, seeds. */
+export function provenanceTable(results: ResultsFile): Table {
+  const env = results.environment as Record<string, unknown>;
+  const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v) ?? "–");
+  const rows: [string, unknown][] = [
+    ["created", results.createdAt],
+    [
+      "sweep",
+      `${results.sweep.id} v${results.sweep.version}${
+        results.sweep.quick ? " (quick)" : ""
+      }: ${results.sweep.description}`,
+    ],
+    ["git commit", env.gitCommit],
+    ["host", env.hostname],
+    ["runtime", env.runtime],
+    ["CPU", env.cpu],
+    ["GPUs", env.gpus],
+    ["tfjs backend", env.tfjs],
+    ["nats-server", env.natsServer],
+    ["communicator", results.communicator],
+    ["power", results.power],
+    ["seeds", [...new Set(results.runs.map((r) => r.config.seed))]],
+  ];
+  return {
+    id: "provenance",
+    caption: "Where and how these numbers were measured",
+    columns: [{ label: "what" }, { label: "value" }],
+    rows: rows.map(([k, v]) => [{ text: k }, { text: show(v) }]),
+  };
+}
+
+/** The full configuration of every run. */
+export function configsTable(results: ResultsFile): Table {
+  return {
+    id: "configs",
+    caption: "The full configuration of every run",
+    columns: [{ label: "run" }, { label: "config hash" }, { label: "configuration" }],
+    rows: results.runs.map((
+      r,
+    ) => [{ text: r.id }, { text: r.configHash }, { text: JSON.stringify(r.config) }]),
+  };
+}

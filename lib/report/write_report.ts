@@ -12,8 +12,7 @@ import { chartSvgs, loadFigureRenderer } from "./figures.ts";
 import { tableLatex } from "./latex.ts";
 import { renderReport } from "./report_html.ts";
 import { reportCharts } from "./charts.ts";
-import { findings } from "./findings.ts";
-import { runsTable, summaryTable } from "./tables.ts";
+import { reportPlan } from "./report_plan.ts";
 
 /**
  * The Chart.js UMD build shipped in node_modules (npm package chart.js).
@@ -95,17 +94,21 @@ export async function writeFigures(
 }
 
 /**
- * The summary and run tables of a results file as LaTeX booktabs tables.
+ * The report's tables for a paper, as LaTeX booktabs tables: every table of the sections the
+ * report plan marks for papers (lib/report/report_plan.ts; the same tables the HTML page shows,
+ * without failures and provenance), each section's title as a comment.
  *
  * @param results The results.
  * @returns LaTeX source (needs \usepackage{booktabs}).
  */
 export function resultsLatex(results: ResultsFile): string {
-  const found = findings(results);
   const parts = [
     `% phantom-bench: ${results.sweep.id} (${results.createdAt}); needs \\usepackage{booktabs}`,
-    ...(found.length ? [tableLatex(summaryTable(found))] : []),
-    tableLatex(runsTable(results)),
   ];
+  for (const section of reportPlan(results)) {
+    if (!section.paper || section.absent || section.tables.length === 0) continue;
+    parts.push(`% ${section.title}${section.projected ? " (projected by a model)" : ""}`);
+    parts.push(...section.tables.map((table) => tableLatex(table)));
+  }
   return parts.join("\n");
 }
