@@ -57,7 +57,7 @@ const FLAGS = {
   latex: flag.path({
     arg: "FILE",
     help:
-      "also write the summary and run tables of the (one) results file as LaTeX booktabs tables",
+      "also write the report tables of the (one) results file for a paper, as LaTeX booktabs tables",
   }),
 };
 
