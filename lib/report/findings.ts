@@ -9,6 +9,10 @@
 import { Rng } from "../nn/rng.ts";
 import type { ResultsFile, RunResult } from "../results/results.ts";
 import { median, percentile } from "../results/stats.ts";
+import { METRICS as REGISTRY, metricSpec } from "../results/metrics.ts";
+
+/** The suite's metric registry by key: labels and exactness of the metrics it shares. */
+const REGISTERED = new Map(REGISTRY.map((m) => [m.key, m]));
 
 /** Runs that succeeded. */
 export function ok(results: ResultsFile): RunResult[] {
@@ -92,8 +96,8 @@ interface MetricDef {
 
 const METRICS: MetricDef[] = [
   {
-    metric: "stepTime",
-    label: "step time",
+    metric: "stepTimeMs",
+    label: metricSpec("stepTimeMs").label,
     noun: "the step time",
     value: (r) => r.metrics!.stepTimeMs.median,
     missing: () => "no timed steps",
@@ -108,16 +112,16 @@ const METRICS: MetricDef[] = [
     workloads: ["inference"],
   },
   {
-    metric: "bytes",
-    label: "bytes sent per rank",
+    metric: "bytesSentPerRankPerStep",
+    label: metricSpec("bytesSentPerRankPerStep").label,
     noun: "the bytes per rank",
     value: (r) => r.metrics!.bytesSentPerRankPerStep,
     missing: () => "no bytes",
     workloads: ["train", "inference"],
   },
   {
-    metric: "energy",
-    label: "energy per step",
+    metric: "joulesPerStep",
+    label: metricSpec("joulesPerStep").label,
     noun: "the energy per step",
     value: (r) => r.metrics!.energy.joulesPerStep?.median ?? null,
     missing: (r) =>
@@ -266,7 +270,7 @@ export function findings(results: ResultsFile): Finding[] {
       const tp = g.tp.map(m.value);
       const repeats: [number, number] = [ph.length, tp.length];
       const base = { metric: m.metric, label: m.label, repeats };
-      if (m.metric.startsWith("energy")) {
+      if (m.metric === "joulesPerStep" || m.metric.startsWith("energy")) {
         const methods = new Set([...g.phantom, ...g.tp].map((r) => r.metrics!.energy.method));
         if (methods.size > 1) {
           return {
@@ -288,13 +292,13 @@ export function findings(results: ResultsFile): Finding[] {
         return { ...base, ratio: null, ci: null, why };
       }
       const den = median(tp as number[]);
-      const exact = m.metric === "bytes" || m.metric === "memory";
+      const exact = m.metric === "memory" || REGISTERED.get(m.metric)?.kind === "exact";
       const bands = g.phantom[0].projected && g.tp[0].projected &&
-          (m.metric === "stepTime" || m.metric === "energy")
+          (m.metric === "stepTimeMs" || m.metric === "joulesPerStep")
         ? bandRatios(
           g.phantom[0],
           g.tp[0],
-          m.metric === "stepTime" ? "stepTimeMs" : "joulesPerStep",
+          m.metric,
         )
         : undefined;
       return {
@@ -341,7 +345,7 @@ export function findings(results: ResultsFile): Finding[] {
  */
 export function headlineFinding(results: ResultsFile): Finding | undefined {
   const width = (f: Finding) => {
-    const time = f.ratios.find((r) => r.metric === "stepTime" || r.metric === "latency");
+    const time = f.ratios.find((r) => r.metric === "stepTimeMs" || r.metric === "latency");
     return time?.ci ? time.ci[1] - time.ci[0] : Infinity;
   };
   return findings(results).filter((f) => f.ranks > 1)
@@ -355,7 +359,7 @@ function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
   const method = phantom.metrics!.energy.method;
   const clauses: string[] = [];
   const notes: string[] = [];
-  const time = get("stepTime") ?? get("latency");
+  const time = get("stepTimeMs") ?? get("latency");
   if (time?.ratio != null) {
     clauses.push(
       `took ${x(time)} TP's ${time.metric === "latency" ? "latency per batch" : "step time"}${
@@ -363,7 +367,7 @@ function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
       }`,
     );
   } else if (time) notes.push(`${time.label} not compared (${time.why})`);
-  const energy = get("energy") ?? get("energyPerSample");
+  const energy = get("joulesPerStep") ?? get("energyPerSample");
   const band = (r: Ratio) =>
     r.bands
       ? ` (${Math.min(r.bands.optimistic, r.bands.pessimistic).toFixed(2)}–${
@@ -373,7 +377,7 @@ function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
   if (energy?.ratio != null) {
     clauses.push(`used ${x(energy)} its ${energy.label} (${method})${ci(energy)}${band(energy)}`);
   } else if (energy) notes.push(`${energy.label}: ${energy.why}`);
-  const bytes = get("bytes");
+  const bytes = get("bytesSentPerRankPerStep");
   const memory = get("memory");
   const sizes = [
     bytes?.ratio != null ? `sent ${x(bytes)} the bytes` : "",

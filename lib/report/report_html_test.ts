@@ -65,10 +65,10 @@ Deno.test("report: the summary states phantom/TP ratios at matching points, in a
   ]);
   const [f] = findings(results);
   assertEquals(f.label, "p = 2, n = 1024, L = 2, b = 64");
-  const step = f.ratios.find((r) => r.metric === "stepTime")!;
+  const step = f.ratios.find((r) => r.metric === "stepTimeMs")!;
   assert(Math.abs(step.ratio! - 43.5 / 102) < 0.01, `${step.ratio}`);
   assert(step.ci && step.ci[0] <= step.ratio! && step.ratio! <= step.ci[1], `${step.ci}`);
-  assertEquals(f.ratios.find((r) => r.metric === "bytes")!.ratio, 0.125);
+  assertEquals(f.ratios.find((r) => r.metric === "bytesSentPerRankPerStep")!.ratio, 0.125);
   assert(
     f.sentence.startsWith(
       "At p = 2, n = 1024, L = 2, b = 64 (k = 16, 2 repeats each), phantom took 0.43x TP's step time (95% CI",

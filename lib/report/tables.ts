@@ -49,7 +49,8 @@ export function summaryTable(found: Finding[]): Table {
  */
 export function paperClaimTable(found: Finding[]): Table | null {
   const rows = found.filter((f) =>
-    f.label.includes("projected") && f.ratios.some((r) => r.metric === "energy" && r.ratio !== null)
+    f.label.includes("projected") &&
+    f.ratios.some((r) => r.metric === "joulesPerStep" && r.ratio !== null)
   );
   if (rows.length === 0) return null;
   return {
@@ -63,8 +64,8 @@ export function paperClaimTable(found: Finding[]): Table | null {
       { label: "claim (≤ 0.5)" },
     ],
     rows: rows.map((f) => {
-      const e = f.ratios.find((r) => r.metric === "energy")!;
-      const s = f.ratios.find((r) => r.metric === "stepTime");
+      const e = f.ratios.find((r) => r.metric === "joulesPerStep")!;
+      const s = f.ratios.find((r) => r.metric === "stepTimeMs");
       const all = [e.ratio!, ...(e.bands ? [e.bands.optimistic, e.bands.pessimistic] : [])];
       const [lo, hi] = [Math.min(...all), Math.max(...all)];
       const verdict = hi <= 0.5
