@@ -29,6 +29,7 @@ export * from "./lib/config/config.ts";
 export * from "./lib/config/config_error.ts";
 export * from "./lib/config/sweep.ts";
 export * from "./lib/config/sweeps.ts";
+export * from "./lib/config/collectives.ts";
 export * from "./lib/config/cost_model.ts";
 // nn: single-rank pieces on TensorFlow.js
 export * from "./lib/nn/backend.ts";

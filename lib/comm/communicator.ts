@@ -11,18 +11,6 @@
  * @module
  */
 
-/** The collective operations, in the order of their codes on the wire (lib/nats/frame.ts). */
-export const COLLECTIVE_OPS = [
-  "allGather",
-  "reduceScatter",
-  "allReduce",
-  "broadcast",
-  "barrier",
-] as const;
-
-/** A collective operation: the one name every transport, accounting and model uses. */
-export type CollectiveOp = typeof COLLECTIVE_OPS[number];
-
 /** Optional label of a collective call, used in error messages and transport subjects. */
 export interface CollectiveTag {
   /** Which phase issued the call, e.g. `forward`, `backward`, `eval`. */

@@ -6,9 +6,9 @@
  * @module
  */
 
+import { type CollectiveOp } from "../config/collectives.ts";
 import {
   CollectiveError,
-  type CollectiveOp,
   type CollectiveTag,
   type CommStats,
   type Communicator,

@@ -19,22 +19,15 @@
  * @module
  */
 
+import { payloadPerRank, stepCollectives } from "./collectives.ts";
 import type { ModelConfig } from "./config.ts";
 
-/** The cost of one layer kind on one rank for one training step. */
+/** The compute and parameters of one layer kind on one rank for one step (payload: collectives.ts). */
 export interface LayerCost {
   /** `input`, `hidden` (one hidden-to-hidden layer) or `output`. */
   kind: "input" | "hidden" | "output";
   /** How many layers of this kind. */
   count: number;
-  /** Payload elements sent per layer, forward. */
-  sentForward: number;
-  /** Payload elements received per layer, forward. */
-  receivedForward: number;
-  /** Payload elements sent per layer, backward. */
-  sentBackward: number;
-  /** Payload elements received per layer, backward. */
-  receivedBackward: number;
   /** Matmul FLOPs per layer, forward. */
   forwardFlops: number;
   /** Matmul FLOPs per layer, backward. */
@@ -96,15 +89,21 @@ export function predictCosts(config: ModelConfig, options: PredictOptions = {}):
   const inference = options.workload === "inference";
   const layers = [inputCost(config), hiddenCost(config), outputCost(config)];
   const sum = (f: (c: LayerCost) => number) => layers.reduce((acc, c) => acc + c.count * f(c), 0);
-  const sent = sum((c) => c.sentForward + (inference ? 0 : c.sentBackward));
-  const received = sum((c) => c.receivedForward + (inference ? 0 : c.receivedBackward));
+  // Payload from the step's collectives (lib/config/collectives.ts), the list the projection uses.
+  let sent = 0;
+  let received = 0;
+  for (const call of stepCollectives(config, options)) {
+    const per = payloadPerRank(call.op, call.bytes, config.ranks);
+    sent += call.count * per.sent;
+    received += call.count * per.received;
+  }
   const forward = sum((c) => c.forwardFlops);
   const backward = inference ? 0 : sum((c) => c.backwardFlops);
   const parametersPerRank = sum((c) => c.parameters);
   const outputBias = config.outputWidth;
   return {
-    bytesSentPerRankPerStep: sent * bytesPerElement,
-    bytesReceivedPerRankPerStep: received * bytesPerElement,
+    bytesSentPerRankPerStep: sent,
+    bytesReceivedPerRankPerStep: received,
     flopsPerRankPerStep: forward + backward,
     forwardFlopsPerRankPerStep: forward,
     backwardFlopsPerRankPerStep: backward,
@@ -129,7 +128,8 @@ function inputCost(c: ModelConfig): LayerCost {
   const m = c.width / c.ranks;
   const flops = 2 * c.batch * c.inputWidth * m;
   return {
-    ...noTraffic("input", 1),
+    kind: "input",
+    count: 1,
     forwardFlops: flops,
     backwardFlops: flops, // dW_in only: the input X needs no gradient
     parameters: c.inputWidth * m + m,
@@ -141,28 +141,18 @@ function hiddenCost(c: ModelConfig): LayerCost {
   const m = n / p;
   if (c.mode !== "phantom" || p === 1) {
     // Serial, TP, and phantom at p = 1 (no ghosts): the dense layer over columns m of n.
-    const block = b * m;
     return {
       kind: "hidden",
       count: layers,
-      sentForward: p > 1 ? block : 0,
-      receivedForward: (p - 1) * block,
-      sentBackward: (p - 1) * block,
-      receivedBackward: (p - 1) * block,
       forwardFlops: 2 * b * n * m,
       backwardFlops: 4 * b * n * m,
       parameters: n * m + m,
     };
   }
   const k = c.phantomWidth ?? 0;
-  const ghosts = b * k;
   return {
     kind: "hidden",
     count: layers,
-    sentForward: ghosts,
-    receivedForward: (p - 1) * ghosts,
-    sentBackward: (p - 1) * ghosts,
-    receivedBackward: (p - 1) * ghosts,
     forwardFlops: 2 * b * m * (m + p * k),
     backwardFlops: 4 * b * m * (m + p * k),
     parameters: m * m + m * k + (p - 1) * k * m + m,
@@ -172,31 +162,12 @@ function hiddenCost(c: ModelConfig): LayerCost {
 function outputCost(c: ModelConfig): LayerCost {
   const { ranks: p, batch: b, outputWidth: dOut } = c;
   const m = c.width / p;
-  const partial = b * dOut;
   return {
     kind: "output",
     count: 1,
-    sentForward: p > 1 ? partial : 0,
-    receivedForward: (p - 1) * partial,
-    sentBackward: 0,
-    receivedBackward: 0,
     forwardFlops: 2 * b * m * dOut,
     backwardFlops: 4 * b * m * dOut,
     parameters: m * dOut + dOut,
-  };
-}
-
-function noTraffic(kind: LayerCost["kind"], count: number): LayerCost {
-  return {
-    kind,
-    count,
-    sentForward: 0,
-    receivedForward: 0,
-    sentBackward: 0,
-    receivedBackward: 0,
-    forwardFlops: 0,
-    backwardFlops: 0,
-    parameters: 0,
   };
 }
 

@@ -1,9 +1,9 @@
 // The call ledger without a server: blocks assembled from pieces in order, and every way a
 // message can be wrong refused with an error naming the call and the ranks.
+import { type CollectiveOp } from "../config/collectives.ts";
 import { CallLedger, type Waiter } from "./call_ledger.ts";
 import { encode } from "./wire.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
-import type { CollectiveOp } from "../comm/communicator.ts";
 
 /** A ledger for rank 0 of 3 and an allGather-like waiter collecting blocks of n from 1 and 2. */
 function setup(n = 4, op: CollectiveOp = "allGather", step = 5) {

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { COLLECTIVE_OPS, type CollectiveOp } from "../comm/communicator.ts";
+import { COLLECTIVE_OPS, type CollectiveOp } from "../config/collectives.ts";
 import { bytesPerElement, encode, type WireDtype } from "./wire.ts";
 
 /** The collective operations, as they appear in frames (a frame carries the index). */

@@ -15,10 +15,10 @@
  * @module
  */
 
+import { type CollectiveOp } from "../config/collectives.ts";
 import { addInto, type CollectiveShape, countCollective } from "../comm/accounting.ts";
 import {
   CollectiveError,
-  type CollectiveOp,
   type CollectiveTag,
   type CommStats,
   type Communicator,

@@ -10,8 +10,9 @@
  * @module
  */
 
+import { type CollectiveOp } from "../config/collectives.ts";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
-import { CollectiveError, type CollectiveOp } from "../comm/communicator.ts";
+import { CollectiveError } from "../comm/communicator.ts";
 import { connectNats, type NatsConnectionOptions } from "./connection.ts";
 import {
   EVERY_RANK,

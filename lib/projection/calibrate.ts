@@ -25,7 +25,8 @@ import type { ResultsFile, RunResult } from "../results/results.ts";
 import { median } from "../results/stats.ts";
 import { collectiveTime, natsConnections } from "./collectives.ts";
 import type { HardwareProfile } from "./profile.ts";
-import { projectStep, stepCollectives } from "./step_model.ts";
+import { projectStep } from "./step_model.ts";
+import { stepCollectives } from "../config/collectives.ts";
 
 /** A measured run reduced to what calibration uses. */
 export interface MeasuredRun {
@@ -262,7 +263,12 @@ export function calibrateProfile(
     const update = r.config.workload === "inference" ? 0 : predictCosts(r.config).parametersPerRank;
     const stretch = Math.max(1, natsConnections(unit, r.config.ranks) / cores);
     let calls = 0, messages = 0, bytes = 0, assembled = 0;
-    for (const c of stepCollectives(r.config, r.bytesPerElement)) {
+    for (
+      const c of stepCollectives(r.config, {
+        bytesPerElement: r.bytesPerElement,
+        workload: r.config.workload,
+      })
+    ) {
       const t = collectiveTime(unit, c.op, r.config.ranks, c.bytes);
       calls += c.count * t.hostS * f;
       messages += c.count * t.latencyS * stretch;

@@ -18,11 +18,11 @@
  * @module
  */
 
-import type { CollectiveOp } from "../comm/communicator.ts";
-import type { HardwareProfile } from "./profile.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 
-/** A collective of a step (every collective but broadcast, which training never calls). */
-export type StepOp = Exclude<CollectiveOp, "broadcast">;
+/** A collective the model times (every one but broadcast, which training never calls). */
+export type TimedOp = Exclude<CollectiveOp, "broadcast">;
+import type { HardwareProfile } from "./profile.ts";
 
 /** The parts of a call's time, in s. */
 export interface CollectiveTime {
@@ -73,7 +73,7 @@ export const NATS_MESSAGE_BYTES = 256 * 1024;
  */
 export function collectiveTime(
   profile: HardwareProfile,
-  op: StepOp,
+  op: TimedOp,
   p: number,
   bytes: number,
 ): CollectiveTime {

@@ -14,48 +14,9 @@
 
 import type { TrainConfig } from "../config/config.ts";
 import { matmulShapes, predictCosts, predictMemory } from "../config/cost_model.ts";
-import { collectiveTime, natsConnections, type StepOp } from "./collectives.ts";
+import { collectiveTime, natsConnections } from "./collectives.ts";
+import { stepCollectives } from "../config/collectives.ts";
 import type { HardwareProfile } from "./profile.ts";
-
-/** A collective of a step, with its count. */
-export interface StepCollective {
-  op: StepOp;
-  /** S: the whole buffer in bytes. */
-  bytes: number;
-  count: number;
-}
-
-/**
- * The collectives of one step, as the suite's layers issue them.
- *
- * @param config The configuration.
- * @param bytesPerElement Wire bytes per element. @default 4
- * @returns The calls (none at p = 1).
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { stepCollectives } from "./step_model.ts";
- * const c = { mode: "tp", ranks: 4, width: 1024, layers: 2, batch: 32, inputWidth: 32, outputWidth: 16, seed: 1, workload: "train" } as const;
- * const calls = stepCollectives(c as never);
- * assert.deepEqual(calls.map((x) => [x.op, x.bytes, x.count]), [
- *   ["allGather", 32 * 1024 * 4, 2], ["reduceScatter", 32 * 1024 * 4, 2], ["allReduce", 32 * 16 * 4, 1],
- * ]);
- * ```
- */
-export function stepCollectives(config: TrainConfig, bytesPerElement = 4): StepCollective[] {
-  const { ranks: p, width: n, batch: b, layers: L, outputWidth: dOut } = config;
-  if (p <= 1 || config.mode === "serial") return [];
-  const phantom = config.mode === "phantom";
-  // TP gathers b x m from every rank (S = b n); phantom b x k (S = b p k).
-  const gathered = (phantom ? b * p * (config.phantomWidth ?? 0) : b * n) * bytesPerElement;
-  // (The barrier that starts a step is outside its timing.)
-  const calls: StepCollective[] = [{ op: "allGather", bytes: gathered, count: L }];
-  if (config.workload !== "inference") {
-    calls.push({ op: "reduceScatter", bytes: gathered, count: L });
-  }
-  calls.push({ op: "allReduce", bytes: b * dOut * bytesPerElement, count: 1 });
-  return calls;
-}
 
 /** A projected step. */
 export interface StepProjection {
@@ -135,7 +96,7 @@ export function projectStep(
   const nats = profile.collectives.algorithm === "nats";
   const perConnection = nats ? Math.max(1, natsConnections(profile, p) / capacity) : 1;
   const perRank = nats ? sharing : 1;
-  for (const call of stepCollectives(config, bytesPerElement)) {
+  for (const call of stepCollectives(config, { bytesPerElement, workload: config.workload })) {
     const t = collectiveTime(profile, call.op, p, call.bytes);
     hostS += call.count * (t.hostS + t.assemblyS) * perRank;
     latencyS += call.count * t.latencyS * perConnection;
