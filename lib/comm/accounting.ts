@@ -9,8 +9,8 @@
  * @module
  */
 
-import { type CollectiveOp } from "../config/collectives.ts";
-import { CommStats } from "./communicator.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
+import type { CommStats } from "./communicator.ts";
 
 /**
  * Adds arrays element-wise in the order given, rounding to float32 after each addition.

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type CollectiveOp } from "../config/collectives.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 import {
   CollectiveError,
   type CollectiveTag,

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type CollectiveOp } from "../config/collectives.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 import { CollectiveError, type CollectiveTag } from "../comm/communicator.ts";
 import { describeTag } from "../comm/communicator.ts";
 import { decodeInto, type WireDtype } from "./wire.ts";

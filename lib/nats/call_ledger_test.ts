@@ -1,6 +1,6 @@
 // The call ledger without a server: blocks assembled from pieces in order, and every way a
 // message can be wrong refused with an error naming the call and the ranks.
-import { type CollectiveOp } from "../config/collectives.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 import { CallLedger, type Waiter } from "./call_ledger.ts";
 import { encode } from "./wire.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { type CollectiveOp } from "../config/collectives.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 import { addInto, type CollectiveShape, countCollective } from "../comm/accounting.ts";
 import {
   CollectiveError,

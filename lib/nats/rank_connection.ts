@@ -10,7 +10,7 @@
  * @module
  */
 
-import { type CollectiveOp } from "../config/collectives.ts";
+import type { CollectiveOp } from "../config/collectives.ts";
 import type { Msg, NatsConnection, Subscription } from "@nats-io/transport-node";
 import { CollectiveError } from "../comm/communicator.ts";
 import { connectNats, type NatsConnectionOptions } from "./connection.ts";
