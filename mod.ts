@@ -95,6 +95,7 @@ export * from "./lib/results/atomic_write.ts";
 export * from "./lib/report/report_html.ts";
 export * from "./lib/report/write_report.ts";
 export * from "./lib/report/compare.ts";
+export * from "./lib/report/compare_markdown.ts";
 export * from "./lib/report/repeat_stats.ts";
 export * from "./lib/report/setup_changes.ts";
 export * from "./lib/report/mann_whitney.ts";

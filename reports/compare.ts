@@ -10,12 +10,8 @@
  */
 
 import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
-import {
-  compareResults,
-  comparisonMarkdown,
-  type ComparisonReport,
-  summaryLine,
-} from "../lib/report/compare.ts";
+import { compareResults, type ComparisonReport } from "../lib/report/compare.ts";
+import { comparisonMarkdown, summaryLine } from "../lib/report/compare_markdown.ts";
 import { METRICS } from "../lib/results/metrics.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";

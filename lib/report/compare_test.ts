@@ -1,4 +1,5 @@
-import { compareResults, comparisonMarkdown, markdownText } from "./compare.ts";
+import { compareResults } from "./compare.ts";
+import { comparisonMarkdown, markdownText } from "./compare_markdown.ts";
 import { toBencher, toGithubBenchmark } from "./exports.ts";
 import { parseResults, type ResultsFile } from "../results/results.ts";
 import { fixtureResults, type FixtureRun, repeated } from "../testing/results_fixture.ts";
