@@ -70,6 +70,7 @@ export * from "./lib/power/amd_smi_sampler.ts";
 export * from "./lib/power/rapl_sampler.ts";
 export * from "./lib/power/none_sampler.ts";
 // runtime: executing points
+export * from "./lib/runtime/environment.ts";
 export * from "./lib/runtime/trainer.ts";
 export * from "./lib/runtime/run_protocol.ts";
 export * from "./lib/runtime/coordinator.ts";
@@ -89,7 +90,7 @@ export * from "./lib/results/stats.ts";
 export * from "./lib/results/energy_method.ts";
 export * from "./lib/results/metrics.ts";
 export * from "./lib/results/describe_backend.ts";
-export * from "./lib/results/environment.ts";
+
 export * from "./lib/results/atomic_write.ts";
 // report: reading results back
 export * from "./lib/report/report_html.ts";

@@ -36,7 +36,7 @@ import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
-import { collectEnvironment } from "../lib/results/environment.ts";
+import { collectEnvironment } from "../lib/runtime/environment.ts";
 import { ResultsWriter } from "../lib/results/results_writer.ts";
 import { LAUNCHERS } from "../lib/runtime/nats_run.ts";
 import type { CommunicatorChoice } from "../lib/runtime/point.ts";

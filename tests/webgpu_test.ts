@@ -48,7 +48,7 @@ systemTest([NATS_SERVER], {
     assertEquals(run.gpu?.map((g) => g.requested), ["0", "1"]);
     for (const g of run.gpu!) {
       assert(g.method.startsWith("none:"), g.method);
-      assert(g.adapter.includes("llvmpipe") || g.adapter.length > 0, g.adapter);
+      assert(g.adapter.length > 0, "an adapter was named");
       assert(g.warnings.some((w) => w.includes("nothing can select")), JSON.stringify(g.warnings));
     }
     assert(

@@ -263,7 +263,7 @@ const backendSchema = s.object({
 });
 
 /**
- * Where and with what the runs were measured (lib/results/environment.ts collects it). Every
+ * Where and with what the runs were measured (lib/runtime/environment.ts collects it). Every
  * field may be absent: facts this suite could not read, and projected files, which copy what
  * they were calibrated beside.
  */

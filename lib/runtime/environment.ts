@@ -8,7 +8,7 @@
 
 import { cpus } from "node:os";
 import * as tf from "@tensorflow/tfjs-core";
-import type { BackendRecord, Environment } from "./results.ts";
+import type { BackendRecord, Environment } from "../results/results.ts";
 import { queryNvidiaSmi } from "../system/nvidia_smi.ts";
 
 /**
