@@ -254,6 +254,8 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--sweep", "/nonexistent.json"], "cannot be read as JSON"],
   [["--sweep", "scaling", "--ranks", "2"], "cannot be combined with point options"],
   [["--filter", "ranks~2"], '"ranks~2"'],
+  [["--filter", "rnks<=8"], 'has an unknown field "rnks" (fields: mode, ranks,'],
+  [["--filter", "ranks>300"], "matches none of the sweep's 8 points"],
   [["--repeats", "0"], '--repeats ("0") must be a positive integer'],
   [["--target", "2"], '--target ("2") must be a fraction of the initial loss below 1'],
   [["--processes", "0"], '--processes ("0") must be a positive integer'],

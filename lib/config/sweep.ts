@@ -110,13 +110,18 @@ export function expandSweep(sweep: Sweep, options: ExpandOptions = {}): Expansio
   if (!Number.isSafeInteger(repeats) || repeats < 1) {
     throw new ConfigError("--repeats", repeats, "must be a positive integer");
   }
-  const keep = options.filter ? parseFilter(options.filter) : () => true;
+  const all = product(base, axes);
+  const keep = options.filter
+    ? parseFilter(options.filter, [...new Set([...POINT_FIELDS, ...all.flatMap(Object.keys)])])
+    : () => true;
   const points: SweepPoint[] = [];
   const excluded: Expansion["excluded"] = [];
-  for (const raw of product(base, axes)) {
+  let matched = 0;
+  for (const raw of all) {
     if (raw.mode !== "phantom") delete raw.phantomWidth;
     const id = pointId(raw);
     if (!keep(raw)) continue;
+    matched++;
     const rule = sweep.exclusions?.find((x) =>
       Object.entries(x.when).every(([k, v]) => raw[k] === v)
     );
@@ -132,8 +137,33 @@ export function expandSweep(sweep: Sweep, options: ExpandOptions = {}): Expansio
       excluded.push({ point: id, reason: error.message });
     }
   }
+  if (options.filter && matched === 0) {
+    throw new ConfigError(
+      "--filter",
+      options.filter,
+      `matches none of the sweep's ${all.length} points (e.g. ${
+        all.slice(0, 3).map(pointId).join(", ")
+      })`,
+    );
+  }
   return { points, excluded, repeats, warmup: quick.warmup ?? sweep.warmup };
 }
+
+/** Point fields a filter may name in any sweep (besides the sweep's own axes and base). */
+const POINT_FIELDS = [
+  "mode",
+  "ranks",
+  "width",
+  "phantomWidth",
+  "layers",
+  "batch",
+  "inputWidth",
+  "outputWidth",
+  "steps",
+  "seed",
+  "backend",
+  "workload",
+];
 
 function product(
   base: Record<string, unknown>,
@@ -171,10 +201,22 @@ const FILTER = /^\s*([A-Za-z]+)\s*(<=|>=|!=|=|<|>)\s*([^,]+?)\s*$/;
  * `mode=phantom,ranks<=8`.
  *
  * @param text The filter.
+ * @param fields The fields a condition may name (any, when not given).
  * @returns A predicate over point fields.
- * @throws {ConfigError} Naming --filter and the condition that does not parse.
+ * @throws {ConfigError} Naming --filter and the condition that does not parse, or the unknown
+ *   field with the valid ones.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseFilter } from "./sweep.ts";
+ * assert(parseFilter("ranks<=8")({ ranks: 4 }));
+ * assert.throws(() => parseFilter("rnks<=8", ["mode", "ranks"]), /unknown field "rnks" \(fields: mode, ranks\)/);
+ * ```
  */
-export function parseFilter(text: string): (point: Record<string, unknown>) => boolean {
+export function parseFilter(
+  text: string,
+  fields?: readonly string[],
+): (point: Record<string, unknown>) => boolean {
   const tests = text.split(",").map((part) => {
     const m = part.match(FILTER);
     if (!m) {
@@ -185,6 +227,13 @@ export function parseFilter(text: string): (point: Record<string, unknown>) => b
       );
     }
     const [, field, op, rawValue] = m;
+    if (fields && !fields.includes(field)) {
+      throw new ConfigError(
+        "--filter",
+        text,
+        `has an unknown field "${field}" (fields: ${fields.join(", ")})`,
+      );
+    }
     const value = /^-?\d+(\.\d+)?$/.test(rawValue) ? Number(rawValue) : rawValue;
     return (p: Record<string, unknown>) => {
       const v = p[field];
