@@ -37,6 +37,7 @@ import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
 import { collectEnvironment } from "../lib/runtime/environment.ts";
+import { describeBackend } from "../lib/results/describe_backend.ts";
 import { ResultsWriter } from "../lib/results/results_writer.ts";
 import { LAUNCHERS } from "../lib/runtime/nats_run.ts";
 import type { CommunicatorChoice } from "../lib/runtime/point.ts";
@@ -349,8 +350,11 @@ function printPlan(
   const transport = choice.kind === "nats"
     ? `NATS ${describeNats(choice.connection)}, ${values.launcher} launcher`
     : "in-process";
+  // The flags are in the results file; the terminal gets a phrase (the fallback reason, if any,
+  // was printed once already).
   console.log(
-    `backend ${backendName} (${JSON.stringify(backendFlags)}); ${transport}; power ${powerBackend}`,
+    `backend ${describeBackend({ name: backendName, flags: backendFlags })}; ${transport}; ` +
+      `power ${powerBackend}`,
   );
   console.log(RUN_TABLE_HEADER);
 }

@@ -425,3 +425,24 @@ Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits
   assertEquals(file.runs[0].status, "interrupted");
   assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
 });
+
+Deno.test("bench: without a CBLAS library the terminal says so once, in one short line", async () => {
+  const r = await runTask("bench", [
+    ...SMALL,
+    "--mode",
+    "tp",
+    "--ranks",
+    "1",
+    "--communicator",
+    "in-process",
+    "--power",
+    "none",
+    "--out",
+    await Deno.makeTempDir(),
+  ], { PHANTOM_BLAS_LIB: "/nonexistent/libcblas.so" });
+  assertEquals(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n").filter((l) => l.includes("libcblas"));
+  assertEquals(lines.length, 1, r.stdout);
+  assert(lines[0].length < 300, lines[0]);
+  assert(/^backend wasm \(SIMD, 1 thread\); in-process; power none$/m.test(r.stdout), r.stdout);
+});

@@ -161,7 +161,7 @@ test("blas: records the library, its configuration, the core type and the thread
   assertEquals(info.flags.explicitTranspose, false);
 });
 
-Deno.test("blas: a library that is not there is an error listing what was tried", async () => {
+Deno.test("blas: a library that is not there is an error saying what to do", async () => {
   const env = new Map([["PHANTOM_BLAS_LIB", "/nonexistent/libcblas.so"]]);
   const error = await assertRejects(
     () => Promise.resolve().then(() => openCblasFresh(env)),

@@ -119,18 +119,26 @@ export function openCblas(
   }
   const override = env.get("PHANTOM_BLAS_LIB");
   const candidates = override ? [override] : CBLAS_CANDIDATES;
-  const failures: string[] = [];
+  let firstFailure = "";
   for (const library of candidates) {
     try {
       opened = load(library, wanted);
       return opened;
     } catch (error) {
-      failures.push(`${library}: ${(error as Error).message.split("\n")[0]}`);
+      // Deno repeats "Could not open library:" once per layer; keep the loader's own words.
+      firstFailure ||= (error as Error).message.split("\n")[0].replace(
+        /^(Could not open library: )+/,
+        "",
+      );
     }
   }
+  // One short line: what was not found, and what to do (the reason only for a named library).
   throw new BlasUnavailableError(
-    `Cannot load a CBLAS library (${failures.join("; ")}). Install OpenBLAS ` +
-      "(Debian/Ubuntu: sudo apt-get install libopenblas0-pthread) or set PHANTOM_BLAS_LIB=/path",
+    override
+      ? `PHANTOM_BLAS_LIB (${override}) cannot be loaded: ${firstFailure}; unset it to use ` +
+        "the system's OpenBLAS (sudo apt-get install libopenblas0-pthread)"
+      : `no CBLAS library found (tried ${candidates.length}, e.g. ${candidates[0]}): ` +
+        "install OpenBLAS (sudo apt-get install libopenblas0-pthread) or set PHANTOM_BLAS_LIB",
   );
 }
 
