@@ -36,6 +36,9 @@ import { EnergyMonitor } from "../lib/power/energy_monitor.ts";
 import { openPowerSampler } from "../lib/power/open_sampler.ts";
 import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
+import { findings, sharingNote } from "../lib/report/findings.ts";
+import { verdictLines } from "../lib/report/verdict_lines.ts";
+import { loadResults } from "../lib/results/results.ts";
 import { collectEnvironment } from "../lib/runtime/environment.ts";
 import { describeBackend } from "../lib/results/describe_backend.ts";
 import { ResultsWriter } from "../lib/results/results_writer.ts";
@@ -320,6 +323,10 @@ async function runBench(
         await writer.add(run); // an interrupted sweep keeps what it measured
       },
     });
+    const written = await loadResults(writer.path);
+    for (const line of verdictLines(findings(written), written.runs, sharingNote(written))) {
+      console.log(line);
+    }
     console.log(`results: ${writer.path}`);
     await report(writer.path);
     if (stop.exitCode !== undefined) {

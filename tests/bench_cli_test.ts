@@ -446,3 +446,42 @@ Deno.test("bench: without a CBLAS library the terminal says so once, in one shor
   assert(lines[0].length < 300, lines[0]);
   assert(/^backend wasm \(SIMD, 1 thread\); in-process; power none$/m.test(r.stdout), r.stdout);
 });
+
+Deno.test("bench: the terminal ends with the verdict; rows name their repeat; bytes read as KiB", async () => {
+  const r = await bench(
+    ...SMALL,
+    "--mode",
+    "tp,phantom",
+    "--ranks",
+    "2",
+    "--repeats",
+    "2",
+    "--communicator",
+    "in-process",
+    "--power",
+    "none",
+    "--out",
+    await Deno.makeTempDir(),
+  );
+  assertEquals(r.code, 0, r.stderr);
+  const lines = r.stdout.split("\n");
+  assert(lines.some((l) => /^phantom\s+2\s+64\s+2\s+#1\s/.test(l)), r.stdout);
+  assert(lines.some((l) => /^tp\s+2\s+64\s+-\s+#0\s.*\d+(\.\d)? (B|KiB) \(=\)/.test(l)), r.stdout);
+  const verdict = lines.indexOf("phantom against TP:");
+  assert(verdict > 0, r.stdout);
+  assert(
+    /^ {2}At p = 2, n = 64, L = 2, b = 8 \(k = 2, 2 repeats each\), phantom took/.test(
+      lines[verdict + 1],
+    ),
+    lines[verdict + 1],
+  );
+  assert(
+    lines.some((l) =>
+      l.startsWith("J/step n/a: no power telemetry here") && l.includes("--power-model")
+    ),
+  );
+  assert(
+    lines.findIndex((l) => l.startsWith("results: ")) > verdict,
+    "the verdict comes before the paths",
+  );
+});

@@ -1,16 +1,17 @@
 /**
- * The bench's one line per run: point, median step time, communication share, sent bytes
- * measured / predicted, achieved FLOP rate, held-out loss from start to end, steps to the target
- * and energy per step with its method.
+ * The bench's one line per run: point (and repeat), median step time, communication share, sent
+ * bytes per rank and step (checked against the prediction), achieved FLOP rate, held-out loss from
+ * start to end, steps to the target and energy per step with its method.
  *
  * @module
  */
 
 import type { RunResult } from "../results/results.ts";
+import { formatBytes } from "../results/units.ts";
 
 /** The column heads, aligned with {@linkcode formatRunRow}. */
 export const RUN_TABLE_HEADER =
-  "mode       p      n    k   step ms   comm   sent B/step meas/pred   GFLOP/s   held-out loss" +
+  "mode       p      n    k  rep   step ms   comm   sent/step (= pred)   GFLOP/s   held-out loss" +
   "      to target   J/step";
 
 /**
@@ -21,17 +22,17 @@ export function formatRunRow(run: RunResult): string {
   const c = run.config;
   const head = `${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
     String(c.width).padStart(7)
-  }${String(c.phantomWidth ?? "-").padStart(5)}`;
+  }${String(c.phantomWidth ?? "-").padStart(5)}${`#${run.repeat}`.padStart(5)}`;
   if (!run.metrics) return `${head}  ${run.status.toUpperCase()}: ${run.error}`;
   const m = run.metrics;
   const step = m.stepTimeMs.median;
-  const bytes = `${m.bytesSentPerRankPerStep}/${m.predicted.bytesSentPerRankPerStep}${
-    m.bytesMatchPrediction ? "" : " MISMATCH"
-  }`;
+  const bytes = m.bytesMatchPrediction
+    ? `${formatBytes(m.bytesSentPerRankPerStep)} (=)`
+    : `${formatBytes(m.bytesSentPerRankPerStep)} (pred ${
+      formatBytes(m.predicted.bytesSentPerRankPerStep)
+    }) MISMATCH`;
   const e = m.energy;
-  const energy = e.joulesPerStep
-    ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})`
-    : "unavailable";
+  const energy = e.joulesPerStep ? `${e.joulesPerStep.median.toPrecision(3)} (${e.method})` : "n/a";
   // Training: held-out loss and steps to target; inference: p99 latency and throughput.
   const curve = m.loss?.curve;
   const steps = m.loss?.stepsToTarget;
@@ -48,7 +49,7 @@ export function formatRunRow(run: RunResult): string {
     head,
     step.toFixed(1).padStart(10),
     `${(100 * m.commTimeMs.median / step).toFixed(0).padStart(6)}%`,
-    bytes.padStart(24),
+    bytes.padStart(21),
     m.achievedGflops.toFixed(1).padStart(9),
     `   ${lossText}`,
     `  ${toTarget.padStart(11)}`,
