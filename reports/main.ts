@@ -16,6 +16,8 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { renderSiteIndex, type SiteEntry } from "../lib/report/report_html.ts";
 import { headlineFinding } from "../lib/report/findings.ts";
+import { commHeadline, renderCommReport } from "../lib/report/comm_report.ts";
+import { type CommResultsFile, parseCommResults } from "../lib/results/comm_results.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import {
   chartJsSource,
@@ -28,10 +30,13 @@ import { runMain } from "../lib/cli/run_main.ts";
 
 const RESULTS_DIR = join("reports", "results");
 
+/** Results files the suite writes: measurements (bench-), projections (projection-), comm-. */
+const RESULTS_FILE = /^(bench|projection|comm)-.*\.json$/;
+
 function resultsFiles(dir: string): string[] {
   try {
     return [...Deno.readDirSync(dir)]
-      .filter((e) => e.isFile && e.name.startsWith("bench-") && e.name.endsWith(".json"))
+      .filter((e) => e.isFile && RESULTS_FILE.test(e.name))
       .map((e) => join(dir, e.name))
       .sort();
   } catch {
@@ -78,19 +83,43 @@ async function main(args: string[]): Promise<number> {
       throw new ConfigError(
         "RESULTS",
         RESULTS_DIR,
-        "holds no results file (bench-*.json) to publish",
+        "holds no results file (bench-, projection- or comm-*.json) to publish",
       );
     }
     await Deno.mkdir(values.site, { recursive: true });
     const entries: SiteEntry[] = [];
     const all = [];
+    let projected = 0;
+    let comm = 0;
     for (const file of files) {
       const report = basename(file).replace(/\.json$/, ".html");
+      const commFile = await readCommResults(file);
+      if (commFile) {
+        await writeTextFileAtomic(
+          join(values.site, report),
+          renderCommReport(commFile, `phantom-bench: collective benchmark (${commFile.createdAt})`),
+        );
+        comm++;
+        entries.push({
+          report,
+          results: basename(file),
+          sweep: "bench:comm",
+          createdAt: commFile.createdAt,
+          commit: "",
+          host: "",
+          runs: commFile.rows.length,
+          failed: commFile.rows.filter((r) => !r.correct).length,
+          headline: commHeadline(commFile),
+        });
+        continue;
+      }
       const results = await writeReport(file, join(values.site, report), {
         trendsHref: "trends.html",
       });
       const env = results.environment;
-      all.push({ results, report });
+      // Trends track measurements; a projection is a model, listed but never a trend point.
+      if (results.runs.some((r) => r.projected)) projected++;
+      else all.push({ results, report });
       entries.push({
         report,
         results: basename(file),
@@ -113,8 +142,15 @@ async function main(args: string[]): Promise<number> {
       join(values.site, "index.html"),
       renderSiteIndex(entries, "trends.html"),
     );
+    const notTrended = [
+      projected ? `${projected} projection${projected > 1 ? "s" : ""}` : "",
+      comm ? `${comm} collective benchmark${comm > 1 ? "s" : ""}` : "",
+    ].filter(Boolean);
     console.log(
-      `site: ${join(values.site, "index.html")} (${entries.length} reports, trends.html)`,
+      `site: ${join(values.site, "index.html")} (${entries.length} reports; trends.html over ` +
+        `the ${all.length} measured${
+          notTrended.length ? `; not in trends: ${notTrended.join(", ")}` : ""
+        })`,
     );
     return 0;
   }
@@ -138,6 +174,24 @@ async function main(args: string[]): Promise<number> {
   for (const file of files) {
     const out = values.out ?? join("reports", "out", basename(file).replace(/\.json$/, ".html"));
     await Deno.mkdir(join(out, ".."), { recursive: true });
+    const commFile = await readCommResults(file);
+    if (commFile) {
+      for (const name of ["figures", "latex"] as const) {
+        if (values[name]) {
+          throw new ConfigError(
+            `--${name}`,
+            values[name],
+            "is for training results, not a comm file",
+          );
+        }
+      }
+      await writeTextFileAtomic(
+        out,
+        renderCommReport(commFile, `phantom-bench: collective benchmark (${commFile.createdAt})`),
+      );
+      console.log(`report: ${out}`);
+      continue;
+    }
     const results = await writeReport(file, out);
     console.log(`report: ${out}`);
     if (values.figures) {
@@ -151,6 +205,23 @@ async function main(args: string[]): Promise<number> {
     }
   }
   return 0;
+}
+
+/** A collective benchmark file (kind `comm`), loaded and checked; undefined for any other. */
+async function readCommResults(path: string): Promise<CommResultsFile | undefined> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch {
+    return undefined; // the results loader says why
+  }
+  let kind: unknown;
+  try {
+    kind = (JSON.parse(text) as { kind?: unknown } | null)?.kind;
+  } catch {
+    return undefined;
+  }
+  return kind === "comm" ? parseCommResults(text, path) : undefined;
 }
 
 if (import.meta.main) await runMain(main, [ResultsError]);
