@@ -8,6 +8,7 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { UsageError } from "../lib/cli/flags.ts";
 import { SlurmError } from "../lib/runtime/slurm.ts";
 import { BackendUnavailableError } from "../lib/nn/backend.ts";
+import { deadlineTest } from "../lib/testing/system.ts";
 
 function bench(...args: string[]) {
   return runTask("bench", args);
@@ -36,177 +37,195 @@ const SMALL = [
   "1",
 ];
 
-Deno.test("bench: a quick run through the real NATS path writes a valid results file", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await bench("--mode", "phantom", "--ranks", "2,4", ...SMALL, "--out", dir);
-  assertEquals(r.code, 0, r.stderr);
-  assert(/phantom\s+4\s+64\s+2/.test(r.stdout), r.stdout);
-  const file = await results(dir);
-  assertEquals(file.sweep.id, "point");
-  assertEquals(file.communicator.kind, "nats");
-  assertEquals((file.environment.natsServer as string).startsWith("nats-server"), true);
-  assertEquals(file.runs.length, 2);
-  for (const run of file.runs) {
-    assertEquals(run.status, "ok");
-    assertEquals(run.metrics!.bytesMatchPrediction, true);
-    assertEquals(run.metrics!.stepTimeMs.samples.length, 5);
-    assert(run.metrics!.wireBytesSentPerRankPerStep! > run.metrics!.bytesSentPerRankPerStep);
-    assertEquals(run.metrics!.loss!.curve[0][0], 0);
-    assertEquals(run.config.dtype, "float32");
-  }
-  // The default backend is auto: blas where a CBLAS library is found, else wasm saying why.
-  const backend =
-    (file.environment.tfjs as { backend: { name: string; flags: Record<string, unknown> } })
-      .backend;
-  assert(
-    backend.name === "blas" || (backend.name === "wasm" && backend.flags.autoFallback),
-    JSON.stringify(backend),
-  );
-  for (const run of file.runs) assertEquals(run.config.backend, backend.name);
-  // On a host without telemetry (the build machines) energy is unavailable, not invented.
-  if (file.power.backend === "none") {
-    for (const run of file.runs) assertEquals(run.metrics!.energy.method, "unavailable");
-  }
-});
+deadlineTest(
+  "bench: a quick run through the real NATS path writes a valid results file",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await bench("--mode", "phantom", "--ranks", "2,4", ...SMALL, "--out", dir);
+    assertEquals(r.code, 0, r.stderr);
+    assert(/phantom\s+4\s+64\s+2/.test(r.stdout), r.stdout);
+    const file = await results(dir);
+    assertEquals(file.sweep.id, "point");
+    assertEquals(file.communicator.kind, "nats");
+    assertEquals((file.environment.natsServer as string).startsWith("nats-server"), true);
+    assertEquals(file.runs.length, 2);
+    for (const run of file.runs) {
+      assertEquals(run.status, "ok");
+      assertEquals(run.metrics!.bytesMatchPrediction, true);
+      assertEquals(run.metrics!.stepTimeMs.samples.length, 5);
+      assert(run.metrics!.wireBytesSentPerRankPerStep! > run.metrics!.bytesSentPerRankPerStep);
+      assertEquals(run.metrics!.loss!.curve[0][0], 0);
+      assertEquals(run.config.dtype, "float32");
+    }
+    // The default backend is auto: blas where a CBLAS library is found, else wasm saying why.
+    const backend =
+      (file.environment.tfjs as { backend: { name: string; flags: Record<string, unknown> } })
+        .backend;
+    assert(
+      backend.name === "blas" || (backend.name === "wasm" && backend.flags.autoFallback),
+      JSON.stringify(backend),
+    );
+    for (const run of file.runs) assertEquals(run.config.backend, backend.name);
+    // On a host without telemetry (the build machines) energy is unavailable, not invented.
+    if (file.power.backend === "none") {
+      for (const run of file.runs) assertEquals(run.metrics!.energy.method, "unavailable");
+    }
+  },
+);
 
-Deno.test("bench: the same point and seed give the same loss curve; repeats share the config hash", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await bench(
-    "--mode",
-    "tp",
-    "--ranks",
-    "2",
-    ...SMALL,
-    "--repeats",
-    "2",
-    "--communicator",
-    "inprocess",
-    "--out",
-    dir,
-  );
-  assertEquals(r.code, 0, r.stderr);
-  const [a, b] = (await results(dir)).runs;
-  assertEquals([a.repeat, b.repeat], [0, 1]);
-  assertEquals(a.configHash, b.configHash);
-  assertEquals(a.metrics!.loss!.curve.map((c) => c[3]), b.metrics!.loss!.curve.map((c) => c[3]));
-});
-
-Deno.test("bench: a declared power model gives energy labelled modelled, per step and phase", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await bench(
-    "--mode",
-    "tp",
-    "--ranks",
-    "2",
-    ...SMALL,
-    "--communicator",
-    "inprocess",
-    "--power",
-    "none",
-    "--power-model",
-    "40,12",
-    "--out",
-    dir,
-  );
-  assertEquals(r.code, 0, r.stderr);
-  assert(r.stdout.includes("(modelled)"), r.stdout);
-  const file = await results(dir);
-  const energy = file.runs[0].metrics!.energy;
-  assertEquals(energy.method, "modelled");
-  assertEquals(energy.joulesPerStep!.samples.length, 5);
-  assert(energy.perPhase!.forward.median > 0 && energy.perPhase!.backward.median > 0);
-  assert(file.runs[0].metrics!.loss!.curve.every((c) => c[2] !== null));
-  assertEquals(file.power.model, { idleW: 40, wattsPerBusyCore: 12 });
-});
-
-Deno.test("bench: an impossible requested point is an error before anything starts", async () => {
-  const dir = await Deno.makeTempDir();
-  // p = 3 does not divide 64: nothing runs, no server starts, no results file is written.
-  const r = await bench("--mode", "tp", "--ranks", "3,2", ...SMALL, "--out", dir);
-  assertEquals(r.code, 2, r.stdout + r.stderr);
-  assert(
-    r.stderr.includes(
-      "cannot run the requested point tp-p3-n64-L2-b8: Invalid config: ranks (3) must divide width (64)",
-    ),
-    r.stderr,
-  );
-  assertEquals(r.stdout, "");
-  assertEquals([...Deno.readDirSync(dir)].length, 0);
-});
-
-Deno.test("bench: a sweep excludes its impossible points by rule; a failing run is recorded, the others still run", async () => {
-  const dir = await Deno.makeTempDir();
-  const sweepFile = `${dir}/sweep.json`;
-  await Deno.writeTextFile(
-    sweepFile,
-    JSON.stringify({
-      id: "mixed",
-      version: 1,
-      repeats: 1,
-      warmup: 1,
-      base: { mode: "tp", width: 64, batch: 4, steps: 3, layers: 1 },
-      axes: { variant: [{ ranks: 2, steps: 1 }, { ranks: 2 }, { ranks: 3 }] },
-    }),
-  );
-  const out = `${dir}/out`;
-  const m = await bench("--sweep", sweepFile, "--communicator", "inprocess", "--out", out);
-  assertEquals(m.code, 1, m.stdout + m.stderr);
-  assert(m.stdout.includes("excluded tp-p3-n64-L1-b4"), m.stdout);
-  const file = await results(out);
-  assertEquals(file.sweep.excluded[0].reason, "Invalid config: ranks (3) must divide width (64)");
-  const runs = file.runs;
-  assertEquals(runs.map((x) => x.status), ["failed", "ok"]);
-  assert(runs[0].error!.includes("warm-up (1) leaves none of the 1 steps"), runs[0].error);
-});
-
-Deno.test("bench: without nats-server the ranks run in process, saying so and how to install it", async () => {
-  const dir = await Deno.makeTempDir();
-  const bin = await Deno.makeTempDir(); // a PATH with git but no nats-server
-  const git = new Deno.Command("sh", { args: ["-c", "command -v git"], stdout: "piped" })
-    .outputSync();
-  const gitPath = new TextDecoder().decode(git.stdout).trim();
-  if (gitPath) await Deno.symlink(gitPath, `${bin}/git`);
-  const r = await runTask(
-    "bench",
-    [
+deadlineTest(
+  "bench: the same point and seed give the same loss curve; repeats share the config hash",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await bench(
       "--mode",
       "tp",
       "--ranks",
       "2",
       ...SMALL,
+      "--repeats",
+      "2",
+      "--communicator",
+      "inprocess",
       "--out",
       dir,
-    ],
-    { PATH: bin },
-  );
-  assertEquals(r.code, 0, r.stdout + r.stderr);
-  assert(
-    r.stdout.includes("nats-server is not installed: running every rank in this process"),
-    r.stdout,
-  );
-  assert(r.stdout.includes("apt-get install nats-server"), r.stdout);
-  const file = await results(dir);
-  assertEquals(file.communicator.kind, "in-process");
-  assertEquals(file.runs[0].status, "ok");
-  // Asked for explicitly, NATS without a server is an error.
-  const explicit = await runTask(
-    "bench",
-    [
-      "--communicator",
-      "nats",
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const [a, b] = (await results(dir)).runs;
+    assertEquals([a.repeat, b.repeat], [0, 1]);
+    assertEquals(a.configHash, b.configHash);
+    assertEquals(a.metrics!.loss!.curve.map((c) => c[3]), b.metrics!.loss!.curve.map((c) => c[3]));
+  },
+);
+
+deadlineTest(
+  "bench: a declared power model gives energy labelled modelled, per step and phase",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await bench(
+      "--mode",
+      "tp",
       "--ranks",
       "2",
       ...SMALL,
+      "--communicator",
+      "inprocess",
+      "--power",
+      "none",
+      "--power-model",
+      "40,12",
       "--out",
       dir,
-    ],
-    { PATH: bin },
-  );
-  assertEquals(explicit.code, 2, explicit.stderr);
-  assert(explicit.stderr.includes("nats-server not found"), explicit.stderr);
-});
+    );
+    assertEquals(r.code, 0, r.stderr);
+    assert(r.stdout.includes("(modelled)"), r.stdout);
+    const file = await results(dir);
+    const energy = file.runs[0].metrics!.energy;
+    assertEquals(energy.method, "modelled");
+    assertEquals(energy.joulesPerStep!.samples.length, 5);
+    assert(energy.perPhase!.forward.median > 0 && energy.perPhase!.backward.median > 0);
+    assert(file.runs[0].metrics!.loss!.curve.every((c) => c[2] !== null));
+    assertEquals(file.power.model, { idleW: 40, wattsPerBusyCore: 12 });
+  },
+);
 
-Deno.test("bench: --mode takes a list like --ranks", async () => {
+deadlineTest(
+  "bench: an impossible requested point is an error before anything starts",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    // p = 3 does not divide 64: nothing runs, no server starts, no results file is written.
+    const r = await bench("--mode", "tp", "--ranks", "3,2", ...SMALL, "--out", dir);
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assert(
+      r.stderr.includes(
+        "cannot run the requested point tp-p3-n64-L2-b8: Invalid config: ranks (3) must divide width (64)",
+      ),
+      r.stderr,
+    );
+    assertEquals(r.stdout, "");
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  },
+);
+
+deadlineTest(
+  "bench: a sweep excludes its impossible points by rule; a failing run is recorded, the others still run",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const sweepFile = `${dir}/sweep.json`;
+    await Deno.writeTextFile(
+      sweepFile,
+      JSON.stringify({
+        id: "mixed",
+        version: 1,
+        repeats: 1,
+        warmup: 1,
+        base: { mode: "tp", width: 64, batch: 4, steps: 3, layers: 1 },
+        axes: { variant: [{ ranks: 2, steps: 1 }, { ranks: 2 }, { ranks: 3 }] },
+      }),
+    );
+    const out = `${dir}/out`;
+    const m = await bench("--sweep", sweepFile, "--communicator", "inprocess", "--out", out);
+    assertEquals(m.code, 1, m.stdout + m.stderr);
+    assert(m.stdout.includes("excluded tp-p3-n64-L1-b4"), m.stdout);
+    const file = await results(out);
+    assertEquals(file.sweep.excluded[0].reason, "Invalid config: ranks (3) must divide width (64)");
+    const runs = file.runs;
+    assertEquals(runs.map((x) => x.status), ["failed", "ok"]);
+    assert(runs[0].error!.includes("warm-up (1) leaves none of the 1 steps"), runs[0].error);
+  },
+);
+
+deadlineTest(
+  "bench: without nats-server the ranks run in process, saying so and how to install it",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const bin = await Deno.makeTempDir(); // a PATH with git but no nats-server
+    const git = new Deno.Command("sh", { args: ["-c", "command -v git"], stdout: "piped" })
+      .outputSync();
+    const gitPath = new TextDecoder().decode(git.stdout).trim();
+    if (gitPath) await Deno.symlink(gitPath, `${bin}/git`);
+    const r = await runTask(
+      "bench",
+      [
+        "--mode",
+        "tp",
+        "--ranks",
+        "2",
+        ...SMALL,
+        "--out",
+        dir,
+      ],
+      { PATH: bin },
+    );
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assert(
+      r.stdout.includes("nats-server is not installed: running every rank in this process"),
+      r.stdout,
+    );
+    assert(r.stdout.includes("apt-get install nats-server"), r.stdout);
+    const file = await results(dir);
+    assertEquals(file.communicator.kind, "in-process");
+    assertEquals(file.runs[0].status, "ok");
+    // Asked for explicitly, NATS without a server is an error.
+    const explicit = await runTask(
+      "bench",
+      [
+        "--communicator",
+        "nats",
+        "--ranks",
+        "2",
+        ...SMALL,
+        "--out",
+        dir,
+      ],
+      { PATH: bin },
+    );
+    assertEquals(explicit.code, 2, explicit.stderr);
+    assert(explicit.stderr.includes("nats-server not found"), explicit.stderr);
+  },
+);
+
+deadlineTest("bench: --mode takes a list like --ranks", async () => {
   const dir = await Deno.makeTempDir();
   const r = await bench(
     "--mode",
@@ -282,57 +301,66 @@ const USAGE_ERRORS: [string[], string][] = [
 
 // Checked in process, before anything starts (planBench); the exit code 2 and the one line
 // without a stack trace are the CLI's, checked once per task (tests/cli_test.ts) and below.
-Deno.test("bench: every bad flag or point is a usage error naming it, before anything starts", async () => {
-  const out = await Deno.makeTempDir();
-  for (const [args, message] of USAGE_ERRORS) {
-    const error = await planBench([...args, "--out", out], {}).then(
-      () => undefined,
-      (e: Error) => e,
+deadlineTest(
+  "bench: every bad flag or point is a usage error naming it, before anything starts",
+  async () => {
+    const out = await Deno.makeTempDir();
+    for (const [args, message] of USAGE_ERRORS) {
+      const error = await planBench([...args, "--out", out], {}).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert(error, `${args.join(" ")}: accepted`);
+      assert(
+        [ConfigError, UsageError, SlurmError, BackendUnavailableError].some((c) =>
+          error instanceof c
+        ),
+        `${args.join(" ")}: ${error.name} is not a usage error`,
+      );
+      assert(error.message.includes(message), `${args.join(" ")}: ${error.message}`);
+    }
+  },
+);
+
+deadlineTest(
+  "bench: a usage error found while setting up (no NVML) is one line and exit 2",
+  async () => {
+    const r = await bench("--power", "nvml", "--out", await Deno.makeTempDir());
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assert(r.stderr.includes("nvml: cannot load libnvidia-ml.so.1"), r.stderr);
+    assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
+  },
+);
+
+deadlineTest(
+  "bench: float16 on the wire over NATS halves the measured and predicted bytes",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await bench(
+      "--mode",
+      "phantom",
+      "--ranks",
+      "4",
+      ...SMALL.slice(0, 6),
+      "--steps",
+      "3",
+      "--warmup",
+      "1",
+      "--dtype",
+      "float16",
+      "--out",
+      dir,
     );
-    assert(error, `${args.join(" ")}: accepted`);
-    assert(
-      [ConfigError, UsageError, SlurmError, BackendUnavailableError].some((c) =>
-        error instanceof c
-      ),
-      `${args.join(" ")}: ${error.name} is not a usage error`,
-    );
-    assert(error.message.includes(message), `${args.join(" ")}: ${error.message}`);
-  }
-});
+    assertEquals(r.code, 0, r.stderr);
+    const run = (await results(dir)).runs[0];
+    assertEquals(run.metrics!.bytesMatchPrediction, true);
+    // 2 layers x (b k + (p-1) b k) + b d_out, 2 bytes each.
+    assertEquals(run.metrics!.bytesSentPerRankPerStep, 2 * (2 * (8 * 2 + 3 * 8 * 2) + 8 * 16));
+    assertEquals(run.config.dtype, "float16");
+  },
+);
 
-Deno.test("bench: a usage error found while setting up (no NVML) is one line and exit 2", async () => {
-  const r = await bench("--power", "nvml", "--out", await Deno.makeTempDir());
-  assertEquals(r.code, 2, r.stdout + r.stderr);
-  assert(r.stderr.includes("nvml: cannot load libnvidia-ml.so.1"), r.stderr);
-  assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
-});
-
-Deno.test("bench: float16 on the wire over NATS halves the measured and predicted bytes", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await bench(
-    "--mode",
-    "phantom",
-    "--ranks",
-    "4",
-    ...SMALL.slice(0, 6),
-    "--steps",
-    "3",
-    "--warmup",
-    "1",
-    "--dtype",
-    "float16",
-    "--out",
-    dir,
-  );
-  assertEquals(r.code, 0, r.stderr);
-  const run = (await results(dir)).runs[0];
-  assertEquals(run.metrics!.bytesMatchPrediction, true);
-  // 2 layers x (b k + (p-1) b k) + b d_out, 2 bytes each.
-  assertEquals(run.metrics!.bytesSentPerRankPerStep, 2 * (2 * (8 * 2 + 3 * 8 * 2) + 8 * 16));
-  assertEquals(run.config.dtype, "float16");
-});
-
-Deno.test("bench: --help documents every flag", async () => {
+deadlineTest("bench: --help documents every flag", async () => {
   const r = await bench("--help");
   assertEquals(r.code, 0);
   const flags = [
@@ -372,116 +400,131 @@ Deno.test("bench: --help documents every flag", async () => {
   for (const flag of flags) assert(r.stdout.includes(flag), `--help lacks ${flag}`);
 });
 
-Deno.test("bench: --sweep comm is a usage error naming bench:comm, the one way to run the collective benchmark", async () => {
-  const r = await bench("--sweep", "comm", "--quick");
-  assertEquals(r.code, 2, r.stdout + r.stderr);
-  assert(r.stderr.includes("deno task bench:comm"), r.stderr);
-});
+deadlineTest(
+  "bench: --sweep comm is a usage error naming bench:comm, the one way to run the collective benchmark",
+  async () => {
+    const r = await bench("--sweep", "comm", "--quick");
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assert(r.stderr.includes("deno task bench:comm"), r.stderr);
+  },
+);
 
-Deno.test("bench: Ctrl-C stops the running point, keeps what was measured, exits 130", async () => {
-  const dir = await Deno.makeTempDir();
-  const child = new Deno.Command(Deno.execPath(), {
-    args: taskArgs("bench", [
+deadlineTest(
+  "bench: Ctrl-C stops the running point, keeps what was measured, exits 130",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: taskArgs("bench", [
+        "--mode",
+        "tp",
+        "--ranks",
+        "2,4",
+        "--width",
+        "64",
+        "--batch",
+        "8",
+        "--steps",
+        "3000",
+        "--warmup",
+        "1",
+        "--cooldown",
+        "0",
+        "--out",
+        dir,
+      ]),
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    // Interrupt once the first point is running.
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("[1/2]")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      seen += value;
+    }
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGINT");
+    const rest = reader.read().then(async function drain(r): Promise<void> {
+      if (!r.done) return drain(await reader.read());
+    });
+    const status = await child.status;
+    await rest;
+    await child.stderr.cancel();
+    assertEquals(status.code, 130);
+    const file = await results(dir);
+    assertEquals(file.runs.length, 1);
+    assertEquals(file.runs[0].status, "interrupted");
+    assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
+  },
+);
+
+deadlineTest(
+  "bench: without a CBLAS library the terminal says so once, in one short line",
+  async () => {
+    const r = await runTask("bench", [
+      ...SMALL,
       "--mode",
       "tp",
       "--ranks",
-      "2,4",
-      "--width",
-      "64",
-      "--batch",
-      "8",
-      "--steps",
-      "3000",
-      "--warmup",
       "1",
-      "--cooldown",
-      "0",
+      "--communicator",
+      "in-process",
+      "--power",
+      "none",
       "--out",
-      dir,
-    ]),
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  // Interrupt once the first point is running.
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("[1/2]")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
-  await new Promise((r) => setTimeout(r, 1500));
-  child.kill("SIGINT");
-  const rest = reader.read().then(async function drain(r): Promise<void> {
-    if (!r.done) return drain(await reader.read());
-  });
-  const status = await child.status;
-  await rest;
-  await child.stderr.cancel();
-  assertEquals(status.code, 130);
-  const file = await results(dir);
-  assertEquals(file.runs.length, 1);
-  assertEquals(file.runs[0].status, "interrupted");
-  assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
-});
+      await Deno.makeTempDir(),
+    ], { PHANTOM_BLAS_LIB: "/nonexistent/libcblas.so" });
+    assertEquals(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n").filter((l) => l.includes("libcblas"));
+    assertEquals(lines.length, 1, r.stdout);
+    assert(lines[0].length < 300, lines[0]);
+    assert(/^backend wasm \(SIMD, 1 thread\); in-process; power none$/m.test(r.stdout), r.stdout);
+  },
+);
 
-Deno.test("bench: without a CBLAS library the terminal says so once, in one short line", async () => {
-  const r = await runTask("bench", [
-    ...SMALL,
-    "--mode",
-    "tp",
-    "--ranks",
-    "1",
-    "--communicator",
-    "in-process",
-    "--power",
-    "none",
-    "--out",
-    await Deno.makeTempDir(),
-  ], { PHANTOM_BLAS_LIB: "/nonexistent/libcblas.so" });
-  assertEquals(r.code, 0, r.stderr);
-  const lines = r.stdout.split("\n").filter((l) => l.includes("libcblas"));
-  assertEquals(lines.length, 1, r.stdout);
-  assert(lines[0].length < 300, lines[0]);
-  assert(/^backend wasm \(SIMD, 1 thread\); in-process; power none$/m.test(r.stdout), r.stdout);
-});
-
-Deno.test("bench: the terminal ends with the verdict; rows name their repeat; bytes read as KiB", async () => {
-  const r = await bench(
-    ...SMALL,
-    "--mode",
-    "tp,phantom",
-    "--ranks",
-    "2",
-    "--repeats",
-    "2",
-    "--communicator",
-    "in-process",
-    "--power",
-    "none",
-    "--out",
-    await Deno.makeTempDir(),
-  );
-  assertEquals(r.code, 0, r.stderr);
-  const lines = r.stdout.split("\n");
-  assert(lines.some((l) => /^phantom\s+2\s+64\s+2\s+#1\s/.test(l)), r.stdout);
-  assert(lines.some((l) => /^tp\s+2\s+64\s+-\s+#0\s.*\d+(\.\d)? (B|KiB) \(=\)/.test(l)), r.stdout);
-  const verdict = lines.indexOf("phantom against TP:");
-  assert(verdict > 0, r.stdout);
-  assert(
-    /^ {2}At p = 2, n = 64, L = 2, b = 8 \(k = 2, 2 repeats each\), phantom took/.test(
+deadlineTest(
+  "bench: the terminal ends with the verdict; rows name their repeat; bytes read as KiB",
+  async () => {
+    const r = await bench(
+      ...SMALL,
+      "--mode",
+      "tp,phantom",
+      "--ranks",
+      "2",
+      "--repeats",
+      "2",
+      "--communicator",
+      "in-process",
+      "--power",
+      "none",
+      "--out",
+      await Deno.makeTempDir(),
+    );
+    assertEquals(r.code, 0, r.stderr);
+    const lines = r.stdout.split("\n");
+    assert(lines.some((l) => /^phantom\s+2\s+64\s+2\s+#1\s/.test(l)), r.stdout);
+    assert(
+      lines.some((l) => /^tp\s+2\s+64\s+-\s+#0\s.*\d+(\.\d)? (B|KiB) \(=\)/.test(l)),
+      r.stdout,
+    );
+    const verdict = lines.indexOf("phantom against TP:");
+    assert(verdict > 0, r.stdout);
+    assert(
+      /^ {2}At p = 2, n = 64, L = 2, b = 8 \(k = 2, 2 repeats each\), phantom took/.test(
+        lines[verdict + 1],
+      ),
       lines[verdict + 1],
-    ),
-    lines[verdict + 1],
-  );
-  assert(
-    lines.some((l) =>
-      l.startsWith("J/step n/a: no power telemetry here") && l.includes("--power-model")
-    ),
-  );
-  assert(
-    lines.findIndex((l) => l.startsWith("results: ")) > verdict,
-    "the verdict comes before the paths",
-  );
-});
+    );
+    assert(
+      lines.some((l) =>
+        l.startsWith("J/step n/a: no power telemetry here") && l.includes("--power-model")
+      ),
+    );
+    assert(
+      lines.findIndex((l) => l.startsWith("results: ")) > verdict,
+      "the verdict comes before the paths",
+    );
+  },
+);

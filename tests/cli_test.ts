@@ -2,6 +2,7 @@
 // usage and exits 0; an unknown flag prints one line naming it and exits 2, without a stack trace.
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { ROOT, runDeno } from "../lib/testing/run_deno.ts";
+import { deadlineTest } from "../lib/testing/system.ts";
 
 const tasks = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks as Record<
   string,
@@ -11,19 +12,19 @@ const entryPoints = Object.entries(tasks)
   .map(([name, command]) => [name, command.split(" ")] as const)
   .filter(([, words]) => words[0] === "deno" && words[1] === "run");
 
-Deno.test("every deno run task is covered here", () => {
+deadlineTest("every deno run task is covered here", () => {
   assert(entryPoints.length >= 7, `only ${entryPoints.map(([n]) => n)}`);
 });
 
 for (const [name, words] of entryPoints) {
   const args = words.slice(1); // after "deno"
-  Deno.test(`deno task ${name} --help prints its usage and exits 0`, async () => {
+  deadlineTest(`deno task ${name} --help prints its usage and exits 0`, async () => {
     const r = await runDeno([...args, "--help"]);
     assertEquals(r.code, 0, r.stderr);
     assert(r.stdout.startsWith("Usage: deno task "), r.stdout);
     assert(r.stdout.includes("--help"), r.stdout);
   });
-  Deno.test(`deno task ${name} --bogus is one line naming the flag, exit 2`, async () => {
+  deadlineTest(`deno task ${name} --bogus is one line naming the flag, exit 2`, async () => {
     const r = await runDeno([...args, "--bogus"]);
     assertEquals(r.code, 2, r.stdout + r.stderr);
     assert(r.stderr.startsWith("error: unknown option --bogus"), r.stderr);

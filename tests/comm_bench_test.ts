@@ -3,7 +3,7 @@
 import { parseCommResults } from "../lib/results/comm_results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runTask } from "../lib/testing/run_deno.ts";
-import { NATS_SERVER, systemTest } from "../lib/testing/system.ts";
+import { deadlineTest, NATS_SERVER, systemTest } from "../lib/testing/system.ts";
 
 systemTest([NATS_SERVER], {
   name:
@@ -32,7 +32,7 @@ systemTest([NATS_SERVER], {
   },
 });
 
-Deno.test("bench:comm: a bad flag is one line and exit 2", async () => {
+deadlineTest("bench:comm: a bad flag is one line and exit 2", async () => {
   const r = await runTask("bench:comm", ["--ranks", "0"]);
   assertEquals(r.code, 2, r.stderr);
   assertEquals(r.stderr.trim().split("\n").length <= 2, true, r.stderr);

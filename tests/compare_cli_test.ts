@@ -5,7 +5,7 @@ import { fixtureResults, repeated } from "../lib/testing/results_fixture.ts";
 import { SCHEMA_VERSION } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runTask } from "../lib/testing/run_deno.ts";
-import { NATS_SERVER, systemTest } from "../lib/testing/system.ts";
+import { deadlineTest, NATS_SERVER, systemTest } from "../lib/testing/system.ts";
 
 const dir = await Deno.makeTempDir();
 const write = async (name: string, content: unknown) => {
@@ -27,7 +27,7 @@ const points = (tpMs: number, phantomMs: number) =>
 
 const baseline = await write("base.json", points(100, 60));
 
-Deno.test("compare exits 1 on a regression and writes the markdown summary", async () => {
+deadlineTest("compare exits 1 on a regression and writes the markdown summary", async () => {
   const current = await write("slow.json", points(100, 80));
   const summary = `${dir}/summary.md`;
   const r = await compare(baseline, current, "--markdown", summary);
@@ -37,7 +37,7 @@ Deno.test("compare exits 1 on a regression and writes the markdown summary", asy
   assert(r.stderr.includes("compare: 2 points compared, 2 regressions"), r.stderr);
 });
 
-Deno.test("compare exits 0 on an improvement and on noise", async () => {
+deadlineTest("compare exits 0 on an improvement and on noise", async () => {
   const r = await compare(baseline, await write("fast.json", points(80, 60)));
   assertEquals(r.code, 0, r.stdout + r.stderr);
   assert(r.stdout.includes("improvement"));
@@ -55,7 +55,7 @@ Deno.test("compare exits 0 on an improvement and on noise", async () => {
   assertEquals(wide.code, 0, wide.stdout);
 });
 
-Deno.test("compare: too few repeats is no verdict: exit 0, or 3 with --strict", async () => {
+deadlineTest("compare: too few repeats is no verdict: exit 0, or 3 with --strict", async () => {
   const one = await write("one.json", fixtureResults([{ point: "tp-p8", stepMs: 100 }]));
   const worse = await write("one-slow.json", fixtureResults([{ point: "tp-p8", stepMs: 300 }]));
   const r = await compare(one, worse);
@@ -90,7 +90,7 @@ const UNUSABLE: [string, () => string[] | Promise<string[]>, string][] = [
 ];
 
 for (const [label, args, message] of UNUSABLE) {
-  Deno.test(`compare exits 2 on ${label}, saying why`, async () => {
+  deadlineTest(`compare exits 2 on ${label}, saying why`, async () => {
     const r = await compare(...(await args()));
     assertEquals(r.code, 2, r.stdout + r.stderr);
     assert(r.stderr.includes(message), r.stderr);
@@ -98,7 +98,7 @@ for (const [label, args, message] of UNUSABLE) {
   });
 }
 
-Deno.test("compare --export writes Bencher and github-action-benchmark JSON", async () => {
+deadlineTest("compare --export writes Bencher and github-action-benchmark JSON", async () => {
   const bmfPath = `${dir}/bmf.json`;
   assertEquals((await compare("--export", "bencher", baseline, "--out", bmfPath)).code, 0);
   const bmf = JSON.parse(await Deno.readTextFile(bmfPath));
@@ -141,35 +141,41 @@ async function benchInto(name: string, ...args: string[]): Promise<string> {
 
 const inProcess = (name: string) => benchInto(name, ...POINT, "--communicator", "inprocess");
 
-Deno.test("compare on real runs: the same configuration run twice as separate processes is no regression", async () => {
-  // Run side by side, so load on a busy machine falls on both alike.
-  const [a, b] = await Promise.all([inProcess("same-a"), inProcess("same-b")]);
-  const r = await compare(a, b);
-  assertEquals(r.code, 0, r.stdout + r.stderr);
-  assert(r.stdout.includes("## phantom-bench: no regression"), r.stdout);
-  assert(/\| tp-p1-n128-L2-b16 \| stepTimeMs \| .* \(3 runs /.test(r.stdout), r.stdout);
-});
+deadlineTest(
+  "compare on real runs: the same configuration run twice as separate processes is no regression",
+  async () => {
+    // Run side by side, so load on a busy machine falls on both alike.
+    const [a, b] = await Promise.all([inProcess("same-a"), inProcess("same-b")]);
+    const r = await compare(a, b);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assert(r.stdout.includes("## phantom-bench: no regression"), r.stdout);
+    assert(/\| tp-p1-n128-L2-b16 \| stepTimeMs \| .* \(3 runs /.test(r.stdout), r.stdout);
+  },
+);
 
-Deno.test("compare on real runs: a quick run against a full one compares nothing and exits 3, saying why", async () => {
-  const sweep = await write("tiny-sweep.json", {
-    id: "tiny",
-    version: 1,
-    description: "one tiny point",
-    base: { width: 128, batch: 16, steps: 10, task: { evalEvery: 5 } },
-    axes: { mode: ["tp"], ranks: [1] },
-    repeats: 1,
-    warmup: 2,
-    quick: { base: { steps: 4, task: { evalEvery: 2 } }, warmup: 1 },
-  });
-  const common = ["--sweep", sweep, "--communicator", "inprocess", "--power", "none"];
-  const full = await benchInto("full", ...common);
-  const quick = await benchInto("quick", ...common, "--quick");
-  const r = await compare(full, quick);
-  assertEquals(r.code, 3, r.stdout + r.stderr);
-  assert(r.stdout.includes("## phantom-bench: nothing compared"), r.stdout);
-  assert(r.stdout.includes("task.evalEvery 5 vs 2"), r.stdout);
-  assert(r.stderr.includes("0 points compared"), r.stderr);
-});
+deadlineTest(
+  "compare on real runs: a quick run against a full one compares nothing and exits 3, saying why",
+  async () => {
+    const sweep = await write("tiny-sweep.json", {
+      id: "tiny",
+      version: 1,
+      description: "one tiny point",
+      base: { width: 128, batch: 16, steps: 10, task: { evalEvery: 5 } },
+      axes: { mode: ["tp"], ranks: [1] },
+      repeats: 1,
+      warmup: 2,
+      quick: { base: { steps: 4, task: { evalEvery: 2 } }, warmup: 1 },
+    });
+    const common = ["--sweep", sweep, "--communicator", "inprocess", "--power", "none"];
+    const full = await benchInto("full", ...common);
+    const quick = await benchInto("quick", ...common, "--quick");
+    const r = await compare(full, quick);
+    assertEquals(r.code, 3, r.stdout + r.stderr);
+    assert(r.stdout.includes("## phantom-bench: nothing compared"), r.stdout);
+    assert(r.stdout.includes("task.evalEvery 5 vs 2"), r.stdout);
+    assert(r.stderr.includes("0 points compared"), r.stderr);
+  },
+);
 
 systemTest([NATS_SERVER], {
   name: "compare on real runs: NATS against in-process names the change and refuses timing",

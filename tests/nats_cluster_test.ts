@@ -110,20 +110,29 @@ systemTest([NATS_SERVER], {
         "3",
       ]]);
       const victim = servers[2];
-      setTimeout(() => Deno.kill(victim.pid, "SIGKILL"), 3000);
-      const start = performance.now();
+      // Killed once training is under way (the run's own events, not a fixed delay that a loaded
+      // machine may reach before the ranks have joined).
+      let killedAt = 0;
       const error = await assertRejects(
         () =>
           runOverNats(config(100_000), {
             connection: { servers: servers[0].url },
             launcher: "manual",
             runId,
+            joinTimeoutMs: 120_000, // fails by name rather than waiting the manual default
             collectiveTimeoutMs: 10_000,
             heartbeatTimeoutMs: 3000,
+            onStep: (e) => {
+              if (killedAt === 0 && e.record.step >= 5) {
+                killedAt = performance.now();
+                Deno.kill(victim.pid, "SIGKILL");
+              }
+            },
           }),
         RunFailedError,
       ) as RunFailedError;
-      const took = performance.now() - start - 3000;
+      assert(killedAt > 0, `the run failed before training got under way: ${error.message}`);
+      const took = performance.now() - killedAt;
       console.log(`server killed: the point failed ${took.toFixed(0)} ms later: ${error.message}`);
       assert(
         took < 10_000 + 3000,

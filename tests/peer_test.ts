@@ -9,7 +9,7 @@ import { parseResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { TEST_BACKENDS } from "../lib/testing/harness.ts";
 import { runTask } from "../lib/testing/run_deno.ts";
-import { NUMPY, systemTest } from "../lib/testing/system.ts";
+import { deadlineTest, NUMPY, systemTest } from "../lib/testing/system.ts";
 
 const POINTS = [
   { mode: "serial", ranks: 1, optimizer: { name: "sgd", learningRate: 0.05, momentum: 0.9 } },
@@ -99,23 +99,26 @@ systemTest([NUMPY], {
   },
 });
 
-Deno.test("bench --peer numpy without python3 says so and exits 2 before anything runs", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await runTask(
-    "bench",
-    [
-      "--ranks",
-      "2",
-      "--width",
-      "32",
-      "--peer",
-      "numpy",
-      "--out",
-      dir,
-    ],
-    { PATH: await Deno.makeTempDir() },
-  );
-  assertEquals(r.code, 2, r.stdout + r.stderr);
-  assert(r.stderr.includes("Cannot use --peer numpy: python3 is not installed"), r.stderr);
-  assertEquals([...Deno.readDirSync(dir)].length, 0);
-});
+deadlineTest(
+  "bench --peer numpy without python3 says so and exits 2 before anything runs",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await runTask(
+      "bench",
+      [
+        "--ranks",
+        "2",
+        "--width",
+        "32",
+        "--peer",
+        "numpy",
+        "--out",
+        dir,
+      ],
+      { PATH: await Deno.makeTempDir() },
+    );
+    assertEquals(r.code, 2, r.stdout + r.stderr);
+    assert(r.stderr.includes("Cannot use --peer numpy: python3 is not installed"), r.stderr);
+    assertEquals([...Deno.readDirSync(dir)].length, 0);
+  },
+);

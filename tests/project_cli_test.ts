@@ -6,97 +6,104 @@ import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno, runTask, taskArgs } from "../lib/testing/run_deno.ts";
 import { loadResults } from "../lib/results/results.ts";
 import { loadProfile } from "../lib/projection/profile.ts";
+import { deadlineTest } from "../lib/testing/system.ts";
 
 const PROJECT = taskArgs("project");
 
-Deno.test("project: every run of a projection is labelled projected, in results and report; compare refuses it", async () => {
-  const dir = await Deno.makeTempDir();
-  const r = await runDeno([
-    ...PROJECT,
-    "--mode",
-    "tp,phantom",
-    "--ranks",
-    "8,64",
-    "--width",
-    "8192",
-    "--profile",
-    "dgx-h100",
-    "--out",
-    dir,
-  ]);
-  assertEquals(r.code, 0, r.stderr);
-  const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!.name;
-  const results = await loadResults(`${dir}/${file}`);
-  assertEquals(results.runs.length, 4);
-  for (const run of results.runs) {
-    assertEquals(run.projected?.profile, "dgx-h100");
-    assertEquals(run.metrics!.energy.method, "projected");
+deadlineTest(
+  "project: every run of a projection is labelled projected, in results and report; compare refuses it",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await runDeno([
+      ...PROJECT,
+      "--mode",
+      "tp,phantom",
+      "--ranks",
+      "8,64",
+      "--width",
+      "8192",
+      "--profile",
+      "dgx-h100",
+      "--out",
+      dir,
+    ]);
+    assertEquals(r.code, 0, r.stderr);
+    const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!.name;
+    const results = await loadResults(`${dir}/${file}`);
+    assertEquals(results.runs.length, 4);
+    for (const run of results.runs) {
+      assertEquals(run.projected?.profile, "dgx-h100");
+      assertEquals(run.metrics!.energy.method, "projected");
+      assert(
+        run.projected!.bands.pessimistic.stepTimeMs > run.projected!.bands.optimistic.stepTimeMs,
+      );
+    }
+    const html = await Deno.readTextFile(`${dir}/${file.replace(/\.json$/, ".html")}`);
     assert(
-      run.projected!.bands.pessimistic.stepTimeMs > run.projected!.bands.optimistic.stepTimeMs,
+      html.includes('id="projection"') && html.includes('id="paper-claim"'),
+      "projection tables",
     );
-  }
-  const html = await Deno.readTextFile(`${dir}/${file.replace(/\.json$/, ".html")}`);
-  assert(
-    html.includes('id="projection"') && html.includes('id="paper-claim"'),
-    "projection tables",
-  );
-  assertEquals(
-    (html.match(/\(projected: dgx-h100\)<\/td>/g) ?? []).length,
-    4,
-    "every run row says projected",
-  );
-  assert(html.includes("projected on dgx-h100"), "the summary says projected");
-  const compare = await runTask("compare", [
-    `${dir}/${file}`,
-    `${dir}/${file}`,
-  ]);
-  assertEquals(compare.code, 2);
-  assert(compare.stderr.includes("holds 4 projected runs"), compare.stderr);
-});
+    assertEquals(
+      (html.match(/\(projected: dgx-h100\)<\/td>/g) ?? []).length,
+      4,
+      "every run row says projected",
+    );
+    assert(html.includes("projected on dgx-h100"), "the summary says projected");
+    const compare = await runTask("compare", [
+      `${dir}/${file}`,
+      `${dir}/${file}`,
+    ]);
+    assertEquals(compare.code, 2);
+    assert(compare.stderr.includes("holds 4 projected runs"), compare.stderr);
+  },
+);
 
-Deno.test("project: --calibrate writes a profile that loads; --validate ends with the median error", async () => {
-  const dir = await Deno.makeTempDir();
-  const runs = [1, 2, 4, 8].flatMap((ranks) => [
-    { point: `tp-p${ranks}`, ranks, stepMs: 10 + 3 * ranks, joulesPerStep: 5 + ranks },
-    {
-      point: `phantom-p${ranks}`,
-      mode: "phantom",
-      ranks,
-      stepMs: 8 + 2 * ranks,
-      joulesPerStep: 4 + ranks,
-    },
-  ]);
-  const results = fixtureResults(runs);
-  results.runs.forEach((r, i) => (r.configHash = `h${i}`));
-  await Deno.writeTextFile(`${dir}/bench-a.json`, JSON.stringify(results));
-  const cal = await runDeno([
-    ...PROJECT,
-    "--calibrate",
-    `${dir}/bench-a.json`,
-    "--out",
-    `${dir}/host.json`,
-  ]);
-  assertEquals(cal.code, 0, cal.stderr);
-  const profile = await loadProfile(`${dir}/host.json`);
-  assertEquals(profile.collectives.algorithm, "nats");
-  const val = await runDeno([...PROJECT, "--validate", `${dir}/bench-a.json`]);
-  assertEquals(val.code, 0, val.stderr);
-  assert(/median absolute error \d+\.\d%\n$/.test(val.stdout), val.stdout.slice(-200));
-  const projected = await runDeno([
-    ...PROJECT,
-    "--mode",
-    "tp",
-    "--ranks",
-    "4",
-    "--profile",
-    `${dir}/host.json`,
-    "--out",
-    dir,
-  ]);
-  assertEquals(projected.code, 0, projected.stderr);
-});
+deadlineTest(
+  "project: --calibrate writes a profile that loads; --validate ends with the median error",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const runs = [1, 2, 4, 8].flatMap((ranks) => [
+      { point: `tp-p${ranks}`, ranks, stepMs: 10 + 3 * ranks, joulesPerStep: 5 + ranks },
+      {
+        point: `phantom-p${ranks}`,
+        mode: "phantom",
+        ranks,
+        stepMs: 8 + 2 * ranks,
+        joulesPerStep: 4 + ranks,
+      },
+    ]);
+    const results = fixtureResults(runs);
+    results.runs.forEach((r, i) => (r.configHash = `h${i}`));
+    await Deno.writeTextFile(`${dir}/bench-a.json`, JSON.stringify(results));
+    const cal = await runDeno([
+      ...PROJECT,
+      "--calibrate",
+      `${dir}/bench-a.json`,
+      "--out",
+      `${dir}/host.json`,
+    ]);
+    assertEquals(cal.code, 0, cal.stderr);
+    const profile = await loadProfile(`${dir}/host.json`);
+    assertEquals(profile.collectives.algorithm, "nats");
+    const val = await runDeno([...PROJECT, "--validate", `${dir}/bench-a.json`]);
+    assertEquals(val.code, 0, val.stderr);
+    assert(/median absolute error \d+\.\d%\n$/.test(val.stdout), val.stdout.slice(-200));
+    const projected = await runDeno([
+      ...PROJECT,
+      "--mode",
+      "tp",
+      "--ranks",
+      "4",
+      "--profile",
+      `${dir}/host.json`,
+      "--out",
+      dir,
+    ]);
+    assertEquals(projected.code, 0, projected.stderr);
+  },
+);
 
-Deno.test("project: bad input is one line naming the flag, exit 2", async () => {
+deadlineTest("project: bad input is one line naming the flag, exit 2", async () => {
   for (
     const [args, message] of [
       [["--profile", "nowhere.json"], '--profile ("nowhere.json") cannot be read'],

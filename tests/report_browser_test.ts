@@ -5,7 +5,7 @@
 import { fixtureResults, repeated } from "../lib/testing/results_fixture.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { runDeno, runTask, taskArgs } from "../lib/testing/run_deno.ts";
-import { CHROMIUM, systemTest } from "../lib/testing/system.ts";
+import { CHROMIUM, deadlineTest, systemTest } from "../lib/testing/system.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import { chartJsSource } from "../lib/report/write_report.ts";
 
@@ -165,95 +165,110 @@ systemTest([CHROMIUM], {
   },
 });
 
-Deno.test("report: unusable input exits 2; --site writes an index and trends page linking every report", async () => {
-  const dir = await Deno.makeTempDir();
-  await Deno.writeTextFile(`${dir}/bench-bad.json`, "{ not json");
-  const args = taskArgs("report");
-  const bad = await runDeno([...args, `${dir}/bench-bad.json`]);
-  assertEquals(bad.code, 2);
-  assert(bad.stderr.includes("not valid JSON"));
-  await Deno.writeTextFile(`${dir}/bench-a.json`, JSON.stringify(fixtureResults([{ point: "a" }])));
-  await Deno.writeTextFile(`${dir}/bench-b.json`, JSON.stringify(fixtureResults([{ point: "b" }])));
-  const site = await runDeno([
-    ...args,
-    `${dir}/bench-a.json`,
-    `${dir}/bench-b.json`,
-    "--site",
-    `${dir}/site`,
-  ]);
-  assertEquals(site.code, 0, site.stderr);
-  const index = await Deno.readTextFile(`${dir}/site/index.html`);
-  assert(index.includes('href="bench-a.html"') && index.includes('href="bench-b.html"'));
-  assert(index.includes('href="trends.html"'));
-  assert((await Deno.readTextFile(`${dir}/site/trends.html`)).includes('id="trends"'));
-  const report = await Deno.readTextFile(`${dir}/site/bench-a.html`);
-  assert(report.includes('id="runs"') && report.includes('href="trends.html"'));
-  // A site folder can be served as it is: every file readable by group and others.
-  for (const e of Deno.readDirSync(`${dir}/site`)) {
-    const mode = (await Deno.stat(`${dir}/site/${e.name}`)).mode!;
-    assert((mode & 0o044) === 0o044, `${e.name} has mode ${mode.toString(8)}`);
-  }
-});
+deadlineTest(
+  "report: unusable input exits 2; --site writes an index and trends page linking every report",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    await Deno.writeTextFile(`${dir}/bench-bad.json`, "{ not json");
+    const args = taskArgs("report");
+    const bad = await runDeno([...args, `${dir}/bench-bad.json`]);
+    assertEquals(bad.code, 2);
+    assert(bad.stderr.includes("not valid JSON"));
+    await Deno.writeTextFile(
+      `${dir}/bench-a.json`,
+      JSON.stringify(fixtureResults([{ point: "a" }])),
+    );
+    await Deno.writeTextFile(
+      `${dir}/bench-b.json`,
+      JSON.stringify(fixtureResults([{ point: "b" }])),
+    );
+    const site = await runDeno([
+      ...args,
+      `${dir}/bench-a.json`,
+      `${dir}/bench-b.json`,
+      "--site",
+      `${dir}/site`,
+    ]);
+    assertEquals(site.code, 0, site.stderr);
+    const index = await Deno.readTextFile(`${dir}/site/index.html`);
+    assert(index.includes('href="bench-a.html"') && index.includes('href="bench-b.html"'));
+    assert(index.includes('href="trends.html"'));
+    assert((await Deno.readTextFile(`${dir}/site/trends.html`)).includes('id="trends"'));
+    const report = await Deno.readTextFile(`${dir}/site/bench-a.html`);
+    assert(report.includes('id="runs"') && report.includes('href="trends.html"'));
+    // A site folder can be served as it is: every file readable by group and others.
+    for (const e of Deno.readDirSync(`${dir}/site`)) {
+      const mode = (await Deno.stat(`${dir}/site/${e.name}`)).mode!;
+      assert((mode & 0o044) === 0o044, `${e.name} has mode ${mode.toString(8)}`);
+    }
+  },
+);
 
-Deno.test("report: a bench:comm file is reported; --site lists comm files and projections and says they are not trends", async () => {
-  const dir = await Deno.makeTempDir();
-  const row = {
-    op: "allGather",
-    ranks: 2,
-    ranksPerConnection: 1,
-    bytes: 1024,
-    timeMs: 0.2,
-    algbwGBs: 0.005,
-    busbwGBs: 0.0025,
-    correct: true,
-    iterations: 50,
-    peakRssBytes: 2e8,
-    baseRssBytes: 1e8,
-    heldBytes: 3072,
-    wireBytesReceivedPerRank: 600,
-    localBytesReceivedPerRank: 0,
-  };
-  const comm = {
-    kind: "comm",
-    schemaVersion: 1,
-    createdAt: "2026-12-06T00:00:00.000Z",
-    url: "nats://127.0.0.1:4222",
-    rows: [row, { ...row, bytes: 4096, timeMs: 0.3 }],
-    fits: [],
-  };
-  await Deno.writeTextFile(`${dir}/comm-a.json`, JSON.stringify(comm));
-  const one = await runTask("report", [`${dir}/comm-a.json`, "--out", `${dir}/comm.html`]);
-  assertEquals(one.code, 0, one.stderr);
-  const page = await Deno.readTextFile(`${dir}/comm.html`);
-  assert(page.includes('<table id="measurements">') && page.includes("every result correct"));
-  const projected = fixtureResults([{ point: "tp-p8" }]);
-  projected.runs[0].projected = {
-    profile: "dgx-h100",
-    band: "nominal",
-    breakdown: { computeMs: 1, hostMs: 0, latencyMs: 0, bandwidthMs: 0 },
-    bands: {},
-    fitsMemory: true,
-    nodes: 1,
-    devicesCharged: 8,
-    lossCurveFrom: null,
-  };
-  await Deno.writeTextFile(`${dir}/projection-x.json`, JSON.stringify(projected));
-  await Deno.writeTextFile(`${dir}/bench-m.json`, JSON.stringify(fixtureResults([{ point: "a" }])));
-  const site = await runTask("report", [
-    `${dir}/bench-m.json`,
-    `${dir}/comm-a.json`,
-    `${dir}/projection-x.json`,
-    "--site",
-    `${dir}/site`,
-  ]);
-  assertEquals(site.code, 0, site.stderr);
-  assert(
-    site.stdout.includes(
-      "trends.html over the 1 measured; not in trends: 1 projection, 1 collective benchmark",
-    ),
-    site.stdout,
-  );
-  const index = await Deno.readTextFile(`${dir}/site/index.html`);
-  assert(index.includes('href="comm-a.html"') && index.includes('href="projection-x.html"'));
-  assert(index.includes("collective benchmark over NATS: 2 measurements at p = 2"));
-});
+deadlineTest(
+  "report: a bench:comm file is reported; --site lists comm files and projections and says they are not trends",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const row = {
+      op: "allGather",
+      ranks: 2,
+      ranksPerConnection: 1,
+      bytes: 1024,
+      timeMs: 0.2,
+      algbwGBs: 0.005,
+      busbwGBs: 0.0025,
+      correct: true,
+      iterations: 50,
+      peakRssBytes: 2e8,
+      baseRssBytes: 1e8,
+      heldBytes: 3072,
+      wireBytesReceivedPerRank: 600,
+      localBytesReceivedPerRank: 0,
+    };
+    const comm = {
+      kind: "comm",
+      schemaVersion: 1,
+      createdAt: "2026-12-06T00:00:00.000Z",
+      url: "nats://127.0.0.1:4222",
+      rows: [row, { ...row, bytes: 4096, timeMs: 0.3 }],
+      fits: [],
+    };
+    await Deno.writeTextFile(`${dir}/comm-a.json`, JSON.stringify(comm));
+    const one = await runTask("report", [`${dir}/comm-a.json`, "--out", `${dir}/comm.html`]);
+    assertEquals(one.code, 0, one.stderr);
+    const page = await Deno.readTextFile(`${dir}/comm.html`);
+    assert(page.includes('<table id="measurements">') && page.includes("every result correct"));
+    const projected = fixtureResults([{ point: "tp-p8" }]);
+    projected.runs[0].projected = {
+      profile: "dgx-h100",
+      band: "nominal",
+      breakdown: { computeMs: 1, hostMs: 0, latencyMs: 0, bandwidthMs: 0 },
+      bands: {},
+      fitsMemory: true,
+      nodes: 1,
+      devicesCharged: 8,
+      lossCurveFrom: null,
+    };
+    await Deno.writeTextFile(`${dir}/projection-x.json`, JSON.stringify(projected));
+    await Deno.writeTextFile(
+      `${dir}/bench-m.json`,
+      JSON.stringify(fixtureResults([{ point: "a" }])),
+    );
+    const site = await runTask("report", [
+      `${dir}/bench-m.json`,
+      `${dir}/comm-a.json`,
+      `${dir}/projection-x.json`,
+      "--site",
+      `${dir}/site`,
+    ]);
+    assertEquals(site.code, 0, site.stderr);
+    assert(
+      site.stdout.includes(
+        "trends.html over the 1 measured; not in trends: 1 projection, 1 collective benchmark",
+      ),
+      site.stdout,
+    );
+    const index = await Deno.readTextFile(`${dir}/site/index.html`);
+    assert(index.includes('href="comm-a.html"') && index.includes('href="projection-x.html"'));
+    assert(index.includes("collective benchmark over NATS: 2 measurements at p = 2"));
+  },
+);

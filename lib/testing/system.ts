@@ -84,14 +84,57 @@ export const NUMPY: Requirement = {
  * @param needs What the test needs.
  * @param definition The test.
  */
-export function systemTest(needs: Requirement[], definition: Deno.TestDefinition): void {
+export function systemTest(
+  needs: Requirement[],
+  definition: Deno.TestDefinition & { deadlineMs?: number },
+): void {
   const missing = needs.filter((r) => r.missing);
   const reason = missing.map((r) => `${r.name} is not installed (${r.install})`).join("; ");
+  const { deadlineMs = SYSTEM_TEST_DEADLINE_MS, fn, ...rest } = definition;
   Deno.test({
-    ...definition,
+    ...rest,
     name: missing.length ? `${definition.name} [skipped: ${reason}]` : definition.name,
     ignore: definition.ignore || missing.length > 0,
+    fn: (t) => withDeadline(definition.name, deadlineMs, () => fn(t)),
   });
+}
+
+/** How long a system test may run before it fails by name (a hang is a failure, not a wait). */
+export const SYSTEM_TEST_DEADLINE_MS = 240_000;
+
+/**
+ * Runs `fn`, failing with the test's name if it has not settled within `ms`.
+ *
+ * @param name The test's name, for the error.
+ * @param ms The deadline, in ms.
+ * @param fn The test body.
+ * @returns What `fn` returns.
+ * @throws {Error} "NAME: no result within N s" past the deadline; whatever `fn` throws.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { withDeadline } from "./system.ts";
+ * await assert.rejects(() => withDeadline("slow", 10, () => new Promise(() => {})), /slow: no result within 0.01 s/);
+ * assert.equal(await withDeadline("fast", 1000, () => 1), 1);
+ * ```
+ */
+export async function withDeadline<T>(
+  name: string,
+  ms: number,
+  fn: () => T | Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${name}: no result within ${ms / 1000} s (deadline)`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([Promise.resolve().then(fn), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Tests over real sockets and subprocesses keep resources across awaits on purpose. */
@@ -127,4 +170,20 @@ export async function fileNatsServer(options: NatsServerOptions = {}): Promise<N
     if (isAlive(server.pid)) throw new Error(`nats-server ${server.pid} still runs after stop`);
   });
   return server;
+}
+
+/**
+ * Registers a test that runs the suite's programs (no system package needed) with a deadline
+ * that fails it by name: a hang of a subprocess is a failure, not a wait.
+ *
+ * @param name The test name.
+ * @param fn The test.
+ * @param deadlineMs The deadline. @default SYSTEM_TEST_DEADLINE_MS
+ */
+export function deadlineTest(
+  name: string,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  deadlineMs = SYSTEM_TEST_DEADLINE_MS,
+): void {
+  systemTest([], { name, fn, deadlineMs });
 }
