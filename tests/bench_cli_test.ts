@@ -8,7 +8,7 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { UsageError } from "../lib/cli/flags.ts";
 import { SlurmError } from "../lib/runtime/slurm.ts";
 import { BackendUnavailableError } from "../lib/nn/backend.ts";
-import { deadlineTest } from "../lib/testing/system.ts";
+import { deadlineTest, NATS_SERVER, systemTest } from "../lib/testing/system.ts";
 
 function bench(...args: string[]) {
   return runTask("bench", args);
@@ -409,55 +409,65 @@ deadlineTest(
   },
 );
 
+/** Ctrl-C mid-point: the run is recorded as interrupted, the bench exits 130. */
+async function ctrlC(communicator: "nats" | "in-process") {
+  const dir = await Deno.makeTempDir();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: taskArgs("bench", [
+      "--mode",
+      "tp",
+      "--ranks",
+      "2,4",
+      "--width",
+      "64",
+      "--batch",
+      "8",
+      "--steps",
+      "3000",
+      "--warmup",
+      "1",
+      "--cooldown",
+      "0",
+      "--communicator",
+      communicator,
+      "--out",
+      dir,
+    ]),
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  // Interrupt once the first point is running.
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("[1/2]")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  await new Promise((r) => setTimeout(r, 1500));
+  child.kill("SIGINT");
+  const rest = reader.read().then(async function drain(r): Promise<void> {
+    if (!r.done) return drain(await reader.read());
+  });
+  const status = await child.status;
+  await rest;
+  await child.stderr.cancel();
+  assertEquals(status.code, 130);
+  const file = await results(dir);
+  assertEquals(file.runs.length, 1);
+  assertEquals(file.runs[0].status, "interrupted");
+  assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
+}
+
+systemTest([NATS_SERVER], {
+  name: "bench: Ctrl-C stops the running point over NATS, keeps what was measured, exits 130",
+  fn: () => ctrlC("nats"),
+});
+
 deadlineTest(
-  "bench: Ctrl-C stops the running point, keeps what was measured, exits 130",
-  async () => {
-    const dir = await Deno.makeTempDir();
-    const child = new Deno.Command(Deno.execPath(), {
-      args: taskArgs("bench", [
-        "--mode",
-        "tp",
-        "--ranks",
-        "2,4",
-        "--width",
-        "64",
-        "--batch",
-        "8",
-        "--steps",
-        "3000",
-        "--warmup",
-        "1",
-        "--cooldown",
-        "0",
-        "--out",
-        dir,
-      ]),
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    // Interrupt once the first point is running.
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let seen = "";
-    while (!seen.includes("[1/2]")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      seen += value;
-    }
-    await new Promise((r) => setTimeout(r, 1500));
-    child.kill("SIGINT");
-    const rest = reader.read().then(async function drain(r): Promise<void> {
-      if (!r.done) return drain(await reader.read());
-    });
-    const status = await child.status;
-    await rest;
-    await child.stderr.cancel();
-    assertEquals(status.code, 130);
-    const file = await results(dir);
-    assertEquals(file.runs.length, 1);
-    assertEquals(file.runs[0].status, "interrupted");
-    assert(file.runs[0].error!.includes("interrupted"), file.runs[0].error);
-  },
+  "bench: Ctrl-C stops a running point in process too, keeps what was measured, exits 130",
+  () => ctrlC("in-process"),
 );
 
 deadlineTest(

@@ -21,6 +21,8 @@ import { type CollectiveShape, countCollective, sumInRankOrder } from "./account
 export interface InProcessGroupOptions {
   /** How long a rank waits for the others in one collective, in ms. @default 60000 */
   timeoutMs?: number;
+  /** Aborting fails every pending and later collective of the group with the reason. */
+  signal?: AbortSignal;
 }
 
 interface Contribution {
@@ -70,7 +72,7 @@ export function createInProcessGroup(
   if (!Number.isSafeInteger(size) || size < 1) {
     throw new RangeError(`Cannot create in-process group: size (${size}) must be >= 1`);
   }
-  const group = new Rendezvous(size, options.timeoutMs ?? 60_000);
+  const group = new Rendezvous(size, options.timeoutMs ?? 60_000, options.signal);
   return Array.from({ length: size }, (_, rank) => new InProcessCommunicator(group, rank));
 }
 
@@ -78,10 +80,18 @@ class Rendezvous {
   readonly size: number;
   readonly timeoutMs: number;
   #slots = new Map<number, Slot>();
+  #aborted?: Error;
 
-  constructor(size: number, timeoutMs: number) {
+  constructor(size: number, timeoutMs: number, signal?: AbortSignal) {
     this.size = size;
     this.timeoutMs = timeoutMs;
+    const abort = () => {
+      const why = signal!.reason instanceof Error ? signal!.reason.message : "aborted";
+      this.#aborted = new CollectiveError(`Collectives of the group stopped: ${why}`);
+      for (const [seq, slot] of this.#slots) this.#fail(seq, slot, this.#aborted);
+    };
+    if (signal?.aborted) abort();
+    else signal?.addEventListener("abort", abort, { once: true });
   }
 
   /** Registers rank's contribution to call number `seq` and resolves with its result. */
@@ -94,6 +104,7 @@ class Rendezvous {
     const current = slot;
     return new Promise<Float32Array[]>((resolve, reject) => {
       if (current.failed) return reject(current.failed);
+      if (this.#aborted) return reject(this.#aborted);
       const timer = setTimeout(() => {
         const missing = [...Array(this.size).keys()].filter((r) => !current.contributions[r]);
         const error = new CollectiveError(

@@ -68,6 +68,7 @@ export async function runPoint(
     const stepCpuMsByNode: number[][] = [];
     let cpuStart = 0;
     const ranks = await trainInProcess(config, {
+      signal: options.signal,
       onStepStart: () => {
         stepStartsEpochMs.push(performance.timeOrigin + performance.now());
         cpuStart = processCpuMs();

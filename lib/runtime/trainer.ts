@@ -101,6 +101,11 @@ export interface TrainOptions {
   /** Called after every step (progress display, closing an energy window). */
   onStep?: (record: StepRecord) => void;
   /**
+   * Stops the run (trainInProcess: every rank's pending and later collectives fail with the
+   * reason, so all ranks stop at once).
+   */
+  signal?: AbortSignal;
+  /**
    * The tfjs engine this rank shares: its tensor bytes before any rank built a model, and how
    * many ranks train on it. @default this rank alone, measured at the start
    */
@@ -353,7 +358,7 @@ export function trainInProcess(
   config: TrainConfig,
   options: TrainOptions = {},
 ): Promise<RankRunResult[]> {
-  const comms = createInProcessGroup(config.ranks);
+  const comms = createInProcessGroup(config.ranks, { signal: options.signal });
   const engine = { baselineBytes: bufferBytes(), ranks: config.ranks };
   return Promise.all(
     comms.map((c) =>
