@@ -8,7 +8,7 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { UsageError } from "../lib/cli/flags.ts";
 import { SlurmError } from "../lib/runtime/slurm.ts";
 import { BackendUnavailableError } from "../lib/nn/backend.ts";
-import { deadlineTest, NATS_SERVER, systemTest } from "../lib/testing/system.ts";
+import { deadlineTest, NATS_SERVER, natsTest, systemTest } from "../lib/testing/system.ts";
 
 function bench(...args: string[]) {
   return runTask("bench", args);
@@ -37,7 +37,7 @@ const SMALL = [
   "1",
 ];
 
-deadlineTest(
+natsTest(
   "bench: a quick run through the real NATS path writes a valid results file",
   async () => {
     const dir = await Deno.makeTempDir();
@@ -332,7 +332,7 @@ deadlineTest(
   },
 );
 
-deadlineTest(
+natsTest(
   "bench: float16 on the wire over NATS halves the measured and predicted bytes",
   async () => {
     const dir = await Deno.makeTempDir();
