@@ -352,9 +352,14 @@ export function headlineFinding(results: ResultsFile): Finding | undefined {
     .sort((a, b) => b.ranks - a.ranks || width(a) - width(b))[0];
 }
 
+/** A ratio in a sentence: two decimals, or two significant digits below 0.1 (never "0.00x"). */
+function ratioText(v: number): string {
+  return Math.abs(v) >= 0.1 || v === 0 ? v.toFixed(2) : v.toPrecision(2);
+}
+
 function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
   const get = (m: string) => ratios.find((r) => r.metric === m);
-  const x = (r: Ratio) => `${r.ratio!.toFixed(2)}x`;
+  const x = (r: Ratio) => `${ratioText(r.ratio!)}x`;
   const ci = (r: Ratio) => (r.ci ? ` (95% CI ${r.ci[0].toFixed(2)}–${r.ci[1].toFixed(2)})` : "");
   const method = phantom.metrics!.energy.method;
   const clauses: string[] = [];
@@ -368,12 +373,16 @@ function sentence(label: string, ratios: Ratio[], phantom: RunResult): string {
     );
   } else if (time) notes.push(`${time.label} not compared (${time.why})`);
   const energy = get("joulesPerStep") ?? get("energyPerSample");
-  const band = (r: Ratio) =>
-    r.bands
-      ? ` (${Math.min(r.bands.optimistic, r.bands.pessimistic).toFixed(2)}–${
-        Math.max(r.bands.optimistic, r.bands.pessimistic).toFixed(2)
-      }x over the profile's bands)`
-      : "";
+  const band = (r: Ratio) => {
+    if (!r.bands) return "";
+    const [lo, hi] = [
+      ratioText(Math.min(r.bands.optimistic, r.bands.pessimistic)),
+      ratioText(Math.max(r.bands.optimistic, r.bands.pessimistic)),
+    ];
+    return lo === hi
+      ? ` (the same in the profile's optimistic and pessimistic bands)`
+      : ` (${lo}–${hi}x over the profile's bands)`;
+  };
   if (energy?.ratio != null) {
     clauses.push(`used ${x(energy)} its ${energy.label} (${method})${ci(energy)}${band(energy)}`);
   } else if (energy) notes.push(`${energy.label}: ${energy.why}`);

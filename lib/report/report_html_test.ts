@@ -289,3 +289,29 @@ Deno.test("report plan: the page and the LaTeX tables show the same sections' ta
     assert(html.includes(escapeHtml(`${s.title}: ${s.absent}`)), `not-shown lacks ${s.title}`);
   }
 });
+
+Deno.test("projection report: opens with the projection; tiny ratios keep two digits; equal bands said once", () => {
+  const results = fixtureResults([
+    { point: "tp-p8", ranks: 8, bytesSent: 100_000 },
+    { point: "phantom-p8", mode: "phantom", ranks: 8, bytesSent: 300 },
+  ]);
+  for (const r of results.runs) {
+    r.projected = {
+      profile: "frontier-mi250x",
+      band: "nominal",
+      breakdown: { computeMs: 1, hostMs: 0, latencyMs: 0, bandwidthMs: 0 },
+      bands: {
+        optimistic: { stepTimeMs: 1, joulesPerStep: 1 },
+        pessimistic: { stepTimeMs: 1, joulesPerStep: 1 },
+      },
+      fitsMemory: true,
+      nodes: 1,
+      devicesCharged: 8,
+      lossCurveFrom: null,
+    };
+  }
+  assertEquals(reportPlan(results)[0].id, "projection-section");
+  const [f] = findings(results);
+  assert(f.sentence.includes("sent 0.0030x the bytes"), f.sentence);
+  assert(!/0\.00x/.test(f.sentence), f.sentence);
+});

@@ -81,7 +81,9 @@ export function reportPlan(
     { id: "runs-section", title: "Runs", tables: [runsTable(results)], charts: [], paper: true },
   ];
   if (projection) {
-    sections.push({
+    // A file of projections opens with them (the paper's claim, holds or not), before the sentences.
+    const allProjected = results.runs.every((r) => r.projected);
+    sections.splice(allProjected ? 0 : sections.length, 0, {
       id: "projection-section",
       title: "Projection",
       tables: [

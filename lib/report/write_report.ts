@@ -49,7 +49,10 @@ export async function writeReport(
   options: { trendsHref?: string } = {},
 ): Promise<ResultsFile> {
   const results = await loadResults(resultsPath);
-  const title = `phantom-bench: ${results.sweep.id} (${results.createdAt})`;
+  const profile = results.runs.find((r) => r.projected)?.projected?.profile;
+  const title = results.runs.length && results.runs.every((r) => r.projected)
+    ? `phantom-bench projection: ${results.sweep.id} on ${profile} (${results.createdAt})`
+    : `phantom-bench: ${results.sweep.id} (${results.createdAt})`;
   const figures = await chartSvgs(reportCharts(results));
   const html = renderReport(results, chartJsSource(), {
     title,
