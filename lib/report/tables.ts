@@ -7,6 +7,7 @@
  */
 
 import type { ResultsFile, RunResult } from "../results/results.ts";
+import { describeBackend } from "../results/describe_backend.ts";
 import { type Finding, ok } from "./findings.ts";
 import { bytesCell, type Cell, fmt, numCell, type Table, textCell } from "./table.ts";
 
@@ -238,16 +239,19 @@ export function runsTable(results: ResultsFile): Table {
 export function memoryTable(results: ResultsFile): Table | null {
   const rows = results.runs.filter((r) => r.metrics?.memory || r.status === "out-of-memory");
   if (rows.length === 0) return null;
+  // A projection's "measured" memory is the model's own figure: say so rather than "measured".
+  const projected = rows.every((r) => r.projected);
   return {
     id: "memory",
-    caption:
-      "Peak tensor memory per rank (the most loaded rank), measured and predicted, and processes' peak resident memory",
+    caption: projected
+      ? "Peak tensor memory per rank (the most loaded rank), projected by the cost model: no process ran"
+      : "Peak tensor memory per rank (the most loaded rank), measured and predicted, and processes' peak resident memory",
     columns: [
       { label: "run" },
       { label: "mode" },
       { label: "p", numeric: true },
       { label: "n", numeric: true },
-      { label: "measured", numeric: true },
+      { label: projected ? "projected" : "measured", numeric: true },
       { label: "predicted", numeric: true },
       { label: "measured / predicted", numeric: true },
       { label: "ranks per engine", numeric: true },
@@ -266,7 +270,7 @@ export function memoryTable(results: ResultsFile): Table | null {
         bytesCell(predicted),
         numCell(m && predicted ? m.peakTensorBytesPerRank / predicted : null),
         numCell(m?.ranksPerEngine),
-        bytesCell(m ? Math.max(...m.peakRssBytes.map((p) => p.bytes)) : null),
+        bytesCell(m?.peakRssBytes.length ? Math.max(...m.peakRssBytes.map((p) => p.bytes)) : null),
         textCell(r.status === "out-of-memory" ? `out of memory: ${r.error}` : r.status),
       ];
     }),
@@ -400,8 +404,16 @@ export function failuresTable(results: ResultsFile): Table {
 
 /** Where and how the numbers were measured: environment, communicator, power, seeds. */
 export function provenanceTable(results: ResultsFile): Table {
-  const env = results.environment as Record<string, unknown>;
-  const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v) ?? "–");
+  const env = results.environment;
+  const comm = results.communicator as Record<string, unknown>;
+  const power = results.power as Record<string, unknown>;
+  const missing = env.projection ? "not recorded (a projection)" : "not recorded";
+  const show = (v: unknown) =>
+    v === undefined || v === null || v === ""
+      ? missing
+      : typeof v === "string"
+      ? v
+      : JSON.stringify(v);
   const rows: [string, unknown][] = [
     ["created", results.createdAt],
     [
@@ -410,16 +422,35 @@ export function provenanceTable(results: ResultsFile): Table {
         results.sweep.quick ? " (quick)" : ""
       }: ${results.sweep.description}`,
     ],
+    ...(env.projection ? [["projected by", env.projection] as [string, unknown]] : []),
     ["git commit", env.gitCommit],
     ["host", env.hostname],
-    ["runtime", env.runtime],
-    ["CPU", env.cpu],
-    ["GPUs", env.gpus],
-    ["tfjs backend", env.tfjs],
+    [
+      "runtime",
+      env.runtime &&
+      `Deno ${env.runtime.deno}${env.runtime.v8 ? `, V8 ${env.runtime.v8}` : ""}${
+        env.runtime.typescript ? `, TypeScript ${env.runtime.typescript}` : ""
+      }`,
+    ],
+    ["OS", env.os && `${env.os.name} ${env.os.arch}, kernel ${env.os.release}`],
+    ["CPU", env.cpu && `${env.cpu.model}, ${env.cpu.cores} cores`],
+    [
+      "GPUs",
+      env.gpus &&
+      (env.gpus.length
+        ? env.gpus.map((g) => `${g.name} (driver ${g.driver})`).join(", ")
+        : "none (nvidia-smi lists none)"),
+    ],
+    ["tfjs backend", env.tfjs && `${describeBackend(env.tfjs.backend)}, tfjs ${env.tfjs.version}`],
+    ["backend flags", env.tfjs?.backend.flags],
     ["nats-server", env.natsServer],
-    ["communicator", results.communicator],
-    ["power", results.power],
-    ["seeds", [...new Set(results.runs.map((r) => r.config.seed))]],
+    [
+      "communicator",
+      [comm.kind, comm.servers, comm.launcher && `${comm.launcher} launcher`, comm.dtype]
+        .filter(Boolean).join(", "),
+    ],
+    ["power", [power.backend, ...(Array.isArray(power.notes) ? power.notes : [])].join("; ")],
+    ["seeds", [...new Set(results.runs.map((r) => r.config.seed))].join(", ")],
   ];
   return {
     id: "provenance",
