@@ -64,6 +64,8 @@ h1{font-size:1.6em;margin:.2em 0}h2{font-size:1.25em;margin-top:2em;border-botto
 nav.toc{background:#f6f6f6;padding:.6em 1em;border-radius:6px;margin:1em 0}
 nav.toc ol{margin:.2em 0;padding-left:1.4em;columns:2}
 .scroll{overflow-x:auto;max-width:100%}
+.scroll td:first-child,.scroll th:first-child{position:sticky;left:0;background:var(--bg);z-index:1}
+.scroll th:first-child{background:#f6f6f6}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 caption{text-align:left;color:var(--muted);padding:.2em 0;caption-side:top}
 th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:left;vertical-align:top}

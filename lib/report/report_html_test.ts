@@ -130,7 +130,7 @@ Deno.test("report: tables right-align numbers, scroll, carry CSV buttons; figure
 Deno.test("CSV and LaTeX: quoting, escaping, balanced environments", () => {
   const results = evilResults();
   const csv = tableCsv(runsTable(results));
-  assert(csv.split("\r\n")[0].startsWith("run,mode,p,n,k,b,step time (ms)"));
+  assert(csv.split("\r\n")[0].startsWith("run,mode,p,step time (ms),energy / step (J),method"));
   assert(csv.includes('"failed: boom <script>document.title=""pwned""</script>"'), csv);
   // The page's download is this CSV, embedded as data (full precision), not the shown text.
   const html = renderReport(results, "");

@@ -173,22 +173,24 @@ export function runsTable(results: ResultsFile): Table {
   return {
     id: "runs",
     caption: "Every run (energy with the method that measured it)",
+    // What a reader compares first (time, energy), then traffic and memory, then the loss; the
+    // shape (n, k, b), which the run id already names, last: a narrow screen scrolls the rest.
     columns: [
       { label: "run" },
       { label: "mode" },
       { label: "p", numeric: true },
-      { label: "n", numeric: true },
-      { label: "k", numeric: true },
-      { label: "b", numeric: true },
       { label: "step time", unit: "ms", numeric: true },
+      { label: "energy / step", unit: "J", numeric: true },
+      { label: "method" },
       { label: "comm share", unit: "%", numeric: true },
       { label: "bytes sent / rank / step", numeric: true },
       { label: "predicted", numeric: true },
       { label: "memory / rank", numeric: true },
-      { label: "energy / step", unit: "J", numeric: true },
-      { label: "method" },
       { label: "loss: first → last", numeric: true },
       { label: "to target", unit: "steps", numeric: true },
+      { label: "n", numeric: true },
+      { label: "k", numeric: true },
+      { label: "b", numeric: true },
     ],
     rows: results.runs.map((r) => {
       const c = r.config;
@@ -196,22 +198,23 @@ export function runsTable(results: ResultsFile): Table {
         textCell(r.projected ? `${r.id} (projected: ${r.projected.profile})` : r.id),
         textCell(c.mode),
         numCell(c.ranks),
-        numCell(c.width),
-        numCell(c.phantomWidth),
-        numCell(c.batch),
       ];
+      const shape = [numCell(c.width), numCell(c.phantomWidth), numCell(c.batch)];
       const m = r.metrics;
       if (r.status !== "ok" || !m) {
         return [
           ...head,
           { text: `${r.status}: ${r.error ?? ""}`, title: r.error },
           ...Array(8).fill(textCell("")),
+          ...shape,
         ];
       }
       const curve = m.loss?.curve;
       return [
         ...head,
         numCell(m.stepTimeMs.median),
+        numCell(m.energy.joulesPerStep?.median),
+        textCell(m.energy.method),
         numCell((100 * m.commTimeMs.median) / m.stepTimeMs.median, 2),
         bytesCell(m.bytesSentPerRankPerStep),
         {
@@ -219,8 +222,6 @@ export function runsTable(results: ResultsFile): Table {
           title: m.bytesMatchPrediction ? "measured = predicted" : "MISMATCH",
         },
         bytesCell(m.memory?.peakTensorBytesPerRank),
-        numCell(m.energy.joulesPerStep?.median),
-        textCell(m.energy.method),
         curve
           ? textCell(`${fmt(curve[0][3])} → ${fmt(curve.at(-1)![3])}`)
           : textCell(m.inference ? "inference" : "–"),
@@ -230,6 +231,7 @@ export function runsTable(results: ResultsFile): Table {
             value: m.loss.stepsToTarget,
           }
           : textCell("–"),
+        ...shape,
       ];
     }),
   };
