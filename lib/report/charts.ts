@@ -136,7 +136,9 @@ function axes(xTitle: string, yTitle: string, o: { logY?: boolean; linearX?: boo
     plugins: {
       legend: {
         position: "bottom",
-        labels: { usePointStyle: true, pointStyle: "line", boxWidth: 30 },
+        // A box of no height is stroked as a line with the dataset's own dash (a point style
+        // would take the point's, which has none: dashed series showed solid swatches).
+        labels: { boxHeight: 0, boxWidth: 30 },
       },
     },
     scales: {

@@ -315,3 +315,24 @@ Deno.test("projection report: opens with the projection; tiny ratios keep two di
   assert(f.sentence.includes("sent 0.0030x the bytes"), f.sentence);
   assert(!/0\.00x/.test(f.sentence), f.sentence);
 });
+
+Deno.test("charts: dashed series get dashed legend swatches (no point style, a box of no height)", () => {
+  const results = fixtureResults([
+    ...repeated({ point: "tp-p2", stepMs: 100 }),
+    ...repeated({ point: "phantom-p2", mode: "phantom", stepMs: 60 }),
+  ]);
+  const charts = reportCharts(results).filter((c) => "config" in c) as {
+    config: {
+      data?: { datasets?: { borderDash?: number[] }[] };
+      options?: Record<string, unknown>;
+    };
+  }[];
+  const dashed = charts.filter((c) => c.config.data?.datasets?.some((d) => d.borderDash?.length));
+  assert(dashed.length > 0, "some chart has a dashed series");
+  for (const c of dashed) {
+    const labels =
+      (c.config.options as { plugins?: { legend?: { labels?: Record<string, unknown> } } })
+        .plugins?.legend?.labels ?? {};
+    assertEquals([labels.usePointStyle ?? false, labels.boxHeight], [false, 0]);
+  }
+});
