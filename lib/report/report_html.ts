@@ -66,6 +66,8 @@ nav.toc ol{margin:.2em 0;padding-left:1.4em;columns:2}
 .scroll{overflow-x:auto;max-width:100%}
 .scroll td:first-child,.scroll th:first-child{position:sticky;left:0;background:var(--bg);z-index:1}
 .scroll th:first-child{background:#f6f6f6}
+dl.pairs{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.6em 0}
+dl.pairs dt{color:var(--muted)}dl.pairs dd{margin:0;overflow-wrap:anywhere}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 caption{text-align:left;color:var(--muted);padding:.2em 0;caption-side:top}
 th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:left;vertical-align:top}
@@ -124,6 +126,16 @@ export function tableHtml(table: Table): string {
     }</script>`;
 }
 
+/** A two-column table of names and values as a definition list (provenance reads as prose). */
+function pairsHtml(table: Table): string {
+  return `<dl class="pairs" id="${escapeHtml(table.id)}">${
+    table.rows.map(([k, v]) => `<dt>${escapeHtml(k.text)}</dt><dd>${escapeHtml(v.text)}</dd>`)
+      .join("")
+  }</dl><script type="application/json" id="csv-${escapeHtml(table.id)}">${
+    scriptJson(tableCsv(table))
+  }</script>`;
+}
+
 /** Options of {@linkcode renderReport}. */
 export interface ReportOptions {
   /** Page title. */
@@ -169,7 +181,9 @@ export function renderReport(
         section.intro
           ? `<p${section.projected ? ' class="projected"' : ""}>${escapeHtml(section.intro)}</p>`
           : ""
-      }${section.tables.map(tableHtml).join("")}${figures}`;
+      }${
+        section.tables.map((t) => (t.id === "provenance" ? pairsHtml(t) : tableHtml(t))).join("")
+      }${figures}`;
     sections.push({ id: section.id, title: section.title, html });
   }
   const omitted = charts.filter((c): c is Extract<ChartSpec, { omitted: string }> =>
