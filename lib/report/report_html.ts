@@ -68,6 +68,7 @@ nav.toc ol{margin:.2em 0;padding-left:1.4em;columns:2}
 .scroll th:first-child{background:#f6f6f6}
 dl.pairs{display:grid;grid-template-columns:max-content 1fr;gap:.2em 1em;margin:.6em 0}
 dl.pairs dt{color:var(--muted)}dl.pairs dd{margin:0;overflow-wrap:anywhere}
+td.headline{min-width:16em;max-width:40em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 caption{text-align:left;color:var(--muted);padding:.2em 0;caption-side:top}
 th,td{border-bottom:1px solid var(--rule);padding:4px 8px;text-align:left;vertical-align:top}
@@ -352,14 +353,15 @@ export interface SiteEntry {
  * @returns The page.
  */
 export function renderSiteIndex(entries: SiteEntry[], trendsHref?: string): string {
+  // The headline right after the date: on a phone it is what shows before the table scrolls.
   const rows = entries.map((e) =>
-    `<tr><td><a href="${escapeHtml(encodeURI(e.report))}">${escapeHtml(e.createdAt)}</a></td><td>${
+    `<tr><td><a href="${escapeHtml(encodeURI(e.report))}">${
+      escapeHtml(e.createdAt.replace("T", " ").slice(0, 16))
+    }</a></td><td class="wrap headline">${escapeHtml(e.headline)}</td><td>${
       escapeHtml(e.sweep)
-    }</td><td>${escapeHtml(e.commit.slice(0, 12))}</td><td>${
-      escapeHtml(e.host)
-    }</td><td class="n">${e.runs}</td><td class="n">${e.failed}</td><td class="wrap">${
-      escapeHtml(e.headline)
-    }</td><td>${escapeHtml(e.results)}</td></tr>`
+    }</td><td class="n">${e.runs}</td><td class="n">${e.failed}</td><td>${
+      escapeHtml(e.commit.slice(0, 12))
+    }</td><td>${escapeHtml(e.host)}</td><td>${escapeHtml(e.results)}</td></tr>`
   );
   return `<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -369,7 +371,7 @@ export function renderSiteIndex(entries: SiteEntry[], trendsHref?: string): stri
     trendsHref
       ? ` <a href="${escapeHtml(trendsHref)}" id="trends-link">Trends across results files</a>.`
       : ""
-  }</p><div class="scroll"><table id="history"><thead><tr><th>created</th><th>sweep</th><th>commit</th><th>host</th><th class="n">runs</th><th class="n">not ok</th><th>headline</th><th>results file</th></tr></thead><tbody>${
+  }</p><div class="scroll"><table id="history"><thead><tr><th>created</th><th>headline</th><th>sweep</th><th class="n">runs</th><th class="n">not ok</th><th>commit</th><th>host</th><th>results file</th></tr></thead><tbody>${
     rows.join("")
   }</tbody></table></div></body></html>
 `;
