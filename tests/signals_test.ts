@@ -143,7 +143,17 @@ systemTest([NATS_SERVER], {
     const run = `orphan-${Deno.pid}`;
     // A coordinator that beats for a while, then vanishes without a word (as if SIGKILLed).
     const nc = await connectNats({ servers: server.url });
-    const beat = setInterval(() => nc.publish(controlSubject(run, "chb"), encodeControl({})), 200);
+    // The worker says hello once it listens for heartbeats (however long a loaded machine takes
+    // to start it); a few beats after that it has certainly heard the coordinator.
+    let hellos = 0;
+    let beatsHeard = 0;
+    let heard!: () => void;
+    const coordinatorHeard = new Promise<void>((resolve) => (heard = resolve));
+    nc.subscribe(controlSubject(run, "hello"), { callback: () => void hellos++ });
+    const beat = setInterval(() => {
+      nc.publish(controlSubject(run, "chb"), encodeControl({}));
+      if (hellos >= 2 && ++beatsHeard >= 3) heard();
+    }, 200);
     const worker = new Deno.Command(Deno.execPath(), {
       args: taskArgs("worker", [
         "--nats",
@@ -158,7 +168,7 @@ systemTest([NATS_SERVER], {
       stdout: "null",
       stderr: "piped",
     }).spawn();
-    await new Promise((r) => setTimeout(r, 2000));
+    await coordinatorHeard;
     assert(isAlive(worker.pid), "the worker waits while the coordinator beats");
     clearInterval(beat);
     await nc.close();
