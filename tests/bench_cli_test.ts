@@ -243,6 +243,22 @@ deadlineTest("bench: --mode takes a list like --ranks", async () => {
   ]);
 });
 
+const TRAVERSAL_SWEEP = await (async () => {
+  const path = `${await Deno.makeTempDir()}/traversal.json`;
+  await Deno.writeTextFile(
+    path,
+    JSON.stringify({
+      id: "/../../elsewhere/X",
+      version: 1,
+      base: {},
+      axes: {},
+      repeats: 1,
+      warmup: 0,
+    }),
+  );
+  return path;
+})();
+
 const USAGE_ERRORS: [string[], string][] = [
   [["--ranks", "two"], '--ranks ("two") must be a positive integer'],
   [["--width=-4"], '--width ("-4") must be a positive integer'],
@@ -271,6 +287,7 @@ const USAGE_ERRORS: [string[], string][] = [
     '--sweep ("huge") must be one of scaling, width, to-target, default, memory-wall, inference, paper, paper-target, paper-curves',
   ],
   [["--sweep", "/nonexistent.json"], "cannot be read as JSON"],
+  [["--sweep", TRAVERSAL_SWEEP], 'id ("/../../elsewhere/X") must be a name of letters'],
   [["--sweep", "scaling", "--ranks", "2"], "cannot be combined with point options"],
   [["--filter", "ranks~2"], '"ranks~2"'],
   [["--filter", "rnks<=8"], 'has an unknown field "rnks" (fields: mode, ranks,'],

@@ -282,7 +282,12 @@ export function parseSweepFile(text: string, name: string): Sweep {
   if (!isObject(sweep)) throw new ConfigError("--sweep", name, "must hold a JSON object");
   const fields = sweep as Record<string, unknown>;
   const checks: [string, (v: unknown) => boolean, string][] = [
-    ["id", (v) => typeof v === "string", "a string"],
+    // The id names the results file: a path in it would write outside --out.
+    [
+      "id",
+      (v) => typeof v === "string" && /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v),
+      "a name of letters, digits, '.', '_' and '-' (it names the results file)",
+    ],
     ["version", (v) => typeof v === "number", "a number"],
     ["base", isObject, "an object"],
     ["axes", isObject, "an object"],
