@@ -297,6 +297,10 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--processes", "0"], '--processes ("0") must be a positive integer'],
   [["--power-period", "fast"], '--power-period ("fast") must be a positive integer'],
   [["--nats", "not a url"], 'nats.servers (["not a url"]) must be one or more URLs'],
+  [
+    ["--nats", "nats://T0KEN@127.0.0.1:4222"],
+    'nats.servers ("nats://***@127.0.0.1:4222") must not carry credentials',
+  ],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
   [["--warmup", "-1"], "--warmup needs a value"],
   [["--warmup=-1"], '--warmup ("-1") must be a whole number'],

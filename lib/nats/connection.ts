@@ -89,7 +89,16 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
  *
  * @param servers One URL or several.
  * @returns The URLs as a list.
- * @throws {ConfigError} Naming nats.servers if one is not a URL like nats://host:4222.
+ * @throws {ConfigError} Naming nats.servers if one is not a URL like nats://host:4222, or carries
+ *   credentials (user:password@ or token@; the value is shown with them masked).
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { validateServers } from "./connection.ts";
+ * assert.deepEqual(validateServers("nats://h:4222"), ["nats://h:4222"]);
+ * assert.throws(() => validateServers("nats://s3cret@h:4222"), (e: Error) =>
+ *   e.message.includes("must not carry credentials") && !e.message.includes("s3cret"));
+ * ```
  */
 export function validateServers(servers: string | string[]): string[] {
   const list = Array.isArray(servers) ? servers : [servers];
@@ -98,6 +107,17 @@ export function validateServers(servers: string | string[]): string[] {
       "nats.servers",
       servers,
       "must be one or more URLs like nats://host:4222",
+    );
+  }
+  // A token or password in the URL is not how this suite authenticates (it would not be used),
+  // and it would travel on every worker's command line and into logs: refuse it, naming no secret.
+  const withCredentials = list.find((s) => /^(?:[a-z]+:\/\/)?[^/@\s]+@/.test(s));
+  if (withCredentials) {
+    throw new ConfigError(
+      "nats.servers",
+      withCredentials.replace(/^((?:[a-z]+:\/\/)?)[^/@\s]+@/, "$1***@"),
+      "must not carry credentials: give them with --nats-token, --nats-user/--nats-password or " +
+        "--nats-creds (or the PHANTOM_NATS_* variables)",
     );
   }
   return list;
