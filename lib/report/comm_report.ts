@@ -22,28 +22,29 @@ export function commRowsTable(file: CommResultsFile): Table {
     id: "measurements",
     caption: "Every measurement: median time per call, algbw = S / time, busbw as nccl-tests; " +
       "peak memory over the bytes the ranks hold, from 16 MiB held",
+    // What is compared first (size, time, busbw), the set-up details last.
     columns: [
       { label: "op" },
       { label: "p", numeric: true },
-      { label: "ranks per connection", numeric: true },
       { label: "S" },
       { label: "time", unit: "ms", numeric: true },
-      { label: "algbw", unit: "GB/s", numeric: true },
       { label: "busbw", unit: "GB/s", numeric: true },
+      { label: "algbw", unit: "GB/s", numeric: true },
       { label: "data" },
       { label: "calls", numeric: true },
+      { label: "ranks per connection", numeric: true },
       { label: "peak over held", numeric: true },
     ],
     rows: file.rows.map((r) => [
       textCell(r.op),
       numCell(r.ranks),
-      numCell(r.ranksPerConnection),
       { text: formatBytes(r.bytes), value: r.bytes },
       numCell(r.timeMs),
-      numCell(r.algbwGBs),
       numCell(r.busbwGBs),
+      numCell(r.algbwGBs),
       textCell(r.correct ? "ok" : "WRONG"),
       numCell(r.iterations),
+      numCell(r.ranksPerConnection),
       // Below 16 MiB the process's own noise swamps what the ranks hold.
       numCell(
         r.heldBytes >= 16 << 20 ? (r.peakRssBytes - r.baseRssBytes) / r.heldBytes : null,
@@ -66,20 +67,20 @@ export function commFitsTable(file: CommResultsFile): Table {
     columns: [
       { label: "op" },
       { label: "p", numeric: true },
-      { label: "ranks per connection", numeric: true },
       { label: "alpha", unit: "us", numeric: true },
-      { label: "alpha per message", unit: "us", numeric: true },
       { label: "busbw", unit: "GB/s", numeric: true },
+      { label: "alpha per message", unit: "us", numeric: true },
       { label: "r2", numeric: true },
+      { label: "ranks per connection", numeric: true },
     ],
     rows: file.fits.map((f) => [
       textCell(f.op),
       numCell(f.ranks),
-      numCell(f.ranksPerConnection),
       numCell(f.alphaUs),
-      numCell(f.alphaPerMessageUs),
       numCell(f.busbwGBs),
+      numCell(f.alphaPerMessageUs),
       numCell(f.r2),
+      numCell(f.ranksPerConnection),
     ]),
   };
 }
