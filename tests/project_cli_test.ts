@@ -43,6 +43,16 @@ deadlineTest(
       html.includes('id="projection"') && html.includes('id="paper-claim"'),
       "projection tables",
     );
+    assert(
+      /<title>phantom-bench projection: \S+ on dgx-h100 /.test(html),
+      "the title says projection",
+    );
+    assert(
+      html.indexOf('id="projection-section"') < html.indexOf('id="summary"'),
+      "the projection comes first",
+    );
+    assert(!html.includes("Infinity"), "no infinite figures");
+    assert(!/>measured<\/th>/.test(html), "nothing projected is called measured");
     assertEquals(
       (html.match(/\(projected: dgx-h100\)<\/td>/g) ?? []).length,
       4,
