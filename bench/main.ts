@@ -323,10 +323,7 @@ async function runBench(
         await writer.add(run); // an interrupted sweep keeps what it measured
       },
     });
-    const written = await loadResults(writer.path);
-    for (const line of verdictLines(findings(written), written.runs, sharingNote(written))) {
-      console.log(line);
-    }
+    await printVerdict(writer.path);
     console.log(`results: ${writer.path}`);
     await report(writer.path);
     if (stop.exitCode !== undefined) {
@@ -423,6 +420,20 @@ function describeCluster(cluster: NodeCluster, slurm: SlurmPlan) {
     gpuBind: slurm.gpu.gpuBind ?? null,
     agentsStartMs: cluster.startMs,
   };
+}
+
+/** The verdict lines; a file the loader refuses is said in one line, never a crash. */
+async function printVerdict(resultsPath: string): Promise<void> {
+  try {
+    const written = await loadResults(resultsPath);
+    for (const line of verdictLines(findings(written), written.runs, sharingNote(written))) {
+      console.log(line);
+    }
+  } catch (error) {
+    console.error(
+      `warning: no verdict (${(error as Error).message}); the results file is complete`,
+    );
+  }
 }
 
 async function report(resultsPath: string): Promise<void> {

@@ -559,3 +559,39 @@ deadlineTest(
     );
   },
 );
+
+deadlineTest(
+  "bench: a diverging run is recorded as failed with where it diverged; the file still loads",
+  async () => {
+    const dir = await Deno.makeTempDir();
+    const r = await bench(
+      ...SMALL,
+      "--mode",
+      "tp",
+      "--ranks",
+      "1,2",
+      "--lr",
+      "1e12",
+      "--optimizer",
+      "sgd",
+      "--steps",
+      "20",
+      "--communicator",
+      "in-process",
+      "--power",
+      "none",
+      "--out",
+      dir,
+    );
+    assertEquals(r.code, 1, r.stderr);
+    assert(!r.stderr.includes("    at "), r.stderr);
+    const file = await results(dir);
+    assertEquals(file.runs.map((x) => x.status), ["failed", "failed"]);
+    for (const run of file.runs) {
+      assert(
+        /^training diverged: the (training|held-out) loss is (NaN|-?Infinity)/.test(run.error!),
+        run.error,
+      );
+    }
+  },
+);

@@ -126,6 +126,7 @@ async function runOne(
       ? await peerRun(point, outcome.ranks[0], warmup, ctx.peer.threads)
       : undefined;
     const summary = summarizeRun(point.config, outcome.ranks, warmup, ctx.bytesPerElement);
+    divergence(outcome.ranks[0], summary.stepTimeMs.median);
     const rank0 = outcome.ranks[0];
     const { windows, unavailableReason } = await stepWindows(
       ctx.energy,
@@ -175,6 +176,31 @@ async function runOne(
     }
     return { ...base, status: "failed", error: message };
   }
+}
+
+/**
+ * Fails a run whose losses are not finite (a learning rate too large, say): its numbers cannot be
+ * results (JSON has no NaN, and a loss of Infinity reaches no target), so the run is recorded as
+ * failed, saying where it diverged, and the rest of the file stays loadable.
+ *
+ * @param rank0 Rank 0's steps and evaluations.
+ * @param stepMs Its median step time, kept in the message.
+ * @throws {Error} "training diverged: ..." at the first non-finite loss.
+ */
+function divergence(
+  rank0: { steps: { loss: number }[]; evals: { step: number; loss: number }[] },
+  stepMs: number,
+): void {
+  const step = rank0.steps.findIndex((s) => !Number.isFinite(s.loss));
+  const evaluation = rank0.evals.find((e) => !Number.isFinite(e.loss));
+  if (step < 0 && !evaluation) return;
+  const where = step >= 0
+    ? `the training loss is ${rank0.steps[step].loss} at step ${step}`
+    : `the held-out loss is ${evaluation!.loss} after step ${evaluation!.step}`;
+  throw new Error(
+    `training diverged: ${where} (is the learning rate too large?); median step time ` +
+      `${stepMs.toPrecision(3)} ms`,
+  );
 }
 
 /**
