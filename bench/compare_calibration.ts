@@ -18,6 +18,7 @@ import { mannWhitneyU } from "../lib/report/mann_whitney.ts";
 import { METRICS, type MetricSpec } from "../lib/results/metrics.ts";
 import { loadResults, ResultsError, type RunResult } from "../lib/results/results.ts";
 import { median } from "../lib/results/stats.ts";
+import { Rng } from "../lib/nn/rng.ts";
 
 const FLAGS = {
   repeats: flag.intList({ default: [3, 5], help: "runs a side for the detection draws" }),
@@ -55,20 +56,13 @@ function newVerdict(spec: MetricSpec, b: number[][], c: number[][], minRepeats: 
   return compareMetric(spec, b, c, { minRepeats })?.verdict ?? "skipped";
 }
 
-/** A seeded shuffle (mulberry32), so every run of the benchmark draws the same sets. */
+/** A seeded shuffle (the suite's Rng), so every run of the benchmark draws the same sets. */
 function shuffler(seed: number) {
-  let a = seed >>> 0;
-  const rng = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rng = new Rng(seed);
   return <T>(xs: T[]): T[] => {
     const out = [...xs];
     for (let i = out.length - 1; i > 0; i--) {
-      const j = Math.floor(rng() * (i + 1));
+      const j = Math.floor(rng.uniform() * (i + 1));
       [out[i], out[j]] = [out[j], out[i]];
     }
     return out;

@@ -38,7 +38,7 @@ import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
 import { findings, sharingNote } from "../lib/report/findings.ts";
 import { verdictLines } from "../lib/report/verdict_lines.ts";
-import { loadResults } from "../lib/results/results.ts";
+import type { ResultsFile } from "../lib/results/results.ts";
 import { collectEnvironment } from "../lib/runtime/environment.ts";
 import { describeBackend } from "../lib/results/describe_backend.ts";
 import { ResultsWriter } from "../lib/results/results_writer.ts";
@@ -323,7 +323,7 @@ async function runBench(
         await writer.add(run); // an interrupted sweep keeps what it measured
       },
     });
-    await printVerdict(writer.path);
+    printVerdict(writer.file());
     console.log(`results: ${writer.path}`);
     await report(writer.path);
     if (stop.exitCode !== undefined) {
@@ -422,11 +422,10 @@ function describeCluster(cluster: NodeCluster, slurm: SlurmPlan) {
   };
 }
 
-/** The verdict lines; a file the loader refuses is said in one line, never a crash. */
-async function printVerdict(resultsPath: string): Promise<void> {
+/** The verdict lines, from the results as written (a failure is one line, never a crash). */
+function printVerdict(results: ResultsFile): void {
   try {
-    const written = await loadResults(resultsPath);
-    for (const line of verdictLines(findings(written), written.runs, sharingNote(written))) {
+    for (const line of verdictLines(findings(results), results.runs, sharingNote(results))) {
       console.log(line);
     }
   } catch (error) {

@@ -17,7 +17,7 @@ import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { renderSiteIndex, type SiteEntry } from "../lib/report/report_html.ts";
 import { headlineFinding } from "../lib/report/findings.ts";
 import { commHeadline, renderCommReport } from "../lib/report/comm_report.ts";
-import { type CommResultsFile, parseCommResults } from "../lib/results/comm_results.ts";
+import { type CommResultsFile, validateCommResults } from "../lib/results/comm_results.ts";
 import { buildTrends, renderTrends } from "../lib/report/trends.ts";
 import {
   chartJsSource,
@@ -215,13 +215,14 @@ async function readCommResults(path: string): Promise<CommResultsFile | undefine
   } catch {
     return undefined; // the results loader says why
   }
-  let kind: unknown;
+  let json: unknown;
   try {
-    kind = (JSON.parse(text) as { kind?: unknown } | null)?.kind;
+    json = JSON.parse(text);
   } catch {
-    return undefined;
+    return undefined; // the results loader says why
   }
-  return kind === "comm" ? parseCommResults(text, path) : undefined;
+  const kind = (json as { kind?: unknown } | null)?.kind;
+  return kind === "comm" ? validateCommResults(json, path) : undefined;
 }
 
 if (import.meta.main) await runMain(main, [ResultsError]);

@@ -173,7 +173,7 @@ export function compareResults(
     if (schedule) scheduleNotes.push({ point, note: schedule });
     for (const spec of METRICS) {
       if (schedule && spec.key === "stepsToTarget") continue;
-      const row = comparePoint(spec, okBase, curRuns, options, timingBlock);
+      const row = compareRuns(spec, okBase, curRuns, options, timingBlock);
       if (row) rows.push({ point, configHash: curRuns[0].configHash, ...row });
     }
   }
@@ -246,7 +246,18 @@ function whyUnmatched(run: RunResult, others: RunResult[]): string {
   }${best.length > 3 ? ` and ${best.length - 3} more` : ""}`;
 }
 
-function comparePoint(
+/**
+ * One metric of one point over the runs of each side: {@linkcode compareMetric}, then
+ * "incomparable" where the setup changed (timing and energy) or the energy methods differ.
+ *
+ * @param spec The metric.
+ * @param baseRuns The baseline's ok runs of the point.
+ * @param curRuns The current side's ok runs of the point.
+ * @param options Noise floor, alpha, repeats needed.
+ * @param timingBlock Why timing is incomparable (a setup change), if it is.
+ * @returns The row; null where a side lacks the metric or nothing was measured (all zero).
+ */
+export function compareRuns(
   spec: MetricSpec,
   baseRuns: RunResult[],
   curRuns: RunResult[],

@@ -6,9 +6,9 @@
  * @module
  */
 
-import { Rng } from "../nn/rng.ts";
 import type { ResultsFile, RunResult } from "../results/results.ts";
-import { median, percentile } from "../results/stats.ts";
+import { median } from "../results/stats.ts";
+import { hierarchicalBootstrapRatio } from "./repeat_stats.ts";
 import { METRICS as REGISTRY, metricSpec } from "../results/metrics.ts";
 
 /** The suite's metric registry by key: labels and exactness of the metrics it shares. */
@@ -190,14 +190,11 @@ export function bootstrapRatio(
   iterations = 2000,
 ): [number, number] | null {
   if (a.length < 2 || b.length < 2) return null;
-  const rng = new Rng(0x5eed + a.length * 31 + b.length);
-  const pick = (xs: number[]) => xs.map(() => xs[Math.floor(rng.uniform() * xs.length)]);
-  const ratios: number[] = [];
-  for (let i = 0; i < iterations; i++) {
-    const den = median(pick(b));
-    if (den !== 0) ratios.push(median(pick(a)) / den);
-  }
-  return [percentile(ratios, 0.025), percentile(ratios, 0.975)];
+  // The bootstrap compare uses, with each repeat's value as a run of one sample.
+  const { low, high } = hierarchicalBootstrapRatio(b.map((x) => [x]), a.map((x) => [x]), {
+    iterations,
+  });
+  return [low, high];
 }
 
 /**

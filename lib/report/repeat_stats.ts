@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Rng } from "../nn/rng.ts";
 import { median } from "../results/stats.ts";
 
 /** Options of {@linkcode hierarchicalBootstrapRatio}. */
@@ -76,7 +77,8 @@ export function hierarchicalBootstrapRatio(
       return Float64Array.from(r).sort();
     });
   });
-  const rng = mulberry32(options.seed ?? 0x5eed);
+  const random = new Rng(options.seed ?? 0x5eed);
+  const rng = () => random.uniform();
   const scratch = new Int32Array(Math.max(...sides.flat().map((r) => r.length)));
   // The inner level once per run: a bank of medians of resampled steps that each outer resample
   // draws from (a two-stage Monte Carlo; far cheaper than resampling steps in every iteration).
@@ -173,16 +175,4 @@ function medianOf(values: Float64Array, n: number): number {
     values[j + 1] = x;
   }
   return n % 2 ? values[n >> 1] : (values[n / 2 - 1] + values[n / 2]) / 2;
-}
-
-/** A small seeded PRNG (mulberry32): uniform in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

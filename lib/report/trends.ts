@@ -15,7 +15,8 @@ import { flattenJson, type ResultsFile, type RunResult } from "../results/result
 import { METRICS } from "../results/metrics.ts";
 import { median } from "../results/stats.ts";
 import { describeBackend } from "../results/describe_backend.ts";
-import { compareMetric, type CompareOptions, samplesOf, type Verdict } from "./compare.ts";
+import { type CompareOptions, compareRuns, samplesOf, type Verdict } from "./compare.ts";
+import { VERDICT_TEXT } from "./compare_markdown.ts";
 import { runMedians } from "./repeat_stats.ts";
 import { setupChanges } from "./setup_changes.ts";
 import { CSP, escapeHtml, scriptJson, STYLE } from "./report_html.ts";
@@ -127,18 +128,16 @@ export function buildTrends(
       for (const spec of METRICS) {
         const samples = samplesOf(runs, spec);
         if (!samples) continue;
-        const before = prev && samplesOf(prev.runs, spec);
-        const row = before ? compareMetric(spec, before, samples, options) : undefined;
+        // Against the previous file with this configuration, as compare judges it; "first" where
+        // there is none or it lacked the metric.
+        const row = prev && samplesOf(prev.runs, spec)
+          ? compareRuns(spec, prev.runs, runs, options, timingBlock(prev.file, file))
+          : undefined;
         if (row === null) continue; // zero in every sample: nothing measured
-        let verdict: TrendVerdict = row ? row.verdict : "first";
-        if (row && spec.kind === "measured") {
-          const methods = new Set([...prev!.runs, ...runs].map((r) => r.metrics!.energy.method));
-          if (timingBlock(prev!.file, file)) verdict = "incomparable";
-          else if (spec.key === "joulesPerStep" && methods.size > 1) verdict = "incomparable";
-        }
-        const value = row?.current ??
-          (spec.kind === "exact" ? samples[0][0] : median(runMedians(samples)));
-        if (spec.kind === "measured" && !row && runMedians(samples).every((x) => x === 0)) continue;
+        const medians = spec.kind === "measured" ? runMedians(samples) : [];
+        if (!row && spec.kind === "measured" && medians.every((x) => x === 0)) continue;
+        const verdict: TrendVerdict = row ? row.verdict : "first";
+        const value = row?.current ?? (spec.kind === "exact" ? samples[0][0] : median(medians));
         const key = `${hash}|${spec.key}`;
         const s = series.get(key) ?? {
           metric: spec.key,
@@ -266,7 +265,7 @@ export function renderTrends(
   });
   const legend = Object.entries(VERDICT_COLORS).filter(([v]) => v !== "unchanged").map(([v, c]) =>
     `<span style="color:${c}">●</span> ${
-      escapeHtml(v === "too-few-repeats" ? "not enough repeats" : v)
+      escapeHtml({ first: "first", ...VERDICT_TEXT }[v as TrendVerdict])
     }`
   ).join(" &nbsp; ");
   return `<!doctype html>
@@ -292,7 +291,12 @@ ${sections.join("\n")}
 <div id="selfcheck" data-errors="" data-violations="" data-charts="" data-regressions="${regressions}" data-marked=""></div>
 <script type="application/json" id="trends">${scriptJson(trends)}</script>
 <script type="application/json" id="style">${
-    scriptJson({ font: FONT_FAMILY, colors: VERDICT_COLORS, line: PALETTE[0] })
+    scriptJson({
+      font: FONT_FAMILY,
+      colors: VERDICT_COLORS,
+      line: PALETTE[0],
+      text: { first: "first", ...VERDICT_TEXT },
+    })
   }</script>
 <script>${chartJs.replace(/<\/script/gi, "<\\/script")}</script>
 <script>${TRENDS_CLIENT}</script>
@@ -335,7 +339,7 @@ const TRENDS_CLIENT = `
             label: function (item) {
               var p = s.points[item.dataIndex], f = data.files[p.file];
               return [p.value.toPrecision(4) + " " + s.unit + (p.changePct === null ? "" : " (" + (p.changePct >= 0 ? "+" : "") + p.changePct + "%)"),
-                "verdict: " + (p.verdict === "too-few-repeats" ? "not enough repeats" : p.verdict) + " (" + p.runs + " run" + (p.runs === 1 ? "" : "s") + ")",
+                "verdict: " + style.text[p.verdict] + " (" + p.runs + " run" + (p.runs === 1 ? "" : "s") + ")",
                 "host: " + f.host, "backend: " + f.backend, "report: " + f.report];
             } } } },
           scales: {

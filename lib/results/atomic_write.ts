@@ -27,13 +27,15 @@ export async function writeTextFileAtomic(path: string, text: string): Promise<v
   const temp = await Deno.makeTempFile({ dir: dirname(path), prefix: ".tmp-", suffix: ".tmp" });
   try {
     await Deno.writeTextFile(temp, text);
-    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o666 & ~umask());
+    if (Deno.build.os !== "windows") await Deno.chmod(temp, 0o666 & ~(processUmask ??= umask()));
     await Deno.rename(temp, path);
   } catch (error) {
     await Deno.remove(temp).catch(() => {});
     throw error;
   }
 }
+
+let processUmask: number | undefined;
 
 /** The process's umask, read without changing it (022 where it cannot be read). */
 function umask(): number {

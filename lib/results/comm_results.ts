@@ -103,6 +103,18 @@ export function parseCommResults(text: string, source = "comm results"): CommRes
   } catch (error) {
     throw new ResultsError(`Cannot read ${source}: not valid JSON (${(error as Error).message})`);
   }
+  return validateCommResults(json, source);
+}
+
+/**
+ * Validates an already parsed collective benchmark results file.
+ *
+ * @param json The parsed JSON.
+ * @param source The file name, for errors.
+ * @returns The results.
+ * @throws {ResultsError} As {@linkcode parseCommResults}, for everything but the JSON syntax.
+ */
+export function validateCommResults(json: unknown, source = "comm results"): CommResultsFile {
   const file = validate(
     commSchema,
     json,

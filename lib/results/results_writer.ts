@@ -55,14 +55,18 @@ export class ResultsWriter {
     await this.write();
   }
 
-  /** Rewrites the file with the runs so far. */
-  async write(): Promise<void> {
-    const file: ResultsFile = {
+  /** @returns The results as the file holds them after the last write. */
+  file(): ResultsFile {
+    return {
       schemaVersion: SCHEMA_VERSION,
       createdAt: this.#createdAt,
       ...this.#header(),
       runs: this.runs,
     };
-    await writeTextFileAtomic(this.path, JSON.stringify(file, null, 2) + "\n");
+  }
+
+  /** Rewrites the file with the runs so far. */
+  async write(): Promise<void> {
+    await writeTextFileAtomic(this.path, JSON.stringify(this.file(), null, 2) + "\n");
   }
 }

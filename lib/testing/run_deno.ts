@@ -33,6 +33,8 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
+let tasks: Record<string, unknown> | undefined;
+
 /**
  * The arguments after `deno` that run a task as `deno task NAME` would, with the permissions
  * deno.json gives it (its command's `deno run` flags) and nothing more, for tests that spawn a
@@ -52,8 +54,8 @@ export async function runDeno(args: string[], env?: Record<string, string>): Pro
  * ```
  */
 export function taskArgs(task: string, args: string[] = []): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
-  const command: unknown = config.tasks?.[task];
+  tasks ??= JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).tasks ?? {};
+  const command: unknown = tasks![task];
   const words = typeof command === "string" ? command.trim().split(/\s+/) : [];
   if (words[0] !== "deno" || words[1] !== "run") {
     throw new RangeError(`Cannot run task ${task}: deno.json has no "deno run" task of that name`);
