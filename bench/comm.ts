@@ -86,7 +86,7 @@ async function main(args: string[]): Promise<number> {
     : await startNatsServer({ maxPayloadBytes: 8 * 1024 * 1024 });
   const connection = values.nats
     ? natsConnectionFromValues(values.nats, values, "nats-")
-    : { servers: server!.url };
+    : server!.connection;
   const url = redactServers(connection.servers);
   const print = (r: CommRow) =>
     console.log(

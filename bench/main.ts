@@ -20,6 +20,7 @@ import { BACKENDS } from "../lib/config/config.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import type { Expansion, Sweep } from "../lib/config/sweep.ts";
 import {
+  checkNatsReachable,
   describeNats,
   natsConnectionEnv,
   type NatsConnectionOptions,
@@ -167,6 +168,13 @@ export async function planBench(
   if (values.peer) await checkNumpyPeer(); // a missing python3 or numpy stops us before anything runs
   const backend = await resolveBackend(values.backend);
   const plan = planFromFlags(values, given, { backend: backend.name });
+  if (values.nats && values.communicator === "in-process") {
+    throw new ConfigError(
+      "--nats",
+      values.nats,
+      "has no effect with --communicator in-process (ranks do not talk over NATS): drop one",
+    );
+  }
   const nats = values.nats ? natsConnectionFromValues(values.nats, values, "nats-") : undefined;
   // Expanding validates every point before anything starts: a typo fails in a second.
   let expansion = expandPlan(plan, values);
@@ -186,6 +194,16 @@ async function main(args: string[]): Promise<number> {
   const planned = await planBench(args);
   if (planned === "help") return printHelp(HELP);
   const { values, given, backend, plan, expansion, slurm, nats } = planned;
+  for (const secret of ["nats-token", "nats-password"] as const) {
+    if (given.has(secret)) {
+      console.error(
+        `note: --${secret} on the command line is visible to other users (ps) and in the echo of ` +
+          `deno task (CI logs): prefer PHANTOM_NATS_${secret.slice(5).toUpperCase()}`,
+      );
+    }
+  }
+  // Wrong credentials or a dead server: one line and exit 2 now, not a failure per point.
+  if (nats && values.communicator !== "in-process") await checkNatsReachable(nats);
   if (backend.fallback) console.log(`backend auto: wasm (${backend.fallback})`);
   return await runBench(
     plan.sweep,
@@ -215,7 +233,7 @@ async function openTransport(
   if (nats) return { choice: nats_(nats) };
   try {
     const server = await startNatsServer();
-    return { choice: nats_({ servers: server.url }), server };
+    return { choice: nats_(server.connection), server };
   } catch (error) {
     if (!(error instanceof NatsServerError) || error.reason !== "missing" || explicit) throw error;
     console.log(

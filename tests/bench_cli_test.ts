@@ -301,6 +301,10 @@ const USAGE_ERRORS: [string[], string][] = [
     ["--nats", "nats://T0KEN@127.0.0.1:4222"],
     'nats.servers ("nats://***@127.0.0.1:4222") must not carry credentials',
   ],
+  [
+    ["--nats", "nats://127.0.0.1:4222", "--communicator", "in-process"],
+    "has no effect with --communicator in-process",
+  ],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
   [["--warmup", "-1"], "--warmup needs a value"],
   [["--warmup=-1"], '--warmup ("-1") must be a whole number'],
@@ -350,6 +354,33 @@ deadlineTest(
     assertEquals(r.code, 2, r.stdout + r.stderr);
     assert(r.stderr.includes("nvml: cannot load libnvidia-ml.so.1"), r.stderr);
     assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
+  },
+);
+
+natsTest(
+  "bench: wrong NATS credentials or an unreachable --nats stop the sweep before it starts: one line, exit 2",
+  async () => {
+    const { startNatsServer } = await import("../lib/nats/nats_server.ts");
+    const { freePort } = await import("../lib/system/process.ts");
+    await using server = await startNatsServer();
+    const dir = await Deno.makeTempDir();
+    const wrong = "wr0ng-t0ken-x";
+    const cases: [string[], Record<string, string>, string][] = [
+      [["--nats", server.url], { PHANTOM_NATS_TOKEN: wrong }, "--nats credentials"],
+      [["--nats", server.url], {}, "--nats credentials"],
+      [["--nats", `nats://127.0.0.1:${freePort("127.0.0.1")}`], {}, "cannot be reached"],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = await runTask("bench", ["--quick", ...args, "--out", dir], env);
+      const what = `${args.join(" ")} ${JSON.stringify(env)}`;
+      assertEquals(r.code, 2, `${what}: ${r.stdout}${r.stderr}`);
+      const lines = r.stderr.trim().split("\n").filter((l) => l.startsWith("error:"));
+      assertEquals(lines.length, 1, r.stderr);
+      assert(lines[0].includes(message), lines[0]);
+      assert(!r.stderr.includes("    at ") && !r.stderr.includes("ECONNRESET"), r.stderr);
+      assert(!(r.stdout + r.stderr).includes(wrong), "the token is shown");
+    }
+    assertEquals([...Deno.readDirSync(dir)].length, 0, "a results file was written");
   },
 );
 

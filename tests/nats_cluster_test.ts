@@ -4,7 +4,8 @@
 // messages) with an error naming the ranks and the server, after which the next point runs on
 // the servers left. The servers are started here on free ports and stopped by pid.
 import { validateTrainConfig } from "../lib/config/config.ts";
-import { type NatsServer, startNatsServer } from "../lib/nats/nats_server.ts";
+import { type NatsServer, newServerToken, startNatsServer } from "../lib/nats/nats_server.ts";
+import { newRunSecret } from "../lib/runtime/control_auth.ts";
 import { RunFailedError } from "../lib/runtime/coordinator.ts";
 import { runOverNats } from "../lib/runtime/nats_run.ts";
 import { awaitMesh } from "../lib/runtime/node_cluster.ts";
@@ -15,15 +16,21 @@ import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
 import { fileNatsServer, NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 
 const single = await fileNatsServer();
+// The cluster's servers share one token (clients and routes), as the node agents' servers do.
+const token = newServerToken();
+const secret = newRunSecret();
 
 async function startCluster(n: number): Promise<NatsServer[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => startNatsServer({ cluster: { name: `pbtest-${Deno.pid}` } })),
+    Array.from(
+      { length: n },
+      () => startNatsServer({ cluster: { name: `pbtest-${Deno.pid}` }, token }),
+    ),
   );
   for (const s of servers) {
     await s.setRoutes(servers.filter((o) => o !== s).map((o) => o.routeUrl!));
   }
-  await awaitMesh(servers.map((s) => s.url), 15_000);
+  await awaitMesh(servers.map((s) => s.url), 15_000, { token });
   return servers;
 }
 
@@ -33,7 +40,7 @@ function startHosts(runId: string, layout: [string, string][]) {
     new Deno.Command(Deno.execPath(), {
       args: taskArgs("worker", ["--nats", url, "--run", runId, "--ranks", ranks]),
       cwd: ROOT,
-      env: { PHANTOM_BLAS_THREADS: "1" },
+      env: { PHANTOM_BLAS_THREADS: "1", PHANTOM_NATS_TOKEN: token, PHANTOM_RUN_SECRET: secret },
       stdout: "null",
       stderr: "null",
     }).spawn()
@@ -59,7 +66,7 @@ systemTest([NATS_SERVER], {
     const servers = await startCluster(3);
     try {
       const one = await runOverNats(config(8), {
-        connection: { servers: single.url },
+        connection: single.connection,
         processes: 2,
       });
       const runId = `cluster-${Deno.pid}`;
@@ -68,7 +75,8 @@ systemTest([NATS_SERVER], {
         "3",
       ]]);
       const spread = await runOverNats(config(8), {
-        connection: { servers: servers[0].url },
+        connection: { servers: servers[0].url, token },
+        secret,
         launcher: "manual",
         runId,
       });
@@ -116,7 +124,8 @@ systemTest([NATS_SERVER], {
       const error = await assertRejects(
         () =>
           runOverNats(config(100_000), {
-            connection: { servers: servers[0].url },
+            connection: { servers: servers[0].url, token },
+            secret,
             launcher: "manual",
             runId,
             joinTimeoutMs: 120_000, // fails by name rather than waiting the manual default
@@ -146,7 +155,8 @@ systemTest([NATS_SERVER], {
       const next = `next-${Deno.pid}`;
       const more = startHosts(next, [[servers[0].url, "0-1"], [servers[1].url, "2-3"]]);
       const run = await runOverNats(config(4), {
-        connection: { servers: servers[0].url },
+        connection: { servers: servers[0].url, token },
+        secret,
         launcher: "manual",
         runId: next,
       });

@@ -12,7 +12,7 @@ import { trainInProcess } from "../lib/runtime/trainer.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 
 const server = await fileNatsServer();
-const connection = { servers: server?.url };
+const connection = server?.connection;
 const opts = NO_SANITIZERS;
 const test = (definition: Deno.TestDefinition) => systemTest([NATS_SERVER], definition);
 

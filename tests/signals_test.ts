@@ -138,20 +138,27 @@ systemTest([NATS_SERVER], {
   fn: async () => {
     const { startNatsServer } = await import("../lib/nats/nats_server.ts");
     const { connectNats } = await import("../lib/nats/connection.ts");
-    const { controlSubject, encodeControl } = await import("../lib/runtime/run_protocol.ts");
+    const { controlSubject } = await import("../lib/runtime/run_protocol.ts");
+    const { ControlSealer, newRunSecret, runKeys } = await import(
+      "../lib/runtime/control_auth.ts"
+    );
     await using server = await startNatsServer();
     const run = `orphan-${Deno.pid}`;
+    const secret = newRunSecret();
+    const keys = runKeys(secret, run);
+    const sealer = new ControlSealer(keys, "coordinator");
     // A coordinator that beats for a while, then vanishes without a word (as if SIGKILLed).
-    const nc = await connectNats({ servers: server.url });
+    const nc = await connectNats(server.connection);
     // The worker says hello once it listens for heartbeats (however long a loaded machine takes
     // to start it); a few beats after that it has certainly heard the coordinator.
     let hellos = 0;
     let beatsHeard = 0;
     let heard!: () => void;
     const coordinatorHeard = new Promise<void>((resolve) => (heard = resolve));
-    nc.subscribe(controlSubject(run, "hello"), { callback: () => void hellos++ });
+    nc.subscribe(controlSubject(keys.namespace, "hello"), { callback: () => void hellos++ });
+    const chb = controlSubject(keys.namespace, "chb");
     const beat = setInterval(() => {
-      nc.publish(controlSubject(run, "chb"), encodeControl({}));
+      nc.publish(chb, sealer.seal(chb, {}));
       if (hellos >= 2 && ++beatsHeard >= 3) heard();
     }, 200);
     const worker = new Deno.Command(Deno.execPath(), {
@@ -164,7 +171,11 @@ systemTest([NATS_SERVER], {
         "0-1",
       ]),
       cwd: ROOT,
-      env: { PHANTOM_COORDINATOR_TIMEOUT_MS: "1500" },
+      env: {
+        PHANTOM_COORDINATOR_TIMEOUT_MS: "1500",
+        PHANTOM_RUN_SECRET: secret,
+        PHANTOM_NATS_TOKEN: server.token,
+      },
       stdout: "null",
       stderr: "piped",
     }).spawn();

@@ -1,7 +1,7 @@
 /**
  * `deno task worker`: hosts one or more ranks of a run in this process (lib/runtime/rank_host.ts).
  *
- *   deno task worker --nats URL --run ID --ranks 0-7          (manual: any host, any ranks)
+ *   deno task worker --nats URL --run ID --ranks 0-7 --secret-file F  (manual: any host, ranks)
  *   srun deno task worker --nats URL --run ID --launcher slurm (one rank per task: SLURM_PROCID)
  *
  * Exits 0 when every hosted rank finished, 1 when any failed, 2 on bad flags.
@@ -13,7 +13,13 @@ import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { natsAuthFlags, natsConnectionFromValues } from "../lib/cli/nats_flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
-import { hostRanks, nodeServers, parseRankList, slurmRank } from "../lib/runtime/rank_host.ts";
+import {
+  hostRanks,
+  nodeServers,
+  parseRankList,
+  slurmRank,
+  workerRunSecret,
+} from "../lib/runtime/rank_host.ts";
 
 const FLAGS = {
   nats: flag.string({ arg: "URL[,URL...]", help: "NATS server(s) of the run (required)" }),
@@ -24,6 +30,10 @@ const FLAGS = {
   launcher: flag.oneOf(["slurm", "manual"] as const)({
     help: "slurm: host the rank given by SLURM_PROCID (srun launch)",
     defaultHelp: "manual",
+  }),
+  "secret-file": flag.string({
+    arg: "FILE",
+    help: "the run secret the bench wrote (the local and Slurm launchers set PHANTOM_RUN_SECRET)",
   }),
   threads: flag.int({
     default: 8,
@@ -49,11 +59,15 @@ async function main(args: string[]): Promise<number> {
   if (values.launcher === "slurm") ranks = [slurmRank(Deno.env.toObject())];
   else if (values.ranks) ranks = values.ranks;
   else throw new ConfigError("--ranks", undefined, "is required without --launcher slurm");
+  if (!/^[A-Za-z0-9_-]{1,100}$/.test(values.run)) {
+    throw new ConfigError("--run", values.run, "must be a run id (letters, digits, - and _)");
+  }
+  const secret = workerRunSecret(values["secret-file"], Deno.env.toObject());
   const connection = natsConnectionFromValues(values.nats, values);
   if (values.launcher === "slurm") {
     Object.assign(connection, nodeServers(values.nats, Deno.env.toObject()));
   }
-  return (await hostRanks(connection, values.run, ranks, values.threads)) ? 0 : 1;
+  return (await hostRanks(connection, values.run, secret, ranks, values.threads)) ? 0 : 1;
 }
 
 if (import.meta.main) await runMain(main);

@@ -1,5 +1,5 @@
 /**
- * Web Worker entry: the host posts `{ connection, runId, ranks }`; the worker runs those ranks
+ * Web Worker entry: the host posts `{ connection, runId, secret, ranks }`; the worker runs those ranks
  * over one NATS connection (lib/runtime/rank_runtime.ts: ranks of one thread exchange blocks in
  * memory and share the thread's tfjs backend) and posts `{ ranks, ok }` when all are done.
  *
@@ -12,6 +12,7 @@ import { runRanks } from "../lib/runtime/rank_runtime.ts";
 interface Start {
   connection: NatsConnectionOptions;
   runId: string;
+  secret: string;
   ranks: number[];
 }
 
@@ -22,9 +23,9 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (event) => {
-  const { connection, runId, ranks } = event.data;
+  const { connection, runId, secret, ranks } = event.data;
   try {
-    const outcomes = await runRanks({ connection, runId, ranks });
+    const outcomes = await runRanks({ connection, runId, secret, ranks });
     scope.postMessage({ ranks, ok: [...outcomes.values()].every(Boolean) });
   } catch (e) {
     scope.postMessage({

@@ -35,7 +35,17 @@ export class ConfigError extends Error {
   }
 }
 
+/** Most characters of a value shown in a message: a 50 MB field is not echoed whole. */
+const MAX_SHOWN = 200;
+
 function formatValue(value: unknown): string {
+  const text = describeValue(value);
+  return text.length > MAX_SHOWN
+    ? `${text.slice(0, MAX_SHOWN)}… (${text.length} characters)`
+    : text;
+}
+
+function describeValue(value: unknown): string {
   if (typeof value === "string") return JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean" || value === null) {
     return String(value);

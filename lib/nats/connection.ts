@@ -59,6 +59,7 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
   if (auths.length > 1) {
     throw new ConfigError("nats", describeNats(options), "must use one authentication method");
   }
+  guardSocketResets();
   const authenticator = options.credsFile
     ? credsAuthenticator(await Deno.readFile(options.credsFile))
     : options.nkeySeedFile
@@ -81,6 +82,61 @@ export async function connectNats(options: NatsConnectionOptions): Promise<NatsC
     // patient before declaring the connection stale (2 minutes).
     pingInterval: 30_000,
     maxPingOut: 4,
+  });
+}
+
+/**
+ * Connects once and closes again: what a sweep does before its first point, so wrong
+ * credentials or an unreachable server stop it with one line instead of failing every point.
+ *
+ * @param options Servers and credentials.
+ * @param timeoutMs How long to try. @default 10000
+ * @throws {ConfigError} Naming the flag at fault (--nats, or the credentials) and the reason.
+ */
+export async function checkNatsReachable(
+  options: NatsConnectionOptions,
+  timeoutMs = 10_000,
+): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const nc = await Promise.race([
+      connectNats({ ...options, name: "pb preflight" }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    await nc.close();
+  } catch (error) {
+    if (error instanceof ConfigError) throw error;
+    const reason = (error as Error).message;
+    const auth = /authori[sz]ation|authentication|permissions/i.test(reason);
+    throw new ConfigError(
+      auth ? "--nats credentials" : "--nats",
+      describeNats(options),
+      auth
+        ? `were refused by the server (${reason}): check --nats-token, --nats-user and ` +
+          "--nats-password, --nats-creds or --nats-nkey (or their PHANTOM_NATS_* variables)"
+        : `cannot be reached (${reason})`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+let guarded = false;
+
+/**
+ * A server that refuses a connection (wrong credentials) closes it at once; nats.js has already
+ * removed its socket's listeners, so the reset that follows would be an uncaught error that kills
+ * the process (`read ECONNRESET`, a stack trace, the point lost). Resets of a socket are no news
+ * to NATS (it sees the connection close by itself): they are kept from killing the process.
+ */
+function guardSocketResets(): void {
+  if (guarded) return;
+  guarded = true;
+  globalThis.addEventListener("error", (event) => {
+    const error = event.error as { code?: unknown; syscall?: unknown } | undefined;
+    if (error?.code === "ECONNRESET" || error?.code === "EPIPE") event.preventDefault();
   });
 }
 

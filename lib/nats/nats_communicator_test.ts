@@ -10,7 +10,7 @@ import { fileNatsServer, natsTest } from "../testing/system.ts";
 
 // A real nats-server on a free port with the default 1 MiB max_payload, so pieces are exercised.
 const server = await fileNatsServer({ maxPayloadBytes: 1024 * 1024 });
-const connection = { servers: server?.url };
+const connection = server?.connection;
 let runs = 0;
 const runId = () => `t${Deno.pid}-${runs++}`;
 

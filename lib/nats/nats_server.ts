@@ -1,7 +1,9 @@
 /**
  * Starts and stops nats-server (Debian package `nats-server`) for runs that are not given a NATS
  * URL: a free port, a generated config (max_payload raised; optionally a cluster listener whose
- * routes can be set later by a config reload), and a stop by pid (SIGTERM, then SIGKILL) that
+ * routes can be set later by a config reload), authentication required of every client and route
+ * (a token generated per server unless one is given: servers of one cluster share theirs; it
+ * lives in the config file, readable by its owner only, never on a command line), and a stop by pid (SIGTERM, then SIGKILL) that
  * callers also run on every stop signal and error. A server never outlives the process that
  * started it: it is tied to it (`setpriv --pdeathsig` where available), and a pid file lets the
  * next start stop a server whose owner died anyway.
@@ -9,7 +11,9 @@
  * @module
  */
 
+import { randomBytes } from "node:crypto";
 import { suiteCacheDir } from "../system/cache_dir.ts";
+import type { NatsConnectionOptions } from "./connection.ts";
 import { freePort, isAlive, spawnTied, stopProcess } from "../system/process.ts";
 
 /** Options of {@linkcode startNatsServer}. */
@@ -20,7 +24,7 @@ export interface NatsServerOptions {
   maxPayloadBytes?: number;
   /** How long to wait for the server to accept connections, in ms. @default 10000 */
   startTimeoutMs?: number;
-  /** Require this token from clients (for tests of authenticated connections). */
+  /** The token clients (and, in a cluster, routes) must give. @default a fresh random one */
   token?: string;
   /** Address to listen on (clients and routes). @default "127.0.0.1" */
   hostname?: string;
@@ -34,6 +38,10 @@ export interface NatsServer extends AsyncDisposable {
   readonly url: string;
   /** Its client port. */
   readonly port: number;
+  /** The token it requires. */
+  readonly token: string;
+  /** How to connect to it: its URL and token. */
+  readonly connection: NatsConnectionOptions;
   /** nats-route://HOST:PORT of its cluster listener, when in a cluster. */
   readonly routeUrl?: string;
   /** Its process id. */
@@ -144,6 +152,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const dir = await Deno.makeTempDir({ prefix: "phantom-nats-" });
   const port = freePort(hostname);
   const clusterPort = options.cluster ? freePort(hostname) : undefined;
+  const token = options.token ?? newServerToken();
+  // Routes authenticate with the same token (as a password): servers of a cluster share it.
+  const routeWithCredentials = (route: string) =>
+    route.replace(/^(nats-route:\/\/)/, `$1${ROUTE_USER}:${encodeURIComponent(token)}@`);
   const writeConfig = (routes: string[]) =>
     Deno.writeTextFile(
       `${dir}/nats.conf`,
@@ -153,13 +165,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
         // max_pending must be at least max_payload; leave room for many messages in flight.
         `max_pending: ${Math.max(64 * 1024 * 1024, 8 * maxPayloadBytes)}`,
         `write_deadline: "30s"`,
-        ...(options.token ? [`authorization { token: ${JSON.stringify(options.token)} }`] : []),
+        `authorization { token: ${JSON.stringify(token)} }`,
         ...(options.cluster
           ? [
             `cluster {`,
             `  name: ${JSON.stringify(options.cluster.name)}`,
             `  listen: ${hostname}:${clusterPort}`,
-            `  routes: [${routes.map((r) => JSON.stringify(r)).join(", ")}]`,
+            `  authorization { user: ${ROUTE_USER}, password: ${JSON.stringify(token)} }`,
+            `  routes: [${routes.map((r) => JSON.stringify(routeWithCredentials(r))).join(", ")}]`,
             `}`,
           ]
           : []),
@@ -203,6 +216,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return {
     url: `nats://${hostname}:${port}`,
     port,
+    token,
+    connection: { servers: `nats://${hostname}:${port}`, token },
     routeUrl: clusterPort ? `nats-route://${hostname}:${clusterPort}` : undefined,
     pid: child.pid,
     maxPayloadBytes,
@@ -227,6 +242,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** The user name routes between the suite's servers authenticate as. */
+const ROUTE_USER = "pb-route";
+
+/** @returns A fresh server token: 24 random bytes, URL-safe. */
+export function newServerToken(): string {
+  return randomBytes(24).toString("base64url");
 }
 
 async function serverVersion(binary: string): Promise<string> {

@@ -8,7 +8,7 @@ natsTest(
   "nats-server starts on a free port with the asked max_payload and stops by pid",
   async () => {
     const server = await startNatsServer({ maxPayloadBytes: 4 * 1024 * 1024 });
-    const nc = await connectNats({ servers: server.url });
+    const nc = await connectNats(server.connection);
     assertEquals(nc.info?.max_payload, 4 * 1024 * 1024);
     await nc.close();
     await server.stop();

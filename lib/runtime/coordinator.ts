@@ -4,16 +4,30 @@
  * an error, stops sending heartbeats for `heartbeatTimeoutMs` (dead or hung), or whose process
  * the launcher sees exit, fails the run with an error naming it; the other ranks are told to abort.
  * The coordinator sends heartbeats of its own (`chb`, every second), so ranks whose coordinator
- * was killed outright stop within 30 s.
+ * was killed outright stop within 30 s. Every control message is sealed with the run's MAC key
+ * (lib/runtime/control_auth.ts): one that does not verify, repeats an earlier one, or has the
+ * wrong shape is kept out of the run and reported once per subject through `onRejected`; text
+ * from the wire reaches errors only escaped.
  *
  * @module
  */
 
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
+import { safeText } from "../system/safe_text.ts";
 import {
+  ControlOpener,
+  type ControlRejectedError,
+  ControlSealer,
+  type RunKeys,
+  runKeys,
+} from "./control_auth.ts";
+import {
+  checkHello,
+  checkOutcome,
+  checkRankField,
+  type ControlKind,
   controlSubject,
-  encodeControl,
   type Hello,
   parseControl,
   type RankOutcome,
@@ -41,6 +55,10 @@ export class RunFailedError extends Error {
 export interface CoordinatorOptions {
   /** NATS servers and credentials. */
   connection: NatsConnectionOptions;
+  /** The run's id (never sent: ranks know it, listeners cannot learn it). */
+  runId: string;
+  /** The run secret (lib/runtime/control_auth.ts), which the ranks hold too. */
+  secret: string;
   /** The run. */
   spec: RunSpec;
   /** How long to wait for every rank to join, in ms. @default 60000 */
@@ -59,6 +77,8 @@ export interface CoordinatorOptions {
   onStep?: (event: StepEvent) => void;
   /** Called once every rank has joined. */
   onJoined?: (hellos: Hello[]) => void;
+  /** Called for a control message kept out of the run (once per subject; the rest are counted). */
+  onRejected?: (error: ControlRejectedError) => void;
 }
 
 /** Everything the ranks reported. */
@@ -67,6 +87,8 @@ export interface CoordinatedRun {
   hellos: Hello[];
   /** Outcomes by rank (all ok). */
   outcomes: Extract<RankOutcome, { ok: true }>[];
+  /** Control messages kept out of the run, by subject kind (none: empty). */
+  rejected: Record<string, number>;
 }
 
 /**
@@ -79,32 +101,54 @@ export interface CoordinatedRun {
 export async function coordinateRun(options: CoordinatorOptions): Promise<CoordinatedRun> {
   const { spec } = options;
   const p = spec.config.ranks;
-  const nc = await connectNats({ name: `${spec.runId} coordinator`, ...options.connection });
+  const keys = runKeys(options.secret, options.runId);
+  const sealer = new ControlSealer(keys, "coordinator");
+  const nc = await connectNats({ ...options.connection, name: `${keys.namespace} coordinator` });
+  const send = (kind: ControlKind, value: unknown) => {
+    const subject = controlSubject(keys.namespace, kind);
+    nc.publish(subject, sealer.seal(subject, value));
+  };
   // Ranks stop on their own when these stop: a coordinator killed outright leaves nothing behind.
-  const beat = () => nc.publish(controlSubject(spec.runId, "chb"), encodeControl({}));
+  const beat = () => send("chb", {});
   beat();
   const coordinatorBeat = setInterval(beat, 1000);
   try {
-    return await coordinate(nc, options, p);
+    return await coordinate(nc, options, p, keys, send);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     if (!nc.isClosed()) {
-      nc.publish(controlSubject(spec.runId, "abort"), encodeControl({ reason }));
-      await nc.flush().catch(() => {});
+      send("abort", { reason });
+      // A hung server must not hold the failure: the flush gets 2 s.
+      await withTimeout(nc.flush(), 2000).catch(() => {});
     }
     throw error;
   } finally {
     clearInterval(coordinatorBeat);
-    await nc.close().catch(() => {});
+    await withTimeout(nc.close(), 2000).catch(() => {});
   }
+}
+
+/** Resolves as `promise` does, or rejects after `ms`. */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function coordinate(
   nc: NatsConnection,
   options: CoordinatorOptions,
   p: number,
+  keys: RunKeys,
+  send: (kind: ControlKind, value: unknown) => void,
 ): Promise<CoordinatedRun> {
   const { spec } = options;
+  const opener = new ControlOpener(keys);
+  const rejected: Record<string, number> = {};
   const hellos: Hello[] = [];
   const outcomes: Extract<RankOutcome, { ok: true }>[] = [];
   const lastBeat = new Map<number, number>();
@@ -115,21 +159,37 @@ async function coordinate(
   const allJoined = new Promise<void>((resolve) => (joined = resolve));
   const allDone = new Promise<void>((resolve) => (finished = resolve));
   failure.catch(() => {});
-  const on = (kind: Parameters<typeof controlSubject>[1], handle: (data: Uint8Array) => void) =>
-    nc.subscribe(controlSubject(spec.runId, kind), {
+  // A message that does not verify or has the wrong shape is kept out and reported, never
+  // obeyed: anyone on a shared server can publish, only the run's ranks can seal.
+  const on = (kind: ControlKind, handle: (data: Uint8Array) => void) => {
+    const subject = controlSubject(keys.namespace, kind);
+    return nc.subscribe(subject, {
       callback: (_err, msg) => {
+        let body: Uint8Array;
         try {
-          handle(msg.data);
+          body = opener.open(subject, msg.data);
         } catch (error) {
-          fail(new RunFailedError(`Bad ${kind} message: ${(error as Error).message}`, []));
+          reject(error as ControlRejectedError);
+          return;
+        }
+        try {
+          handle(body);
+        } catch (error) {
+          // Sealed by a rank yet malformed: a bug on the other side, which fails the run.
+          fail(
+            new RunFailedError(`Bad ${kind} message: ${safeText((error as Error).message)}`, []),
+          );
         }
       },
     });
+  };
+  const reject = (error: ControlRejectedError) => {
+    const kind = error.subject.split(".").pop()!;
+    rejected[kind] = (rejected[kind] ?? 0) + 1;
+    if (rejected[kind] === 1) options.onRejected?.(error);
+  };
   on("hello", (data) => {
-    const hello = parseControl<Hello>(data, "hello");
-    if (!Number.isInteger(hello.rank) || hello.rank < 0 || hello.rank >= p) {
-      throw new Error(`rank ${hello.rank} is outside the run's ${p} ranks`);
-    }
+    const hello = checkHello(parseControl<Hello>(data, "hello"), p);
     if (hellos[hello.rank]) {
       throw new Error(
         `rank ${hello.rank} joined twice (pids ${hellos[hello.rank].pid}, ${hello.pid})`,
@@ -142,23 +202,27 @@ async function coordinate(
   let allReady!: () => void;
   const everyoneReady = new Promise<void>((resolve) => (allReady = resolve));
   on("ready", (data) => {
-    ready.add(parseControl<{ rank: number }>(data, "ready").rank);
+    ready.add(checkRankField(parseControl<{ rank: number }>(data, "ready"), "ready", p));
     if (ready.size === p) allReady();
   });
   // The step of each rank's last heartbeat: -1 while it sets up (or has not beaten yet).
   const lastStep = new Map<number, number>();
   on("hb", (data) => {
-    const { rank, step } = parseControl<{ rank: number; step?: number }>(data, "hb");
+    const beat = parseControl<{ rank: number; step?: number }>(data, "hb");
+    const rank = checkRankField(beat, "hb", p);
+    const step = beat.step;
     lastBeat.set(rank, Date.now());
     lastStep.set(rank, typeof step === "number" ? step : -1);
   });
   on("step", (data) => options.onStep?.(parseControl<StepEvent>(data, "step")));
   on("result", (data) => {
-    const outcome = parseControl<RankOutcome>(data, "result");
+    const outcome = checkOutcome(parseControl<RankOutcome>(data, "result"), p);
     lastBeat.set(outcome.rank, Date.now());
     if (!outcome.ok) {
       fail(
-        new RunFailedError(`Run failed: rank ${outcome.rank}: ${outcome.error}`, [outcome.rank]),
+        new RunFailedError(`Run failed: rank ${outcome.rank}: ${safeText(outcome.error)}`, [
+          outcome.rank,
+        ]),
       );
       return;
     }
@@ -186,7 +250,7 @@ async function coordinate(
   options.onJoined?.(hellos);
   const startedAt = Date.now();
   for (let r = 0; r < p; r++) lastBeat.set(r, startedAt);
-  nc.publish(controlSubject(spec.runId, "start"), encodeControl(spec));
+  send("start", spec);
   await nc.flush();
 
   const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 30_000;
@@ -215,11 +279,11 @@ async function coordinate(
   }, Math.min(500, heartbeatTimeoutMs / 4));
   try {
     await Promise.race([everyoneReady, failure]);
-    nc.publish(controlSubject(spec.runId, "go"), encodeControl({}));
+    send("go", {});
     await nc.flush();
     await Promise.race([allDone, failure]);
   } finally {
     clearInterval(watchdog);
   }
-  return { hellos, outcomes };
+  return { hellos, outcomes, rejected };
 }

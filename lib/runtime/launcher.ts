@@ -10,6 +10,7 @@ import { blasWorkerEnvironment } from "../nn/blas/blas_backend.ts";
 import { spawnTied, stopProcess } from "../system/process.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
+import { RUN_SECRET_ENV } from "./control_auth.ts";
 
 /**
  * The arguments of `deno` for a worker process (workers/rank_host.ts) with the permissions it needs.
@@ -37,6 +38,8 @@ export interface LocalLaunchOptions {
   connection: NatsConnectionOptions;
   /** The run. */
   runId: string;
+  /** The run secret (handed over in the environment, never on the command line). */
+  secret: string;
   /** Ranks p. */
   ranks: number;
   /** Worker processes. @default min(p, CPU cores) */
@@ -94,6 +97,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
       // PHANTOM_LOCAL_RANK: the process's first rank, its index on this host (a GPU per process).
       env: {
         ...natsConnectionEnv(options.connection),
+        [RUN_SECRET_ENV]: options.secret,
         ...blasWorkerEnvironment(processes),
         PHANTOM_LOCAL_RANK: String(first),
       },

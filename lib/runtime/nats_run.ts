@@ -9,6 +9,8 @@
 import type { TrainConfig } from "../config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
+import { newRunSecret } from "./control_auth.ts";
+import { suiteCacheDir } from "../system/cache_dir.ts";
 import { type NatsConnectionOptions, redactServers } from "../nats/connection.ts";
 import { startNatsServer } from "../nats/nats_server.ts";
 import type { WireDtype } from "../nats/wire.ts";
@@ -44,10 +46,16 @@ export interface NatsRunOptions {
   joinTimeoutMs?: number;
   /** Run id. @default a fresh one */
   runId?: string;
+  /** The secret the run's keys derive from. @default a fresh one */
+  secret?: string;
+  /** With the manual launcher: a file holding the secret for workers. @default one written here */
+  secretFile?: string;
   /** Fault injection for tests. */
   fault?: RunSpec["fault"];
-  /** Called with the run id and URL when ranks must be started by hand or by srun. */
-  onWaitingForRanks?: (runId: string, url: string) => void;
+  /** Called with the run id, URL and secret file when ranks must be started by hand. */
+  onWaitingForRanks?: (runId: string, url: string, secretFile: string) => void;
+  /** Called for control messages kept out of the run (forged, replayed, malformed). */
+  onRejected?: (message: string) => void;
   /** Rank 0's step records. */
   onStep?: (event: StepEvent) => void;
   /** Aborting stops the run: workers are killed, a server started here is stopped. */
@@ -83,14 +91,14 @@ export async function runOverNats(
 ): Promise<NatsRun> {
   const launcher = options.launcher ?? "local";
   const server = options.connection ? undefined : await startNatsServer();
-  const connection: NatsConnectionOptions = options.connection ?? { servers: server!.url };
+  const connection: NatsConnectionOptions = options.connection ?? server!.connection;
   const url = (Array.isArray(connection.servers) ? connection.servers : [connection.servers]).join(
     ",",
   );
   const runId = options.runId ??
     `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+  const secret = options.secret ?? newRunSecret();
   const spec: RunSpec = {
-    runId,
     config,
     dtype: options.dtype ?? "float32",
     collectiveTimeoutMs: options.collectiveTimeoutMs ?? 60_000,
@@ -98,13 +106,17 @@ export async function runOverNats(
     fault: options.fault,
   };
   const launch = launcher === "local"
-    ? launchLocal({ connection, runId, ranks: config.ranks, processes: options.processes })
+    ? launchLocal({ connection, runId, secret, ranks: config.ranks, processes: options.processes })
     : undefined;
   const step = launcher === "slurm" && options.slurm
-    ? launchSlurm(options.slurm, connection, runId, config.ranks)
+    ? launchSlurm(options.slurm, connection, runId, secret, config.ranks)
+    : undefined;
+  // Ranks started by hand read the secret from a file only the user can read.
+  const written = !launch && !step && !options.secretFile
+    ? await writeSecretFile(runId, secret)
     : undefined;
   if (launch) options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));
-  else if (!step) options.onWaitingForRanks?.(runId, url);
+  else if (!step) options.onWaitingForRanks?.(runId, url, options.secretFile ?? written!);
   let finished = false;
   try {
     const start = Date.now();
@@ -116,7 +128,10 @@ export async function runOverNats(
     aborted.catch(() => {});
     const run = await coordinateRun({
       connection,
+      runId,
+      secret,
       spec,
+      onRejected: (error) => options.onRejected?.(error.message),
       // Starting hundreds of ranks (a tfjs backend each) on a few cores takes a while.
       joinTimeoutMs: options.joinTimeoutMs ??
         (launch || step ? 60_000 + 1000 * config.ranks : 1_800_000),
@@ -138,5 +153,15 @@ export async function runOverNats(
     await (finished ? step?.finish() : step?.cancel());
     await launch?.kill();
     await server?.stop();
+    if (written) await Deno.remove(written).catch(() => {});
   }
+}
+
+/** Writes a run's secret to a file readable by its owner only, for workers started by hand. */
+async function writeSecretFile(runId: string, secret: string): Promise<string> {
+  const dir = `${suiteCacheDir()}/run-secrets`;
+  await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
+  const path = `${dir}/${runId}.key`;
+  await Deno.writeTextFile(path, `${secret}\n`, { mode: 0o600, createNew: true });
+  return path;
 }

@@ -15,6 +15,9 @@ import { hostname } from "node:os";
 import { ConfigError } from "../config/config_error.ts";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { startNatsServer } from "../nats/nats_server.ts";
+
+/** The variable that hands the node servers' shared token to the agents. */
+export const NODE_SERVER_TOKEN_ENV = "PHANTOM_NODE_SERVER_TOKEN";
 import { EnergyMonitor, type PowerModel } from "../power/energy_monitor.ts";
 import { openPowerSampler } from "../power/open_sampler.ts";
 import { describeMonitor, measureEpochWindows, type PowerDescription } from "./energy_windows.ts";
@@ -160,11 +163,19 @@ export async function runNodeAgent(options: NodeAgentOptions, io: AgentIo): Prom
     power = { error: `${node}: ${(error as Error).message.split("\n")[0]}` };
   }
   const address = nodeAddress(options.env, Deno.networkInterfaces(), options.interfaceName);
+  const token = options.env[NODE_SERVER_TOKEN_ENV];
+  if (!options.connection && !token) {
+    throw new ConfigError(
+      NODE_SERVER_TOKEN_ENV,
+      undefined,
+      "must be set by the driver (the node servers' shared token) when no --nats is given",
+    );
+  }
   const server = options.connection ? undefined : stack.use(
-    await startNatsServer({ hostname: address, cluster: { name: `pb-${options.job}` } }),
+    await startNatsServer({ hostname: address, cluster: { name: `pb-${options.job}` }, token }),
   );
   const nc = await connectNats(
-    options.connection ?? { servers: server!.url, name: `pb node ${node}` },
+    options.connection ?? { ...server!.connection, name: `pb node ${node}` },
   );
   stack.defer(() => nc.close());
   nc.subscribe(energySubject(options.job, index), {

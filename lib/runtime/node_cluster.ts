@@ -27,10 +27,12 @@ import {
   type EnergyReply,
   type EnergyRequest,
   energySubject,
+  NODE_SERVER_TOKEN_ENV,
   type NodePower,
   type NodeReport,
   powerSubject,
 } from "./node_agent.ts";
+import { newServerToken } from "../nats/nats_server.ts";
 import {
   type CommandRunner,
   findStep,
@@ -86,6 +88,8 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
   const n = alloc.nodes.length;
   const jobName = `pb-nodes-${Math.random().toString(36).slice(2, 8)}`;
   const agent = new URL("../../workers/node_agent.ts", import.meta.url).pathname;
+  // The node servers' shared token (clients and routes), in the agents' environment only.
+  const serverToken = options.connection ? undefined : newServerToken();
   const { child } = spawnTied("srun", {
     args: [
       "--overlap", // shares the nodes with the rank steps
@@ -106,7 +110,7 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
       ...(options.connection ? ["--nats", serverList(options.connection)] : []),
       ...options.agentArgs,
     ],
-    env: options.env,
+    env: { ...options.env, ...(serverToken ? { [NODE_SERVER_TOKEN_ENV]: serverToken } : {}) },
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
@@ -158,9 +162,9 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
         const routes = nodes.map((r) => r.route!);
         await writer.write(new TextEncoder().encode(`ROUTES ${JSON.stringify(routes)}\n`));
         await lines.collect("PB-ROUTED", n, timeoutMs, status, (l) => l);
-        await awaitMesh(urlsByNode, timeoutMs);
+        await awaitMesh(urlsByNode, timeoutMs, { token: serverToken });
       }
-      connection = { servers: urlsByNode, preferFirst: true };
+      connection = { servers: urlsByNode, preferFirst: true, token: serverToken };
     }
     nc = await connectNats({ ...connection, name: `pb driver ${alloc.jobId}` });
     const powers = await Promise.all(
@@ -275,12 +279,17 @@ class LineBox {
  *
  * @param urls Client URLs, one per server.
  * @param timeoutMs Deadline.
+ * @param auth The servers' credentials.
  * @throws {Error} Naming the pairs still unconnected at the deadline.
  */
-export async function awaitMesh(urls: string[], timeoutMs: number): Promise<void> {
+export async function awaitMesh(
+  urls: string[],
+  timeoutMs: number,
+  auth: Omit<NatsConnectionOptions, "servers"> = {},
+): Promise<void> {
   const id = Math.random().toString(36).slice(2, 8);
   const conns = await Promise.all(
-    urls.map((u) => connectNats({ servers: u, name: "pb mesh check" })),
+    urls.map((u) => connectNats({ ...auth, servers: u, name: "pb mesh check" })),
   );
   try {
     const seen = new Set<string>();

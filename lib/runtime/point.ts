@@ -27,6 +27,10 @@ export type CommunicatorChoice =
     dtype: WireDtype;
     /** With launcher slurm: the allocation, its NATS servers and GPU flags. */
     slurm?: SlurmLaunch;
+    /** The secret runs' keys derive from. @default a fresh one per run */
+    secret?: string;
+    /** With the manual launcher: a file that holds `secret`, given by the user. */
+    secretFile?: string;
   };
 
 /** Where a rank ran. */
@@ -88,10 +92,15 @@ export async function runPoint(
     slurm: communicator.slurm,
     signal: options.signal,
     onStep: (e) => options.onStep?.(e.record),
-    onWaitingForRanks: (runId, url) =>
+    secret: communicator.secret,
+    secretFile: communicator.secretFile,
+    onRejected: (message) => console.error(message),
+    onWaitingForRanks: (runId, url, secretFile) =>
       console.log(
         `waiting for ${config.ranks} ranks of run ${runId}: start them on each host with\n` +
-          `  npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST`,
+          `  npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST ` +
+          `--secret-file ${secretFile}\n` +
+          `  (copy ${secretFile} to hosts that do not share it; it is deleted when the run ends)`,
       ),
   });
   const rank0 = run.outcomes[0];

@@ -9,6 +9,43 @@
 
 import { ConfigError } from "../config/config_error.ts";
 import type { NatsConnectionOptions } from "../nats/connection.ts";
+import { checkRunSecret, RUN_SECRET_ENV } from "./control_auth.ts";
+
+/**
+ * The run secret of a worker: read from `--secret-file` (as the bench writes it for manual
+ * launch), else from PHANTOM_RUN_SECRET (how the local and Slurm launchers hand it over).
+ *
+ * @param file The --secret-file value.
+ * @param env The environment.
+ * @returns The secret.
+ * @throws {ConfigError} Naming the flag or variable if neither gives a well-formed secret.
+ */
+export function workerRunSecret(
+  file: string | undefined,
+  env: Record<string, string | undefined>,
+): string {
+  if (file !== undefined) {
+    let text: string;
+    try {
+      text = Deno.readTextFileSync(file);
+    } catch (error) {
+      throw new ConfigError("--secret-file", file, `cannot be read: ${(error as Error).message}`);
+    }
+    return checkRunSecret(text, "--secret-file");
+  }
+  const fromEnv = env[RUN_SECRET_ENV];
+  if (fromEnv === undefined) {
+    throw new ConfigError(
+      "--secret-file",
+      undefined,
+      `is required (or ${RUN_SECRET_ENV}): the file the bench names when it waits for ranks`,
+    );
+  }
+  return checkRunSecret(fromEnv, RUN_SECRET_ENV);
+}
+
+/** The largest rank a worker accepts (the suite runs up to 256; a typo must not allocate a billion). */
+export const MAX_RANK = 65_535;
 
 /**
  * Parses a rank list such as "0-3,8,10-11".
@@ -23,6 +60,9 @@ export function parseRankList(text: string): number[] {
     const m = part.trim().match(/^(\d+)(?:-(\d+))?$/);
     if (!m) throw new ConfigError("--ranks", text, "must look like 0-7 or 0,2,4");
     const [a, b] = [Number(m[1]), Number(m[2] ?? m[1])];
+    if (b > MAX_RANK) {
+      throw new ConfigError("--ranks", text, `names rank ${b}: ranks go up to ${MAX_RANK}`);
+    }
     if (b < a) {
       throw new ConfigError(
         "--ranks",
@@ -87,6 +127,7 @@ export function nodeServers(
  *
  * @param connection NATS servers and credentials.
  * @param runId The run.
+ * @param secret The run secret.
  * @param ranks Ranks to host.
  * @param threads Most Web Workers to start. @default 8
  * @returns Whether every rank finished.
@@ -94,6 +135,7 @@ export function nodeServers(
 export async function hostRanks(
   connection: NatsConnectionOptions,
   runId: string,
+  secret: string,
   ranks: number[],
   threads = 8,
 ): Promise<boolean> {
@@ -114,7 +156,7 @@ export async function hostRanks(
         worker.terminate();
         resolve(false);
       };
-      worker.postMessage({ connection, runId, ranks: group });
+      worker.postMessage({ connection, runId, secret, ranks: group });
     })
   ));
   return outcomes.every(Boolean);

@@ -22,10 +22,12 @@ import {
   planGpuSelection,
 } from "../nn/webgpu/device_select.ts";
 import { processCpuMs } from "../system/process.ts";
+import { safeText } from "../system/safe_text.ts";
+import { ControlOpener, ControlSealer, type RunKeys, runKeys } from "./control_auth.ts";
 import { chooseGpu } from "./gpu_select.ts";
 import {
+  type ControlKind,
   controlSubject,
-  encodeControl,
   type Hello,
   parseControl,
   type RankOutcome,
@@ -40,6 +42,8 @@ export interface RankRuntimeOptions {
   connection: NatsConnectionOptions;
   /** The run to join. */
   runId: string;
+  /** The run secret (lib/runtime/control_auth.ts), as the coordinator holds it. */
+  secret: string;
   /** The ranks this thread carries. */
   ranks: number[];
   /** How long to wait for the start message, in ms. @default 600000 */
@@ -53,13 +57,14 @@ export interface RankRuntimeOptions {
  * @returns Per rank, whether it finished its training (false when it failed or was aborted).
  */
 export async function runRanks(options: RankRuntimeOptions): Promise<Map<number, boolean>> {
-  const { runId, ranks } = options;
+  const { ranks } = options;
+  const keys = runKeys(options.secret, options.runId);
   const nc = await connectNats({
-    name: `${runId} ranks ${ranks.join(",")}`,
     ...options.connection,
+    name: `${keys.namespace} ranks ${ranks.join(",")}`,
   });
   try {
-    return await lifecycle(nc, options);
+    return await lifecycle(nc, options, keys);
   } finally {
     await nc.close().catch(() => {});
   }
@@ -71,23 +76,45 @@ export const COORDINATOR_TIMEOUT_MS = 30_000;
 /**
  * The control messages a thread listens to, as promises. `aborted` resolves with the reason the
  * ranks must stop: the coordinator said so, it fell silent (dead), or this connection lost its
- * NATS server (core NATS keeps no messages: the run cannot go on).
+ * NATS server (core NATS keeps no messages: the run cannot go on). Only messages sealed with the
+ * run's key count: a forged start, go, abort or heartbeat is dropped with one line on stderr.
  */
-function controlChannel(nc: NatsConnection, runId: string, startTimeoutMs: number) {
+function controlChannel(nc: NatsConnection, keys: RunKeys, startTimeoutMs: number) {
+  const opener = new ControlOpener(keys);
+  const warned = new Set<string>();
+  const listen = (kind: ControlKind, handle: (body: Uint8Array) => void, max?: number) => {
+    const subject = controlSubject(keys.namespace, kind);
+    let taken = 0;
+    const sub = nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        let body: Uint8Array;
+        try {
+          body = opener.open(subject, msg.data);
+        } catch (error) {
+          if (!warned.has(kind)) console.error(safeText((error as Error).message, 300));
+          warned.add(kind);
+          return;
+        }
+        if (max !== undefined && ++taken >= max) sub.unsubscribe();
+        handle(body);
+      },
+    });
+  };
   let stop!: (reason: string) => void;
   const aborted = new Promise<string>((resolve) => (stop = resolve));
-  nc.subscribe(controlSubject(runId, "abort"), {
-    callback: (_err, msg) =>
-      stop(
-        `aborted by the coordinator: ${parseControl<{ reason: string }>(msg.data, "abort").reason}`,
-      ),
+  listen("abort", (body) => {
+    let reason: unknown;
+    try {
+      reason = parseControl<{ reason: unknown }>(body, "abort").reason;
+    } catch (error) {
+      reason = (error as Error).message;
+    }
+    stop(`aborted by the coordinator: ${safeText(reason, 500)}`);
   });
   const silence = Number(Deno.env.get("PHANTOM_COORDINATOR_TIMEOUT_MS")) || COORDINATOR_TIMEOUT_MS;
   let lastBeat = 0;
-  nc.subscribe(controlSubject(runId, "chb"), {
-    callback: () => {
-      lastBeat = Date.now();
-    },
+  listen("chb", () => {
+    lastBeat = Date.now();
   });
   const watchdog = setInterval(() => {
     if (lastBeat > 0 && Date.now() - lastBeat > silence) {
@@ -107,37 +134,36 @@ function controlChannel(nc: NatsConnection, runId: string, startTimeoutMs: numbe
       () => reject(new Error(`no start message within ${startTimeoutMs} ms`)),
       startTimeoutMs,
     );
-    nc.subscribe(controlSubject(runId, "start"), {
-      max: 1,
-      callback: (_err, msg) => {
-        clearTimeout(timer);
-        try {
-          resolve(parseControl<RunSpec>(msg.data, "start"));
-        } catch (error) {
-          reject(error);
-        }
-      },
-    });
+    listen("start", (body) => {
+      clearTimeout(timer);
+      try {
+        resolve(parseControl<RunSpec>(body, "start"));
+      } catch (error) {
+        reject(error);
+      }
+    }, 1);
   });
-  const go = new Promise<void>((resolve) => {
-    nc.subscribe(controlSubject(runId, "go"), { max: 1, callback: () => resolve() });
-  });
+  const go = new Promise<void>((resolve) => listen("go", () => resolve(), 1));
   return { aborted, started, go, close: () => clearInterval(watchdog) };
 }
 
 async function lifecycle(
   nc: NatsConnection,
   options: RankRuntimeOptions,
+  keys: RunKeys,
 ): Promise<Map<number, boolean>> {
-  const { runId, ranks } = options;
+  const { ranks } = options;
   const outcomes = new Map(ranks.map((r) => [r, false]));
-  const publish = (kind: Parameters<typeof controlSubject>[1], value: unknown) =>
-    nc.publish(controlSubject(runId, kind), encodeControl(value));
+  const sealer = new ControlSealer(keys, "ranks");
+  const publish = (kind: ControlKind, value: unknown) => {
+    const subject = controlSubject(keys.namespace, kind);
+    nc.publish(subject, sealer.seal(subject, value));
+  };
   const report = async (outcome: RankOutcome) => {
     publish("result", outcome);
     await nc.flush().catch(() => {});
   };
-  const control = controlChannel(nc, runId, options.startTimeoutMs ?? 600_000);
+  const control = controlChannel(nc, keys, options.startTimeoutMs ?? 600_000);
   await nc.flush();
   for (const rank of ranks) publish("hello", placementOf(rank, nc.getServer()));
   const first = await Promise.race([control.started, control.aborted.then((r) => ({ abort: r }))])
@@ -187,7 +213,7 @@ async function lifecycle(
       ],
     };
     rankConnection = await RankConnection.open(nc, {
-      runId,
+      runId: keys.namespace,
       size: config.ranks,
       ranks,
       timeoutMs: spec.collectiveTimeoutMs,

@@ -5,19 +5,20 @@
  * whose coordinator is gone stop within 30 s), rank 0 streams step records (`step`), each
  * rank sends its result (`result`) or its error (`error`), and the coordinator can stop everyone
  * (`abort`). Between `start` and training, ranks report `ready` once their data subscriptions are
- * live and wait for `go`: NATS keeps no messages, so no rank may publish before all listen. Every message is JSON and is validated on receipt.
+ * live and wait for `go`: NATS keeps no messages, so no rank may publish before all listen. Every
+ * message is JSON, sealed with the run's MAC (lib/runtime/control_auth.ts), and checked on
+ * receipt; `<run>` is the run's namespace derived from its secret, not its id.
  *
  * @module
  */
 
 import type { TrainConfig } from "../config/config.ts";
+import { safeText } from "../system/safe_text.ts";
 import type { WireDtype } from "../nats/wire.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
 
-/** What every rank needs to run. */
+/** What every rank needs to run (the run id is not in it: ranks know it, listeners must not). */
 export interface RunSpec {
-  /** The run id (also the NATS subject namespace). */
-  runId: string;
   /** The validated training configuration. */
   config: TrainConfig;
   /** Wire dtype of the collectives. */
@@ -67,12 +68,106 @@ export type RankOutcome =
   }
   | { rank: number; ok: false; error: string };
 
-/** Subject of a control message kind. */
-export function controlSubject(
-  runId: string,
-  kind: "hello" | "start" | "ready" | "go" | "hb" | "chb" | "step" | "result" | "abort",
-): string {
-  return `pb.${runId}.ctl.${kind}`;
+/** The kinds of control message. */
+export type ControlKind =
+  | "hello"
+  | "start"
+  | "ready"
+  | "go"
+  | "hb"
+  | "chb"
+  | "step"
+  | "result"
+  | "abort";
+
+/**
+ * @param namespace The run's namespace ({@linkcode runKeys}).
+ * @param kind The message kind.
+ * @returns Its subject.
+ */
+export function controlSubject(namespace: string, kind: ControlKind): string {
+  return `pb.${namespace}.ctl.${kind}`;
+}
+
+/**
+ * Checks the `rank` field of a control message.
+ *
+ * @param value The parsed message.
+ * @param what Its kind, for the error.
+ * @param p The run's ranks.
+ * @returns The rank.
+ * @throws {TypeError} Naming the kind and the value if it is not a rank of the run.
+ */
+export function checkRankField(value: { rank?: unknown }, what: string, p: number): number {
+  const rank = value.rank;
+  if (typeof rank !== "number" || !Number.isInteger(rank) || rank < 0 || rank >= p) {
+    throw new TypeError(
+      `${what}.rank (${
+        safeText(JSON.stringify(rank) ?? "missing", 40)
+      }) is not one of the run's ${p} ranks`,
+    );
+  }
+  return rank;
+}
+
+/**
+ * Checks a hello and escapes its text fields (they are printed and recorded).
+ *
+ * @param hello The parsed message.
+ * @param p The run's ranks.
+ * @returns The hello, with safe text.
+ * @throws {TypeError} Naming the field at fault.
+ */
+export function checkHello(hello: Hello, p: number): Hello {
+  checkRankField(hello, "hello", p);
+  for (const field of ["pid", "nodeIndex", "localRank"] as const) {
+    if (!Number.isInteger(hello[field])) {
+      throw new TypeError(
+        `hello.${field} (${safeText(String(hello[field]), 40)}) is not an integer`,
+      );
+    }
+  }
+  const text = (v: unknown) => safeText(typeof v === "string" ? v : String(v), 200);
+  return {
+    ...hello,
+    host: text(hello.host),
+    node: text(hello.node),
+    device: hello.device === null ? null : text(hello.device),
+    deviceSource: text(hello.deviceSource),
+    natsServer: text(hello.natsServer),
+  };
+}
+
+/**
+ * Checks a rank's outcome before anything reads it.
+ *
+ * @param outcome The parsed message.
+ * @param p The run's ranks.
+ * @returns The outcome (an error's text escaped).
+ * @throws {TypeError} Naming the field at fault.
+ */
+export function checkOutcome(outcome: RankOutcome, p: number): RankOutcome {
+  checkRankField(outcome, "result", p);
+  if (outcome.ok === false) {
+    return { rank: outcome.rank, ok: false, error: safeText(String(outcome.error)) };
+  }
+  if (outcome.ok !== true) throw new TypeError(`result.ok is neither true nor false`);
+  const numbers = (v: unknown) => Array.isArray(v) && v.every((x) => typeof x === "number");
+  if (typeof outcome.result !== "object" || outcome.result === null) {
+    throw new TypeError(`result.result of rank ${outcome.rank} is not an object`);
+  }
+  if (!Array.isArray(outcome.result.steps)) {
+    throw new TypeError(`result.result.steps of rank ${outcome.rank} is not a list`);
+  }
+  for (const field of ["stepStartsEpochMs", "stepProcessCpuMs"] as const) {
+    if (!numbers(outcome[field])) {
+      throw new TypeError(`result.${field} of rank ${outcome.rank} is not a list of numbers`);
+    }
+  }
+  if (!Number.isInteger(outcome.pid)) {
+    throw new TypeError(`result.pid of rank ${outcome.rank} is not an integer`);
+  }
+  return outcome;
 }
 
 /**
@@ -94,14 +189,6 @@ export function parseControl<T>(data: Uint8Array, what: string): T {
     throw new SyntaxError(`Cannot parse ${what} message: not an object`);
   }
   return value as T;
-}
-
-/**
- * @param value A JSON-serialisable value.
- * @returns Its bytes.
- */
-export function encodeControl(value: unknown): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(value));
 }
 
 /** A step record streamed by rank 0, with its start on the shared wall clock. */

@@ -9,6 +9,7 @@
  */
 
 import { natsConnectionEnv, type NatsConnectionOptions } from "../nats/connection.ts";
+import { RUN_SECRET_ENV } from "./control_auth.ts";
 import { RunFailedError } from "./coordinator.ts";
 import { rankHostArgs } from "./launcher.ts";
 import {
@@ -49,6 +50,7 @@ export interface SlurmRankStep {
  * @param slurm The allocation, node servers, GPU flags.
  * @param connection The NATS the ranks use (credentials go into their environment).
  * @param runId The run.
+ * @param secret The run secret (in the step's environment, never on its command line).
  * @param ranks p.
  * @returns The running step.
  * @throws {RunFailedError} If the point does not fit the allocation.
@@ -57,6 +59,7 @@ export function launchSlurm(
   slurm: SlurmLaunch,
   connection: NatsConnectionOptions,
   runId: string,
+  secret: string,
   ranks: number,
 ): SlurmRankStep {
   const layout = stepLayout(ranks, slurm.allocation);
@@ -65,6 +68,7 @@ export function launchSlurm(
     (Array.isArray(connection.servers) ? connection.servers : [connection.servers]);
   const env: Record<string, string> = {
     ...natsConnectionEnv(connection),
+    [RUN_SECRET_ENV]: secret,
     PHANTOM_BLAS_THREADS: String(layout.cpusPerTask),
     PHANTOM_COORDINATOR_TIMEOUT_MS: Deno.env.get("PHANTOM_COORDINATOR_TIMEOUT_MS") ?? "30000",
   };
