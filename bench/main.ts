@@ -260,7 +260,7 @@ async function runBench(
   await using stack = new AsyncDisposableStack();
   const cluster = slurm ? stack.use(await startCluster(slurm, values, nats)) : undefined;
   const energy = cluster?.energy ?? await localEnergy(values, stack);
-  const { choice, server } = cluster
+  let { choice, server } = cluster
     ? {
       choice: {
         kind: "nats",
@@ -328,6 +328,17 @@ async function runBench(
       cooldownMs: values.cooldown ?? (values.quick ? 0 : 2000),
       memoryCapBytes: values["memory-cap"] ?? sweep.memoryCap,
       signal: stop.signal,
+      // The suite's own server killed or crashed: say so once, and the next point gets a new one.
+      beforeRun: async () => {
+        const death = server?.death();
+        if (!death || choice.kind !== "nats") return;
+        console.error(`${death}: starting a new one for the next point`);
+        await server!.stop();
+        server = await startNatsServer();
+        choice = { ...choice, connection: server.connection };
+        return choice;
+      },
+      failureCause: () => server?.death(),
       progress: new Progress(expansion.points.length * expansion.repeats),
       peer: values.peer
         ? {

@@ -53,6 +53,11 @@ export interface NatsServer extends AsyncDisposable {
   /** Whether the kernel stops it if this process dies (setpriv --pdeathsig). */
   readonly tied: boolean;
   /**
+   * How it ended when it ended on its own (killed, crashed) rather than by {@linkcode stop}, e.g.
+   * "nats-server (pid 123, 127.0.0.1:4222) died (SIGKILL)"; undefined while it runs.
+   */
+  death(): string | undefined;
+  /**
    * Replaces its cluster routes by a config reload (the server keeps running).
    *
    * @param routes nats-route:// URLs of the other servers.
@@ -197,6 +202,8 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     ),
   );
   let stopped = false;
+  let ended: Deno.CommandStatus | undefined;
+  child.status.then((s) => (ended = s));
   const stop = async () => {
     if (stopped) return;
     stopped = true;
@@ -223,6 +230,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     maxPayloadBytes,
     version,
     tied,
+    death: () =>
+      ended && !stopped
+        ? `nats-server (pid ${child.pid}, ${hostname}:${port}) died (${
+          ended.signal ?? `exit code ${ended.code}`
+        })`
+        : undefined,
     async setRoutes(routes) {
       if (!options.cluster) {
         throw new NatsServerError("Cannot set routes: this server is not in a cluster");

@@ -50,6 +50,13 @@ export interface RunnerContext {
   progress?: SweepProgress;
   /** An independent implementation to run each point in too, and its BLAS threads. */
   peer?: { name: PeerName; threads: number };
+  /**
+   * Called before every run: may replace the transport (a suite-started nats-server that died is
+   * restarted), or throw to stop the sweep with its message.
+   */
+  beforeRun?: () => Promise<CommunicatorChoice | void>;
+  /** A cause outside the ranks to add to a failed run's error (e.g. the server died), if any. */
+  failureCause?: () => string | undefined;
 }
 
 /**
@@ -68,6 +75,8 @@ export async function runSweep(expansion: Expansion, ctx: RunnerContext): Promis
       if (runs.length > 0 && ctx.cooldownMs > 0) {
         await new Promise((r) => setTimeout(r, ctx.cooldownMs));
       }
+      const replaced = await ctx.beforeRun?.();
+      if (replaced) ctx = { ...ctx, communicator: replaced };
       progress?.start(`${point.id} #${repeat}`, point.config.steps);
       const run = await runOne(point, repeat, expansion.warmup, ctx, (s) => progress?.step(s));
       progress?.finish();
@@ -174,7 +183,8 @@ async function runOne(
         predictedMemoryBytesPerRank: predictedMemory,
       };
     }
-    return { ...base, status: "failed", error: message };
+    const cause = ctx.failureCause?.();
+    return { ...base, status: "failed", error: cause ? `${cause}: ${message}` : message };
   }
 }
 

@@ -1,0 +1,120 @@
+// Faults of the transport during a sweep: the suite's own nats-server killed while a point runs.
+// The point fails naming the server (not only a worker's exit code), the sweep starts a new
+// server and the next run measures normally; what was measured stays in the results file. The
+// server is the bench's own, found by pid among its descendants.
+import { parseResults } from "../lib/results/results.ts";
+import { assert, assertEquals } from "../lib/testing/asserts.ts";
+import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
+import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
+import { descendants, waitGone } from "../lib/testing/processes.ts";
+
+function commandOf(pid: number): string {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
+  } catch {
+    return "";
+  }
+}
+
+systemTest([NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name:
+    "the suite's nats-server killed mid-point: that run fails naming it, the next runs on a new one",
+  fn: async () => {
+    const dir = await Deno.makeTempDir();
+    const child = new Deno.Command(Deno.execPath(), {
+      args: taskArgs("bench", [
+        "--mode",
+        "tp",
+        "--ranks",
+        "2",
+        "--width",
+        "64",
+        "--batch",
+        "8",
+        "--steps",
+        "1500",
+        "--repeats",
+        "2",
+        "--warmup",
+        "1",
+        "--cooldown",
+        "0",
+        "--out",
+        dir,
+      ]),
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const stdout = new Response(child.stdout).text();
+    const stderr = new Response(child.stderr).text();
+    // Wait for the first run's worker processes (the run is under way), then kill the server.
+    let server: number | undefined;
+    let tree: { pid: number; args: string }[] = [];
+    while (server === undefined) {
+      tree = descendants(child.pid).map((pid) => ({ pid, args: commandOf(pid) }));
+      if (tree.some((p) => p.args.includes("rank_host.ts"))) {
+        server = tree.find((p) => /nats-server\s+-c/.test(p.args))?.pid;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    Deno.kill(server!, "SIGKILL");
+    const status = await child.status;
+    const out = await stdout;
+    const err = await stderr;
+    assertEquals(status.code, 1, `${out}\n${err}`); // a failed run: exit 1, not a crash
+    assert(!err.includes("    at "), `stack trace:\n${err}`);
+    assert(err.includes(`nats-server (pid ${server}`) && err.includes("starting a new one"), err);
+    const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!;
+    const runs = parseResults(Deno.readTextFileSync(`${dir}/${file.name}`)).runs;
+    assertEquals(runs.map((r) => r.status), ["failed", "ok"]);
+    assert(runs[0].error!.includes(`nats-server (pid ${server}`), runs[0].error);
+    assert(runs[0].error!.includes("died (SIGKILL)"), runs[0].error);
+    console.log(`the failed run: ${runs[0].error}`);
+    const left = await waitGone(tree.map((p) => p.pid), 10_000);
+    assertEquals(left, [], "processes of the first run left running");
+  },
+});
+
+systemTest([NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name: "a hung (SIGSTOPped) nats-server fails the point within the heartbeat bound, naming it",
+  fn: async () => {
+    const { startNatsServer } = await import("../lib/nats/nats_server.ts");
+    const { runOverNats } = await import("../lib/runtime/nats_run.ts");
+    const { RunFailedError } = await import("../lib/runtime/coordinator.ts");
+    const { validateTrainConfig } = await import("../lib/config/config.ts");
+    await using server = await startNatsServer();
+    const heartbeatTimeoutMs = 3000;
+    let stoppedAt = 0;
+    try {
+      const error = await runOverNats(
+        validateTrainConfig({ mode: "tp", ranks: 2, width: 64, batch: 8, steps: 100_000 }),
+        {
+          connection: server.connection,
+          processes: 2,
+          heartbeatTimeoutMs,
+          onStep: (e) => {
+            if (stoppedAt === 0 && e.record.step >= 3) {
+              stoppedAt = performance.now();
+              Deno.kill(server.pid, "SIGSTOP");
+            }
+          },
+        },
+      ).then(() => undefined, (e: Error) => e);
+      const took = performance.now() - stoppedAt;
+      assert(error instanceof RunFailedError, `${error}`);
+      assert(stoppedAt > 0, `failed before training: ${error.message}`);
+      assert(error.message.includes(`127.0.0.1:${server.port}`), error.message);
+      // The heartbeat bound, plus 2 s each for the abort's flush and the close.
+      assert(
+        took < heartbeatTimeoutMs + 4000 + 3000,
+        `failed ${took.toFixed(0)} ms after the stop`,
+      );
+      console.log(`hung server: the point failed ${took.toFixed(0)} ms later: ${error.message}`);
+    } finally {
+      Deno.kill(server.pid, "SIGCONT");
+    }
+  },
+});
