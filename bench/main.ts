@@ -132,7 +132,8 @@ const HELP = renderHelp(
   "deno task bench [options]",
   'Runs a sweep (default: "default", TP and phantom at p = 1, 2, 4, 8) or, with any point ' +
     "option, the points they describe. Writes one results file under --out and an HTML report " +
-    "beside it. Exit codes: 0 every run succeeded, 1 a run failed, 2 bad options, 128+N " +
+    "beside it. Exit codes: 0 every run succeeded, 1 a run failed, 2 bad options, 4 the " +
+    "results could not be written under --out (saved elsewhere, named on stderr), 128+N " +
     "stopped by signal N (130 for Ctrl-C).",
   FLAGS,
 );
@@ -281,7 +282,7 @@ async function runBench(
       natsServer: server?.version ?? cluster?.nodes[0].serverVersion ?? (nats ? "external" : null),
     };
     const dtype = choice.kind === "nats" ? values.dtype : "float32";
-    await Deno.mkdir(values.out, { recursive: true });
+    await outputFolder(values.out);
     const stamp = new Date().toISOString().replace(/[:.]/g, "-");
     const writer = new ResultsWriter(join(values.out, `bench-${sweep.id}-${stamp}.json`), () => ({
       environment,
@@ -318,7 +319,9 @@ async function runBench(
       values,
       energy.describe().backend,
     );
-    await writer.write();
+    await writer.write().catch((error: Error) => {
+      throw new ConfigError("--out", values.out, `cannot be written: ${error.message}`);
+    });
     await runSweep(expansion, {
       communicator: choice,
       bytesPerElement: choice.kind === "nats" ? bytesPerElement(values.dtype) : 4,
@@ -349,9 +352,17 @@ async function runBench(
       onRun: async (run) => {
         console.log(formatRunRow(run));
         if (run.peer) console.log(formatPeerRow(run.peer));
-        await writer.add(run); // an interrupted sweep keeps what it measured
+        // An interrupted sweep keeps what it measured; a failed write keeps it in memory.
+        const failed = !!writer.failure;
+        if (!(await writer.add(run)) && !failed) {
+          console.error(
+            `warning: cannot write ${writer.path} (${writer.failure!.message}): the runs are ` +
+              "kept in memory and the write is retried after each run",
+          );
+        }
       },
     });
+    if (writer.failure) return await rescueResults(writer);
     printVerdict(writer.file());
     console.log(`results: ${writer.path}`);
     await report(writer.path);
@@ -363,6 +374,50 @@ async function runBench(
   } finally {
     await server?.stop();
   }
+}
+
+/**
+ * Makes the output folder, or says in one line why it cannot be.
+ *
+ * @param out The --out folder.
+ * @throws {ConfigError} Naming --out and the reason.
+ */
+export async function outputFolder(out: string): Promise<void> {
+  try {
+    await Deno.mkdir(out, { recursive: true });
+  } catch (error) {
+    throw new ConfigError("--out", out, `cannot be made a folder: ${(error as Error).message}`);
+  }
+}
+
+/** Exit code of a sweep whose results could not be written under --out. */
+const EXIT_NOT_WRITTEN = 4;
+
+/**
+ * The results file could not be written (full disk, folder gone): one more try, then the suite's
+ * cache folder, then standard output, so no measured run is lost; exit 4 says so.
+ */
+async function rescueResults(writer: ResultsWriter): Promise<number> {
+  try {
+    await writer.write();
+    console.log(`results: ${writer.path} (written at the last try)`);
+    return EXIT_NOT_WRITTEN;
+  } catch (error) {
+    writer.failure = error as Error;
+  }
+  const lost = `${writer.runs.length} runs could not be written to ${writer.path} ` +
+    `(${writer.failure!.message})`;
+  try {
+    const path = await writer.rescue();
+    console.error(`error: ${lost}; all of them are saved in ${path}`);
+  } catch (error) {
+    console.error(
+      `error: ${lost}, nor to the cache folder (${(error as Error).message}); ` +
+        "the results follow on standard output",
+    );
+    console.log(JSON.stringify(writer.file()));
+  }
+  return EXIT_NOT_WRITTEN;
 }
 
 function printPlan(

@@ -1,11 +1,11 @@
-// Faults of the transport during a sweep: the suite's own nats-server killed while a point runs.
-// The point fails naming the server (not only a worker's exit code), the sweep starts a new
-// server and the next run measures normally; what was measured stays in the results file. The
-// server is the bench's own, found by pid among its descendants.
+// Faults during a sweep: the suite's own nats-server killed while a point runs (the point fails
+// naming the server, the sweep starts a new one and the next run measures normally), a hung
+// server (the point fails within the heartbeat bound), and a full disk (no run lost). The
+// servers are the tests' or the bench's own, found by pid; the disk is a real tmpfs of 16 KiB.
 import { parseResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
-import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
+import { ROOT, runTask, taskArgs } from "../lib/testing/run_deno.ts";
+import { NATS_SERVER, NO_SANITIZERS, type Requirement, systemTest } from "../lib/testing/system.ts";
 import { descendants, waitGone } from "../lib/testing/processes.ts";
 
 function commandOf(pid: number): string {
@@ -115,6 +115,69 @@ systemTest([NATS_SERVER], {
       console.log(`hung server: the point failed ${took.toFixed(0)} ms later: ${error.message}`);
     } finally {
       Deno.kill(server.pid, "SIGCONT");
+    }
+  },
+});
+
+/** A tmpfs of a few pages: mounting one needs root (CI runs as root). */
+const TINY_DISK: Requirement = (() => {
+  let missing = true;
+  try {
+    const dir = Deno.makeTempDirSync();
+    const mount = new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=16k", "tmpfs", dir],
+      stderr: "null",
+    }).outputSync();
+    if (mount.success) {
+      new Deno.Command("umount", { args: [dir] }).outputSync();
+      missing = false;
+    }
+    Deno.removeSync(dir);
+  } catch { /* no mount command */ }
+  return { name: "a tmpfs mount (root)", missing, install: "run as root" };
+})();
+
+systemTest([TINY_DISK], {
+  ...NO_SANITIZERS,
+  name: "a full disk loses no run: kept in memory, saved to the cache folder, one line, exit 4",
+  fn: async () => {
+    const disk = await Deno.makeTempDir();
+    const cache = await Deno.makeTempDir();
+    await new Deno.Command("mount", { args: ["-t", "tmpfs", "-o", "size=16k", "tmpfs", disk] })
+      .output();
+    try {
+      const r = await runTask("bench", [
+        "--communicator",
+        "in-process",
+        "--mode",
+        "tp",
+        "--ranks",
+        "1,2",
+        "--width",
+        "64",
+        "--batch",
+        "8",
+        "--steps",
+        "30",
+        "--repeats",
+        "2",
+        "--cooldown",
+        "0",
+        "--out",
+        `${disk}/out`,
+      ], { PHANTOM_CACHE_DIR: cache });
+      assertEquals(r.code, 4, r.stdout + r.stderr);
+      assert(!r.stderr.includes("    at "), `stack trace:\n${r.stderr}`);
+      assertEquals(r.stderr.match(/^warning: cannot write/gm)?.length, 1, r.stderr);
+      const saved = r.stderr.match(/all of them are saved in (\S+)/)?.[1];
+      assert(saved?.startsWith(`${cache}/rescued/`), r.stderr);
+      const runs = parseResults(await Deno.readTextFile(saved!)).runs;
+      assertEquals(runs.length, 4);
+      assert(runs.every((run) => run.status === "ok"), JSON.stringify(runs.map((x) => x.status)));
+    } finally {
+      await new Deno.Command("umount", { args: [disk] }).output();
+      await Deno.remove(disk, { recursive: true });
+      await Deno.remove(cache, { recursive: true });
     }
   },
 });
