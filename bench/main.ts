@@ -138,6 +138,9 @@ const HELP = renderHelp(
   FLAGS,
 );
 
+/** The longest pause a flag may ask for, in ms. */
+const DAY_MS = 86_400_000;
+
 /** What the command line asks for, checked: everything is known before anything starts. */
 export interface BenchPlan {
   values: Values;
@@ -169,6 +172,13 @@ export async function planBench(
   if (values.peer) await checkNumpyPeer(); // a missing python3 or numpy stops us before anything runs
   const backend = await resolveBackend(values.backend);
   const plan = planFromFlags(values, given, { backend: backend.name });
+  // Timers hold at most 2^31 - 1 ms (24.8 days): beyond, a pause becomes 1 ms. A day is plenty.
+  for (const name of ["cooldown", "power-period"] as const) {
+    const ms = values[name];
+    if (ms !== undefined && ms > DAY_MS) {
+      throw new ConfigError(`--${name}`, ms, `must be at most ${DAY_MS} ms (a day)`);
+    }
+  }
   if (values.nats && values.communicator === "in-process") {
     throw new ConfigError(
       "--nats",
@@ -330,6 +340,10 @@ async function runBench(
       target: sweep.target ?? { kind: "fraction", value: 0.5 },
       cooldownMs: values.cooldown ?? (values.quick ? 0 : 2000),
       memoryCapBytes: values["memory-cap"] ?? sweep.memoryCap,
+      // Ranks on this host (in process or local workers): a point beyond its memory is not run.
+      hostMemoryBytes: cluster || values.launcher === "manual" && choice.kind === "nats"
+        ? undefined
+        : Deno.systemMemoryInfo().total,
       signal: stop.signal,
       // The suite's own server killed or crashed: say so once, and the next point gets a new one.
       beforeRun: async () => {

@@ -306,6 +306,8 @@ const USAGE_ERRORS: [string[], string][] = [
     "has no effect with --communicator in-process",
   ],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
+  [["--cooldown", "1000000000000"], "--cooldown (1000000000000) must be at most 86400000 ms"],
+  [["--power-period", "99999999999"], "--power-period (99999999999) must be at most"],
   [["--warmup", "-1"], "--warmup needs a value"],
   [["--warmup=-1"], '--warmup ("-1") must be a whole number'],
   [["--launcher", "slurm"], "SLURM_JOB_ID (missing) must be set for --launcher slurm"],

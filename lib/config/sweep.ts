@@ -8,7 +8,7 @@
  */
 
 import { ConfigError } from "./config_error.ts";
-import { type TrainConfig, validateTrainConfig } from "./config.ts";
+import { DEFAULT_TRAIN_CONFIG, type TrainConfig, validateTrainConfig } from "./config.ts";
 
 /** The loss target of a sweep's runs. */
 export interface TargetSpec {
@@ -301,5 +301,130 @@ export function parseSweepFile(text: string, name: string): Sweep {
       throw new ConfigError(`--sweep ${name}: ${field}`, fields[field], `must be ${what}`);
     }
   }
+  checkSweepShape(fields, name);
   return { ...(sweep as Sweep), description: (fields.description as string) ?? "" };
+}
+
+/** The fields a sweep file may have. */
+const SWEEP_FIELDS = [
+  "id",
+  "version",
+  "description",
+  "base",
+  "axes",
+  "repeats",
+  "warmup",
+  "exclusions",
+  "quick",
+  "target",
+  "memoryCap",
+  "search",
+];
+
+/** The fields a point may set (a training configuration's, and the warm-up). */
+const CONFIG_FIELDS = [...Object.keys(DEFAULT_TRAIN_CONFIG), "mode", "phantomWidth", "warmup"];
+const NESTED_FIELDS: Record<string, string[]> = {
+  optimizer: Object.keys(DEFAULT_TRAIN_CONFIG.optimizer),
+  task: Object.keys(DEFAULT_TRAIN_CONFIG.task),
+};
+
+/**
+ * Checks what the simple checks do not: every field known (a typo such as `widht` would
+ * otherwise train at the default width), every axis a non-empty list, counts whole numbers,
+ * exclusions, quick overrides and the target well formed.
+ */
+function checkSweepShape(fields: Record<string, unknown>, name: string): void {
+  const at = (field: string) => `--sweep ${name}: ${field}`;
+  const isObject = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && !Array.isArray(v);
+  const unknown = (where: string, keys: string[], known: string[]) => {
+    const bad = keys.find((k) => !known.includes(k));
+    if (bad !== undefined) {
+      throw new ConfigError(at(where), bad, `is not a known field (known: ${known.join(", ")})`);
+    }
+  };
+  const point = (where: string, value: Record<string, unknown>) => {
+    unknown(where, Object.keys(value), CONFIG_FIELDS);
+    for (const [nested, known] of Object.entries(NESTED_FIELDS)) {
+      if (isObject(value[nested])) unknown(`${where}.${nested}`, Object.keys(value[nested]), known);
+    }
+  };
+  const axes = (where: string, value: unknown) => {
+    if (!isObject(value)) throw new ConfigError(at(where), value, "must be an object");
+    for (const [key, list] of Object.entries(value)) {
+      if (!Array.isArray(list) || list.length === 0) {
+        throw new ConfigError(at(`${where}.${key}`), list, "must be a non-empty list of values");
+      }
+      // An entry that is an object sets several fields at once; otherwise the axis is a field.
+      for (const v of list) point(`${where}.${key}`, isObject(v) ? v : { [key]: v });
+    }
+  };
+  const count = (where: string, v: unknown, least: number) => {
+    if (!Number.isSafeInteger(v) || (v as number) < least) {
+      throw new ConfigError(
+        at(where),
+        v,
+        least > 0 ? "must be a positive integer" : "must be a whole number (0 or more)",
+      );
+    }
+  };
+  unknown("(top level)", Object.keys(fields), SWEEP_FIELDS);
+  count("version", fields.version, 1);
+  count("repeats", fields.repeats, 1);
+  count("warmup", fields.warmup, 0);
+  if (fields.description !== undefined && typeof fields.description !== "string") {
+    throw new ConfigError(at("description"), fields.description, "must be text");
+  }
+  point("base", fields.base as Record<string, unknown>);
+  axes("axes", fields.axes);
+  if (fields.exclusions !== undefined) {
+    if (!Array.isArray(fields.exclusions)) {
+      throw new ConfigError(at("exclusions"), fields.exclusions, "must be a list");
+    }
+    fields.exclusions.forEach((x, i) => {
+      if (!isObject(x) || !isObject(x.when) || typeof x.reason !== "string") {
+        throw new ConfigError(
+          at(`exclusions[${i}]`),
+          x,
+          'must be { "when": { field: value, ... }, "reason": "..." }',
+        );
+      }
+      point(`exclusions[${i}].when`, x.when);
+    });
+  }
+  if (fields.quick !== undefined) {
+    const quick = fields.quick;
+    if (!isObject(quick)) throw new ConfigError(at("quick"), quick, "must be an object");
+    unknown("quick", Object.keys(quick), ["base", "axes", "warmup"]);
+    if (quick.base !== undefined) {
+      if (!isObject(quick.base)) {
+        throw new ConfigError(at("quick.base"), quick.base, "must be an object");
+      }
+      point("quick.base", quick.base);
+    }
+    if (quick.axes !== undefined) axes("quick.axes", quick.axes);
+    if (quick.warmup !== undefined) count("quick.warmup", quick.warmup, 0);
+  }
+  if (fields.target !== undefined) {
+    const t = fields.target as Record<string, unknown>;
+    if (!isObject(t) || (t.kind !== "absolute" && t.kind !== "fraction")) {
+      throw new ConfigError(
+        at("target"),
+        t,
+        'must be { "kind": "absolute" | "fraction", "value": N }',
+      );
+    }
+    const v = t.value;
+    if (
+      typeof v !== "number" || !(v > 0) || !Number.isFinite(v) || (t.kind === "fraction" && v >= 1)
+    ) {
+      throw new ConfigError(
+        at("target.value"),
+        v,
+        t.kind === "fraction"
+          ? "must be a fraction of the initial loss in (0, 1)"
+          : "must be a positive loss",
+      );
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { ConfigError } from "./config_error.ts";
-import { expandSweep, parseFilter, type Sweep } from "./sweep.ts";
+import { expandSweep, parseFilter, parseSweepFile, type Sweep } from "./sweep.ts";
 import { scaling, SWEEPS, width } from "./sweeps.ts";
 import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 
@@ -81,4 +81,50 @@ Deno.test("filters: every operator, and errors that name the condition", () => {
   }
   assertThrows(() => parseFilter("ranks~8"), ConfigError, '"ranks~8"');
   assertThrows(() => expandSweep(demo, { repeats: 0 }), ConfigError, "--repeats (0)");
+});
+
+Deno.test("every built-in sweep passes the sweep-file checks (what users copy is valid)", () => {
+  for (const [name, sweep] of Object.entries(SWEEPS)) {
+    const parsed = parseSweepFile(JSON.stringify(sweep), `${name}.json`);
+    assertEquals(parsed.id, sweep.id);
+  }
+});
+
+Deno.test("a malformed sweep file is one ConfigError naming the field, never a TypeError", () => {
+  const base = {
+    id: "x",
+    version: 1,
+    base: { mode: "tp" },
+    axes: { ranks: [1] },
+    repeats: 1,
+    warmup: 0,
+  };
+  const cases: [Record<string, unknown>, string][] = [
+    [{ axes: { ranks: 4 } }, "axes.ranks (4) must be a non-empty list"],
+    [{ axes: { ranks: [] } }, "axes.ranks ([]) must be a non-empty list"],
+    [{ exclusions: 5 }, "exclusions (5) must be a list"],
+    [{ exclusions: [{ when: 1, reason: "r" }] }, "exclusions[0]"],
+    [
+      { exclusions: [{ when: { widht: 1 }, reason: "r" }] },
+      'exclusions[0].when ("widht") is not a known field',
+    ],
+    [{ quick: { axes: 7 } }, "quick.axes (7) must be an object"],
+    [{ quick: { axes: { ranks: "1" } } }, "quick.axes.ranks"],
+    [{ quick: { bsae: {} } }, 'quick ("bsae") is not a known field'],
+    [{ base: { widht: 64 } }, 'base ("widht") is not a known field'],
+    [{ base: { optimizer: { learningrate: 1 } } }, 'base.optimizer ("learningrate")'],
+    [{ axes: { widht: [64] } }, 'axes.widht ("widht") is not a known field'],
+    [{ warmup: -1 }, "warmup (-1) must be a whole number"],
+    [{ warmup: 1.5 }, "warmup (1.5) must be a whole number"],
+    [{ repeats: 0 }, "repeats (0) must be a positive integer"],
+    [{ target: { kind: "bogus", value: 1 } }, "target ("],
+    [{ target: { kind: "fraction", value: 2 } }, "target.value (2) must be a fraction"],
+    [{ target: { kind: "absolute", value: -1 } }, "target.value (-1) must be a positive loss"],
+    [{ steps: 5 }, '(top level) ("steps") is not a known field'],
+  ];
+  for (const [change, message] of cases) {
+    const text = JSON.stringify({ ...base, ...change });
+    const error = assertThrows(() => parseSweepFile(text, "s.json"), ConfigError);
+    assert(error.message.includes(message), `${JSON.stringify(change)}: ${error.message}`);
+  }
 });

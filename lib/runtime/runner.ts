@@ -40,6 +40,12 @@ export interface RunnerContext {
   target: TargetSpec;
   /** Points whose predicted peak memory per rank exceeds this are recorded out-of-memory, not run. */
   memoryCapBytes?: number;
+  /**
+   * Where every rank runs on this host: its memory. A point whose ranks together are predicted
+   * to need more is recorded out-of-memory at once instead of swapping or hanging for hours
+   * (e.g. 10^8 layers).
+   */
+  hostMemoryBytes?: number;
   /** Pause between runs, in ms (lets power settle). */
   cooldownMs: number;
   /** Interrupts the sweep. */
@@ -119,6 +125,19 @@ async function runOne(
         `${formatBytes(ctx.memoryCapBytes)}: not run`,
       predictedMemoryBytesPerRank: predictedMemory,
       memoryCapBytes: ctx.memoryCapBytes,
+    };
+  }
+  const together = predictedMemory * point.config.ranks;
+  if (ctx.hostMemoryBytes !== undefined && together > ctx.hostMemoryBytes) {
+    return {
+      ...base,
+      status: "out-of-memory",
+      error:
+        `predicted ${formatBytes(predictedMemory)} per rank, ${
+          formatBytes(together)
+        } for its ${point.config.ranks} ranks, exceeds this host's memory of ` +
+        `${formatBytes(ctx.hostMemoryBytes)}: not run`,
+      predictedMemoryBytesPerRank: predictedMemory,
     };
   }
   try {

@@ -9,7 +9,7 @@ import { localEnergyWindows } from "./energy_windows.ts";
 import { formatBytes } from "../results/units.ts";
 import { isOutOfMemory, runSweep } from "./runner.ts";
 
-async function run(sweep: Sweep, memoryCapBytes?: number) {
+async function run(sweep: Sweep, memoryCapBytes?: number, hostMemoryBytes?: number) {
   await using monitor = await EnergyMonitor.start(new NoneSampler(), { periodMs: 20 });
   return await runSweep(expandSweep(sweep), {
     communicator: { kind: "in-process" },
@@ -19,6 +19,7 @@ async function run(sweep: Sweep, memoryCapBytes?: number) {
     target: { kind: "fraction", value: 0.5 },
     cooldownMs: 0,
     memoryCapBytes,
+    hostMemoryBytes,
   });
 }
 
@@ -86,3 +87,18 @@ Deno.test("the memory-wall sweep runs only the widest fitting width of each seri
     expandSweep(memoryWall).points.length + expandSweep(memoryWall).excluded.length,
   );
 });
+
+backendTest(
+  "a point whose ranks together exceed the host's memory is recorded out-of-memory, not run",
+  async () => {
+    // 10^6 layers would take the host's memory and hours; the prediction says so at once.
+    const runs = await run(
+      sweep({ mode: "tp", ranks: 2, width: 64 }, { layers: [2, 1_000_000] }),
+      undefined,
+      Deno.systemMemoryInfo().total,
+    );
+    assertEquals(runs.map((r) => r.status), ["ok", "out-of-memory"]);
+    assert(runs[1].error!.includes("for its 2 ranks, exceeds this host's memory"), runs[1].error);
+  },
+  { webgpu: false },
+);
