@@ -144,6 +144,61 @@ export function parseProfile(value: unknown, source: string): HardwareProfile {
   if (profile.devicesPerNode < 1 || profile.devicesPerPowerDomain < 1) {
     bad("devicesPerNode", profile.devicesPerNode, "and devicesPerPowerDomain must be at least 1");
   }
+  // Rates must be positive and times non-negative (finite): a negative bandwidth would give
+  // negative step times and energy, a zero one Infinity.
+  const c = profile.compute;
+  const k = profile.collectives;
+  const positive: [string, number][] = [
+    ["compute.hbmBytesPerS", c.hbmBytesPerS],
+    ["compute.memoryBytes", c.memoryBytes],
+    ["compute.updateBytesPerParameter", c.updateBytesPerParameter],
+    ["collectives.intra.busBytesPerS", k.intra.busBytesPerS],
+    ["collectives.inter.nicBytesPerSPerNode", k.inter.nicBytesPerSPerNode],
+    ...Object.entries(c.peakFlops).map(([p, v]): [string, number] => [`compute.peakFlops.${p}`, v]),
+    ...(k.nats
+      ? [
+        ["collectives.nats.bytesPerS", k.nats.bytesPerS],
+        ["collectives.nats.assemblyBytesPerS", k.nats.assemblyBytesPerS],
+      ] as [string, number][]
+      : []),
+  ];
+  for (const [path, v] of positive) {
+    if (!(v > 0) || !Number.isFinite(v)) bad(path, v, "must be a positive, finite number");
+  }
+  const nonNegative: [string, number | undefined][] = [
+    ["compute.stepOverheadS", c.stepOverheadS],
+    ["collectives.hostS", k.hostS],
+    ["collectives.intra.alphaS", k.intra.alphaS],
+    ["collectives.inter.alphaS", k.inter.alphaS],
+    ["collectives.nats.messageS", k.nats?.messageS],
+    ["power.idleW", profile.power?.idleW],
+    ["power.nodeStaticW", profile.power?.nodeStaticW],
+  ];
+  for (const [path, v] of nonNegative) {
+    if (v !== undefined && (!(v >= 0) || !Number.isFinite(v))) {
+      bad(path, v, "must be a finite number, 0 or more");
+    }
+  }
+  if (!(k.inter.efficiency > 0 && k.inter.efficiency <= 1)) {
+    bad("collectives.inter.efficiency", k.inter.efficiency, "must be a fraction in (0, 1]");
+  }
+  if (profile.power) {
+    const { busyW, idleW, waitFraction } = profile.power;
+    if (!(busyW >= idleW) || !Number.isFinite(busyW)) {
+      bad("power.busyW", busyW, `must be finite and at least power.idleW (${idleW})`);
+    }
+    if (!(waitFraction >= 0 && waitFraction <= 1)) {
+      bad("power.waitFraction", waitFraction, "must be a fraction in [0, 1]");
+    }
+  }
+  for (
+    const [path, v] of [
+      ["maxNodes", profile.maxNodes],
+      ["collectives.nats.connectionsMax", k.nats?.connectionsMax ?? null],
+    ] as const
+  ) {
+    if (v !== null && v < 1) bad(path, v, "must be at least 1 (or null)");
+  }
   if (profile.collectives.algorithm === "nats" && !profile.collectives.nats) {
     bad("collectives.nats", undefined, "is required with algorithm nats");
   }

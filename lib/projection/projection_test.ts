@@ -98,6 +98,9 @@ Deno.test("energy: busy devices at idle + u (busy - idle), waiting at idle + w (
   assert(close(s.energyJ!, expected), `${s.energyJ} vs ${expected}`);
 });
 
+// deno-lint-ignore no-explicit-any
+type ProfileEdit = (p: Record<string, any>) => unknown;
+
 Deno.test("profiles: built-ins load with a source for every section; bad fields are named", async () => {
   for (const name of BUILTIN_PROFILES) {
     const p = await loadProfile(name);
@@ -132,6 +135,27 @@ Deno.test("profiles: built-ins load with a source for every section; bad fields 
   assert(broken((p) => (p.compute.efficiency = [[1e6, 1.5]])).includes("compute.efficiency"));
   assert(broken((p) => (p.bands.optimistic = { speed: 2 })).includes("bands.optimistic.speed"));
   assert(broken((p) => (p.devicesPerNode = "8")).includes("devicesPerNode must be an integer"));
+  // Hostile numbers: negative or zero bandwidths, negative latencies, power upside down.
+  for (
+    const [edit, field] of [
+      [
+        (p) => (p.collectives.intra.busBytesPerS = -1e9),
+        "collectives.intra.busBytesPerS -1000000000",
+      ],
+      [
+        (p) => (p.collectives.inter.nicBytesPerSPerNode = 0),
+        "collectives.inter.nicBytesPerSPerNode 0",
+      ],
+      [(p) => (p.compute.hbmBytesPerS = -5), "compute.hbmBytesPerS -5"],
+      [(p) => (p.collectives.intra.alphaS = -1e-6), "collectives.intra.alphaS"],
+      [(p) => (p.collectives.inter.efficiency = 3), "collectives.inter.efficiency 3"],
+      [(p) => p.power && (p.power.busyW = p.power.idleW - 1), "power.busyW"],
+      [(p) => p.power && (p.power.waitFraction = -0.5), "power.waitFraction"],
+    ] as [ProfileEdit, string][]
+  ) {
+    const message = broken(edit);
+    assert(message.includes(field), `${field}: ${message}`);
+  }
 });
 
 /** A host profile in the form calibration fits, with known coefficients. */

@@ -19,17 +19,25 @@ const distributionSchema = s.object({
   samples: s.array(s.number()),
 });
 
+/** A distribution of what cannot be negative (a time, an energy): a negative one is refused. */
+const measuredSchema = s.object({
+  median: s.nonNegative(),
+  p25: s.nonNegative(),
+  p75: s.nonNegative(),
+  samples: s.array(s.nonNegative()),
+});
+
 const energySchema = s.object({
   /** How the numbers were obtained. */
   method: s.enum(ENERGY_METHODS),
   /** Power backend. */
   backend: s.string(),
   /** Joules per timed step; null when unavailable. */
-  joulesPerStep: s.nullable(distributionSchema),
+  joulesPerStep: s.nullable(measuredSchema),
   /** Joules above the idle baseline per timed step; null without a baseline. */
   aboveIdleJoulesPerStep: s.nullable(distributionSchema),
   /** Joules per timed step by phase (forward; backward with the update); null when unavailable. */
-  perPhase: s.nullable(s.object({ forward: distributionSchema, backward: distributionSchema })),
+  perPhase: s.nullable(s.object({ forward: measuredSchema, backward: measuredSchema })),
   /** Average power over the timed steps, W; null when unavailable. */
   averageW: s.nullable(s.number()),
   /** Windows shorter than 10 hardware updates. */
@@ -77,14 +85,14 @@ const memorySchema = s.object({
 const inferenceSchema = s.object({
   /** Latency of one batch (forward pass, collectives included; the slowest rank), in ms. */
   latencyMs: s.object({
-    median: s.number(),
-    p25: s.number(),
-    p75: s.number(),
-    p99: s.number(),
-    samples: s.array(s.number()),
+    median: s.nonNegative(),
+    p25: s.nonNegative(),
+    p75: s.nonNegative(),
+    p99: s.nonNegative(),
+    samples: s.array(s.nonNegative()),
   }),
   /** Batch rows / median latency. */
-  samplesPerSecond: s.number(),
+  samplesPerSecond: s.nonNegative(),
   /** Energy per sample (J per batch / rows); null when energy is unavailable. */
   energyPerSampleJ: s.nullable(s.number()),
 });
@@ -93,9 +101,9 @@ const metricsSchema = s.object({
   /** Steps excluded from the timing distributions. */
   warmupSteps: s.integer(),
   /** Wall time per timed step (the slowest rank per step), in ms. */
-  stepTimeMs: distributionSchema,
+  stepTimeMs: measuredSchema,
   /** Time inside collectives per step (same rank and step), in ms. */
-  commTimeMs: distributionSchema,
+  commTimeMs: measuredSchema,
   /** stepTimeMs minus commTimeMs, per step. */
   computeTimeMs: distributionSchema,
   /** Payload bytes each rank sent per step (the largest over ranks and steps). */
@@ -163,7 +171,7 @@ const peerSchema = s.object({
   /** Its BLAS threads. */
   threads: s.optional(s.integer()),
   /** Its wall time per step after warm-up, in ms. */
-  stepTimeMs: s.optional(distributionSchema),
+  stepTimeMs: s.optional(measuredSchema),
   /** Its held-out loss: [steps done, loss]. */
   lossCurve: s.optional(s.array(s.tuple(s.number(), s.number()))),
   /** Largest |suite - peer| / |peer| over every step's training loss. */

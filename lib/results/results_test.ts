@@ -56,7 +56,14 @@ const BAD: [string, unknown, string][] = [
         commTimeMs: { ...okRun.metrics!.commTimeMs, samples: [1, "2"] },
       },
     }],
-  }, 'runs[0].metrics.commTimeMs.samples[1] must be a finite number (got "2")'],
+  }, 'runs[0].metrics.commTimeMs.samples[1] must be a finite number, 0 or more (got "2")'],
+  ["a negative median step time", {
+    ...file,
+    runs: [{
+      ...okRun,
+      metrics: { ...okRun.metrics, stepTimeMs: { ...okRun.metrics!.stepTimeMs, median: -1 } },
+    }],
+  }, "runs[0].metrics.stepTimeMs.median must be a finite number, 0 or more (got -1)"],
   ["a loss-curve entry of the wrong length", {
     ...file,
     runs: [{

@@ -56,6 +56,12 @@ export const s = {
   /** A finite number. */
   number: (): Schema<number> =>
     primitive((v) => typeof v === "number" && Number.isFinite(v), "a finite number"),
+  /** A finite number, 0 or more (times, energies, rates). */
+  nonNegative: (): Schema<number> =>
+    primitive(
+      (v) => typeof v === "number" && Number.isFinite(v) && v >= 0,
+      "a finite number, 0 or more",
+    ),
   /** An integer. */
   integer: (): Schema<number> => primitive((v) => Number.isSafeInteger(v), "an integer"),
   /** true or false. */
