@@ -17,6 +17,7 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { toBencher, toGithubBenchmark } from "../lib/report/exports.ts";
 import { loadResults, ResultsError, type ResultsFile } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
+import { toOutput } from "../lib/cli/output_path.ts";
 
 function percent(text: string, name: string): number {
   const v = Number(text);
@@ -141,7 +142,14 @@ async function main(args: string[]): Promise<number> {
   const report = compareResults(baseline, current, options);
   const markdown = comparisonMarkdown(report, options);
   console.log(markdown);
-  if (values.markdown) await Deno.writeTextFile(values.markdown, markdown, { append: true });
+  const summary = values.markdown;
+  if (summary) {
+    await toOutput(
+      "--markdown",
+      summary,
+      () => Deno.writeTextFile(summary, markdown, { append: true }),
+    );
+  }
   const code = exitCode(report, values.strict);
   console.error(`compare: ${summaryLine(report)} Exit ${code}: ${EXIT_MEANING[code]}.`);
   return code;

@@ -27,6 +27,7 @@ import {
 } from "../lib/report/write_report.ts";
 import { ResultsError } from "../lib/results/results.ts";
 import { runMain } from "../lib/cli/run_main.ts";
+import { toOutput } from "../lib/cli/output_path.ts";
 
 const RESULTS_DIR = join("reports", "results");
 
@@ -86,7 +87,8 @@ async function main(args: string[]): Promise<number> {
         "holds no results file (bench-, projection- or comm-*.json) to publish",
       );
     }
-    await Deno.mkdir(values.site, { recursive: true });
+    const site = values.site;
+    await toOutput("--site", site, () => Deno.mkdir(site, { recursive: true }));
     const entries: SiteEntry[] = [];
     const all = [];
     let projected = 0;
@@ -173,7 +175,7 @@ async function main(args: string[]): Promise<number> {
   }
   for (const file of files) {
     const out = values.out ?? join("reports", "out", basename(file).replace(/\.json$/, ".html"));
-    await Deno.mkdir(join(out, ".."), { recursive: true });
+    await toOutput("--out", out, () => Deno.mkdir(join(out, ".."), { recursive: true }));
     const commFile = await readCommResults(file);
     if (commFile) {
       for (const name of ["figures", "latex"] as const) {
@@ -185,22 +187,29 @@ async function main(args: string[]): Promise<number> {
           );
         }
       }
-      await writeTextFileAtomic(
-        out,
-        renderCommReport(commFile, `phantom-bench: collective benchmark (${commFile.createdAt})`),
-      );
+      await toOutput("--out", out, () =>
+        writeTextFileAtomic(
+          out,
+          renderCommReport(commFile, `phantom-bench: collective benchmark (${commFile.createdAt})`),
+        ));
       console.log(`report: ${out}`);
       continue;
     }
-    const results = await writeReport(file, out);
+    const results = await toOutput("--out", out, () => writeReport(file, out));
     console.log(`report: ${out}`);
     if (values.figures) {
-      const { files: written, omitted } = await writeFigures(results, values.figures);
+      const figures = values.figures;
+      const { files: written, omitted } = await toOutput(
+        "--figures",
+        figures,
+        () => writeFigures(results, figures),
+      );
       console.log(`figures: ${written.length} files in ${values.figures}`);
       for (const o of omitted) console.log(`  left out ${o}`);
     }
     if (values.latex) {
-      await writeTextFileAtomic(values.latex, resultsLatex(results));
+      const latex = values.latex;
+      await toOutput("--latex", latex, () => writeTextFileAtomic(latex, resultsLatex(results)));
       console.log(`latex: ${values.latex}`);
     }
   }

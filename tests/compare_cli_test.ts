@@ -199,3 +199,25 @@ systemTest([NATS_SERVER], {
     assert(!/\| stepTimeMs \|[^\n]*incomparable/.test(allowed.stdout), allowed.stdout);
   },
 });
+
+deadlineTest(
+  "report and compare: an output path that cannot be written is one line naming the flag, exit 2",
+  async () => {
+    const file = await write("blocker", "a file where a folder is expected");
+    const cases: [string, string[], string][] = [
+      ["compare", [baseline, baseline, "--markdown", `${file}/x.md`], "--markdown"],
+      ["report", [baseline, "--out", `${file}/x.html`], "--out"],
+      ["report", [baseline, "--out", `${dir}/r.html`, "--latex", `${file}/x.tex`], "--latex"],
+      ["report", [baseline, "--out", `${dir}/r.html`, "--figures", `${file}/fig`], "--figures"],
+      ["report", [baseline, "--site", `${file}/site`], "--site"],
+    ];
+    for (const [task, args, flag] of cases) {
+      const r = await runTask(task, args);
+      assertEquals(r.code, 2, `${task} ${args.join(" ")}: ${r.stderr}`);
+      const errors = r.stderr.split("\n").filter((l) => l.startsWith("error:"));
+      assertEquals(errors.length, 1, r.stderr);
+      assert(errors[0].includes(`${flag} (`) && errors[0].includes(file), errors[0]);
+      assert(!r.stderr.includes("    at "), `stack trace: ${r.stderr}`);
+    }
+  },
+);

@@ -12,8 +12,9 @@ type ErrorClass = abstract new (...args: never[]) => Error;
 
 /**
  * Runs an entry point's main function and exits with its code. User errors (the given classes,
- * {@linkcode ConfigError} and {@linkcode UsageError}) print one line, `error: MESSAGE`, then the
- * hint, and exit 2 without a stack trace; anything else is a bug and keeps its stack.
+ * {@linkcode ConfigError} and {@linkcode UsageError}, and file-system errors on a path such as an
+ * output folder that cannot be made) print one line, `error: MESSAGE`, then the hint, and exit 2
+ * without a stack trace; anything else is a bug and keeps its stack.
  *
  * @param main The entry point's main function.
  * @param userErrors Further error classes that are the user's to fix.
@@ -27,7 +28,8 @@ export async function runMain(
   try {
     Deno.exit(await main(Deno.args));
   } catch (error) {
-    const user = [ConfigError, UsageError, ...userErrors].some((c) => error instanceof c);
+    const user = [ConfigError, UsageError, ...userErrors].some((c) => error instanceof c) ||
+      isPathError(error);
     if (!user) throw error;
     console.error(`error: ${(error as Error).message.split("\n")[0]}`);
     const more = (error as Error).message.split("\n").slice(1).join("\n");
@@ -35,4 +37,26 @@ export async function runMain(
     if (hint) console.error(hint);
     Deno.exit(2);
   }
+}
+
+/** File-system errors caused by a path the user gave (an output folder that is a file, say). */
+const PATH_ERRORS = [
+  Deno.errors.NotFound,
+  Deno.errors.PermissionDenied,
+  Deno.errors.AlreadyExists,
+  Deno.errors.NotADirectory,
+  Deno.errors.IsADirectory,
+  Deno.errors.FilesystemLoop,
+];
+
+/**
+ * @param error Anything thrown.
+ * @returns Whether it is a file-system error naming its path (Deno's messages say the operation
+ *   and the path, e.g. "Not a directory (os error 20): mkdir '/x/y'"), or a full, read-only or
+ *   over-quota file system: the user's to fix, in one line.
+ */
+export function isPathError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return PATH_ERRORS.some((c) => error instanceof c) ||
+    /\(os error (28|30|122)\)/.test(error.message);
 }

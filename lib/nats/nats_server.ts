@@ -126,9 +126,29 @@ export async function reapOrphanedServers(): Promise<number[]> {
       } catch { /* gone meanwhile */ }
     }
     await Deno.remove(path).catch(() => {});
-    await Deno.remove(entry.configDir, { recursive: true }).catch(() => {});
+    // Only a folder this suite made (its name and marker): a stale or planted entry naming any
+    // other folder must not make us delete it.
+    if (isOurConfigDir(entry.configDir)) {
+      await Deno.remove(entry.configDir, { recursive: true }).catch(() => {});
+    }
   }
   return reaped;
+}
+
+/** The file that marks a config folder as made by {@linkcode startNatsServer}. */
+const MARKER = ".phantom-bench-nats-config";
+
+/**
+ * @param dir A folder named by a registry entry.
+ * @returns Whether it is a config folder this suite made: named phantom-nats-*, holding the marker.
+ */
+export function isOurConfigDir(dir: unknown): boolean {
+  if (typeof dir !== "string" || !/\/phantom-nats-[A-Za-z0-9_]+$/.test(dir)) return false;
+  try {
+    return Deno.lstatSync(`${dir}/${MARKER}`).isFile && !Deno.lstatSync(dir).isSymlink;
+  } catch {
+    return false;
+  }
 }
 
 function commandLine(pid: number): string {
@@ -155,6 +175,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const version = await serverVersion(binary);
   await reapOrphanedServers();
   const dir = await Deno.makeTempDir({ prefix: "phantom-nats-" });
+  await Deno.writeTextFile(`${dir}/${MARKER}`, `${Deno.pid}\n`);
   const port = freePort(hostname);
   const clusterPort = options.cluster ? freePort(hostname) : undefined;
   const token = options.token ?? newServerToken();

@@ -1,5 +1,11 @@
 import { connectNats, describeNats } from "./connection.ts";
-import { NatsServerError, startNatsServer } from "./nats_server.ts";
+import {
+  isOurConfigDir,
+  natsRegistryDir,
+  NatsServerError,
+  reapOrphanedServers,
+  startNatsServer,
+} from "./nats_server.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { natsTest } from "../testing/system.ts";
 import { isAlive } from "../system/process.ts";
@@ -50,3 +56,47 @@ natsTest(
     assert(!text.includes("s3cret") && !text.includes("pw@"), text);
   },
 );
+
+natsTest("a server started without a token still requires one: its own, fresh", async () => {
+  await using a = await startNatsServer();
+  await using b = await startNatsServer();
+  assert(a.token.length >= 32 && a.token !== b.token, "tokens are fresh per server");
+  await assertRejects(() => connectNats({ servers: a.url }), Error, "Authorization");
+  await assertRejects(
+    () => connectNats({ servers: a.url, token: b.token }),
+    Error,
+    "Authorization",
+  );
+  await (await connectNats(a.connection)).close();
+});
+
+Deno.test("orphan clean-up deletes only config folders the suite made, never a folder an entry names", async () => {
+  const cache = await Deno.makeTempDir();
+  const saved = Deno.env.get("PHANTOM_CACHE_DIR");
+  Deno.env.set("PHANTOM_CACHE_DIR", cache);
+  try {
+    const victim = await Deno.makeTempDir({ prefix: "phantom-nats-" }); // right name, no marker
+    const other = await Deno.makeTempDir(); // any folder
+    await Deno.writeTextFile(`${victim}/precious`, "keep");
+    await Deno.writeTextFile(`${other}/precious`, "keep");
+    await Deno.mkdir(natsRegistryDir(), { recursive: true });
+    const dead = 2 ** 22 + 12345; // above pid_max on most systems: no such process
+    for (const [i, configDir] of [victim, other, "/"].entries()) {
+      await Deno.writeTextFile(
+        `${natsRegistryDir()}/${dead + i}.json`,
+        JSON.stringify({ serverPid: dead + i, ownerPid: dead, configDir }),
+      );
+    }
+    assertEquals(await reapOrphanedServers(), []);
+    assertEquals(await Deno.readTextFile(`${victim}/precious`), "keep");
+    assertEquals(await Deno.readTextFile(`${other}/precious`), "keep");
+    assertEquals([...Deno.readDirSync(natsRegistryDir())].length, 0, "stale entries removed");
+    assert(!isOurConfigDir(victim) && !isOurConfigDir(other) && !isOurConfigDir("/"));
+    await Deno.remove(victim, { recursive: true });
+    await Deno.remove(other, { recursive: true });
+  } finally {
+    if (saved === undefined) Deno.env.delete("PHANTOM_CACHE_DIR");
+    else Deno.env.set("PHANTOM_CACHE_DIR", saved);
+    await Deno.remove(cache, { recursive: true });
+  }
+});
