@@ -22,27 +22,21 @@ systemTest([NATS_SERVER], {
     "the suite's nats-server killed mid-point: that run fails naming it, the next runs on a new one",
   fn: async () => {
     const dir = await Deno.makeTempDir();
+    // Two points: one that cannot end before the kill, then a short one on the new server.
+    const sweep = `${dir}/sweep.json`;
+    await Deno.writeTextFile(
+      sweep,
+      JSON.stringify({
+        id: "kill",
+        version: 1,
+        base: { mode: "tp", ranks: 2, width: 64, batch: 8 },
+        axes: { run: [{ steps: 1_000_000 }, { steps: 20 }] },
+        repeats: 1,
+        warmup: 1,
+      }),
+    );
     const child = new Deno.Command(Deno.execPath(), {
-      args: taskArgs("bench", [
-        "--mode",
-        "tp",
-        "--ranks",
-        "2",
-        "--width",
-        "64",
-        "--batch",
-        "8",
-        "--steps",
-        "1500",
-        "--repeats",
-        "2",
-        "--warmup",
-        "1",
-        "--cooldown",
-        "0",
-        "--out",
-        dir,
-      ]),
+      args: taskArgs("bench", ["--sweep", sweep, "--cooldown", "0", "--out", dir]),
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",
@@ -52,7 +46,10 @@ systemTest([NATS_SERVER], {
     // Wait for the first run's worker processes (the run is under way), then kill the server.
     let server: number | undefined;
     let tree: { pid: number; args: string }[] = [];
+    let ended = false;
+    child.status.then(() => (ended = true));
     while (server === undefined) {
+      if (ended) throw new Error("the bench ended before its first run's workers were seen");
       tree = descendants(child.pid).map((pid) => ({ pid, args: commandOf(pid) }));
       if (tree.some((p) => p.args.includes("rank_host.ts"))) {
         server = tree.find((p) => /nats-server\s+-c/.test(p.args))?.pid;
