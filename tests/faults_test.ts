@@ -56,10 +56,19 @@ systemTest([NATS_SERVER], {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
+    console.log(`killing nats-server ${server} (${tree.length} processes below the bench)`);
     Deno.kill(server!, "SIGKILL");
-    const status = await child.status;
+    // A bench that does not end is a failure that shows what it printed.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const status = await Promise.race([
+      child.status,
+      new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 150_000))),
+    ]);
+    clearTimeout(timer);
+    if (!status) child.kill("SIGTERM");
     const out = await stdout;
     const err = await stderr;
+    if (!status) throw new Error(`the bench did not end 150 s after the kill:\n${out}\n${err}`);
     assertEquals(status.code, 1, `${out}\n${err}`); // a failed run: exit 1, not a crash
     assert(!err.includes("    at "), `stack trace:\n${err}`);
     assert(err.includes(`nats-server (pid ${server}`) && err.includes("starting a new one"), err);

@@ -34,10 +34,14 @@ const SPECIAL: Record<string, string> = {
  * import assert from "node:assert/strict";
  * import { escapeLatex } from "./latex.ts";
  * assert.equal(escapeLatex("tp_p8 50% & #1"), "tp\\_p8 50\\% \\& \\#1");
+ * assert.equal(escapeLatex("a\nb\x1b[2J"), "a b [2J");
  * ```
  */
 export function escapeLatex(text: string): string {
-  return text.replace(/[\\{}$&#^_%~<>|]/g, (c) => SPECIAL[c]).replace(/→/g, "$\\rightarrow$")
+  // Control characters (escape sequences, newlines from a results file) typeset as a space.
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ")
+    .replace(/[\\{}$&#^_%~<>|]/g, (c) => SPECIAL[c]).replace(/→/g, "$\\rightarrow$")
     .replace(/–/g, "--");
 }
 
