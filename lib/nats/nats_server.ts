@@ -99,18 +99,19 @@ interface RegistryEntry {
  * Stops servers whose owner died without stopping them (a SIGKILLed bench on a host without
  * setpriv), going by the pid files of the registry.
  *
+ * @param registry The registry folder. @default natsRegistryDir()
  * @returns The pids stopped.
  */
-export async function reapOrphanedServers(): Promise<number[]> {
+export async function reapOrphanedServers(registry = natsRegistryDir()): Promise<number[]> {
   const reaped: number[] = [];
   let entries: Deno.DirEntry[];
   try {
-    entries = [...Deno.readDirSync(natsRegistryDir())];
+    entries = [...Deno.readDirSync(registry)];
   } catch {
     return reaped;
   }
   for (const e of entries.filter((x) => x.name.endsWith(".json"))) {
-    const path = `${natsRegistryDir()}/${e.name}`;
+    const path = `${registry}/${e.name}`;
     let entry: RegistryEntry;
     try {
       entry = JSON.parse(await Deno.readTextFile(path));

@@ -1,7 +1,6 @@
 import { connectNats, describeNats } from "./connection.ts";
 import {
   isOurConfigDir,
-  natsRegistryDir,
   NatsServerError,
   reapOrphanedServers,
   startNatsServer,
@@ -71,32 +70,26 @@ natsTest("a server started without a token still requires one: its own, fresh", 
 });
 
 Deno.test("orphan clean-up deletes only config folders the suite made, never a folder an entry names", async () => {
-  const cache = await Deno.makeTempDir();
-  const saved = Deno.env.get("PHANTOM_CACHE_DIR");
-  Deno.env.set("PHANTOM_CACHE_DIR", cache);
+  // A registry of its own (the process's environment is shared with tests running beside this).
+  const registry = await Deno.makeTempDir();
+  const victim = await Deno.makeTempDir({ prefix: "phantom-nats-" }); // right name, no marker
+  const other = await Deno.makeTempDir(); // any folder
   try {
-    const victim = await Deno.makeTempDir({ prefix: "phantom-nats-" }); // right name, no marker
-    const other = await Deno.makeTempDir(); // any folder
     await Deno.writeTextFile(`${victim}/precious`, "keep");
     await Deno.writeTextFile(`${other}/precious`, "keep");
-    await Deno.mkdir(natsRegistryDir(), { recursive: true });
     const dead = 2 ** 22 + 12345; // above pid_max on most systems: no such process
     for (const [i, configDir] of [victim, other, "/"].entries()) {
       await Deno.writeTextFile(
-        `${natsRegistryDir()}/${dead + i}.json`,
+        `${registry}/${dead + i}.json`,
         JSON.stringify({ serverPid: dead + i, ownerPid: dead, configDir }),
       );
     }
-    assertEquals(await reapOrphanedServers(), []);
+    assertEquals(await reapOrphanedServers(registry), []);
     assertEquals(await Deno.readTextFile(`${victim}/precious`), "keep");
     assertEquals(await Deno.readTextFile(`${other}/precious`), "keep");
-    assertEquals([...Deno.readDirSync(natsRegistryDir())].length, 0, "stale entries removed");
+    assertEquals([...Deno.readDirSync(registry)].length, 0, "stale entries removed");
     assert(!isOurConfigDir(victim) && !isOurConfigDir(other) && !isOurConfigDir("/"));
-    await Deno.remove(victim, { recursive: true });
-    await Deno.remove(other, { recursive: true });
   } finally {
-    if (saved === undefined) Deno.env.delete("PHANTOM_CACHE_DIR");
-    else Deno.env.set("PHANTOM_CACHE_DIR", saved);
-    await Deno.remove(cache, { recursive: true });
+    for (const dir of [registry, victim, other]) await Deno.remove(dir, { recursive: true });
   }
 });
