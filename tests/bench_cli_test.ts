@@ -628,3 +628,12 @@ deadlineTest(
     }
   },
 );
+
+deadlineTest("bench: an --out that cannot be a folder is one line naming it, exit 2", async () => {
+  const file = `${await Deno.makeTempDir()}/a-file`;
+  await Deno.writeTextFile(file, "");
+  const r = await bench("--communicator", "in-process", ...SMALL, "--out", `${file}/out`);
+  assertEquals(r.code, 2, r.stdout + r.stderr);
+  assert(r.stderr.startsWith("error: Invalid config: --out ("), r.stderr);
+  assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
+});

@@ -31,3 +31,24 @@ for (const [name, words] of entryPoints) {
     assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
   });
 }
+
+deadlineTest(
+  "deno task worker: a wildcard run id, a billion ranks or no secret are one line, exit 2",
+  async () => {
+    const { runTask } = await import("../lib/testing/run_deno.ts");
+    const secret = { PHANTOM_RUN_SECRET: "ab".repeat(32) };
+    const cases: [string[], Record<string, string>, string][] = [
+      [["--run", "x.>", "--ranks", "0"], secret, '--run ("x.>") must be a run id'],
+      [["--run", "r1", "--ranks", "0-999999999"], secret, '--ranks ("0-999999999") names rank'],
+      [["--run", "r1", "--ranks", "0"], {}, "--secret-file (missing) is required"],
+      [["--run", "r1", "--ranks", "0"], { PHANTOM_RUN_SECRET: "short" }, "PHANTOM_RUN_SECRET ("],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = await runTask("worker", ["--nats", "nats://127.0.0.1:1", ...args], env);
+      assertEquals(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert(r.stderr.startsWith("error: ") && r.stderr.includes(message), r.stderr);
+      assert(!r.stderr.includes("    at "), `stack trace printed:\n${r.stderr}`);
+      assert(!r.stderr.includes("short"), "the secret is shown");
+    }
+  },
+);

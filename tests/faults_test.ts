@@ -23,7 +23,7 @@ systemTest([NATS_SERVER], {
   fn: async () => {
     const dir = await Deno.makeTempDir();
     // Two points: one that cannot end before the kill, then a short one on the new server.
-    const sweep = `${dir}/sweep.json`;
+    const sweep = `${await Deno.makeTempDir()}/sweep.json`; // not in --out: one .json there
     await Deno.writeTextFile(
       sweep,
       JSON.stringify({

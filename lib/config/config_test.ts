@@ -1,6 +1,6 @@
 import { ConfigError } from "./config_error.ts";
 import { validateModelConfig, validateTrainConfig } from "./config.ts";
-import { assertEquals, assertThrows } from "../testing/asserts.ts";
+import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 
 const VALID = {
   mode: "phantom",
@@ -99,4 +99,14 @@ Deno.test("phantom on one rank needs k below n", () => {
     "phantomWidth (64) must be smaller than width (64)",
   );
   assertEquals(validateModelConfig({ ...VALID, ranks: 1, phantomWidth: 63 }).ranks, 1);
+});
+
+Deno.test("a huge wrong-typed value is cut in the message, not echoed whole", () => {
+  const error = new ConfigError(
+    "width",
+    "x".repeat(50 * 1024 * 1024),
+    "must be a positive integer",
+  );
+  assert(error.message.length < 400, `${error.message.length} characters`);
+  assert(error.message.includes("(52428802 characters)"), error.message.slice(0, 300));
 });
