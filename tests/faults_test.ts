@@ -6,15 +6,7 @@ import { parseResults } from "../lib/results/results.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { ROOT, runTask, taskArgs } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, type Requirement, systemTest } from "../lib/testing/system.ts";
-import { descendants, waitGone } from "../lib/testing/processes.ts";
-
-function commandOf(pid: number): string {
-  try {
-    return Deno.readTextFileSync(`/proc/${pid}/cmdline`).replaceAll("\0", " ");
-  } catch {
-    return "";
-  }
-}
+import { descendantsWithArgs, waitGone } from "../lib/testing/processes.ts";
 
 systemTest([NATS_SERVER], {
   ...NO_SANITIZERS,
@@ -41,18 +33,34 @@ systemTest([NATS_SERVER], {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const stdout = new Response(child.stdout).text();
     const stderr = new Response(child.stderr).text();
-    // Wait for the first run's worker processes (the run is under way), then kill the server.
+    // The first run has started when the bench says so; its workers and server are then found
+    // below the bench by pid (bounded: a failure shows what was there).
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let printed = "";
+    while (!printed.includes("[1/2]")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`the bench ended before its first run: ${printed}`);
+      printed += value;
+    }
+    const stdout = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return printed;
+        printed += value;
+      }
+    })();
     let server: number | undefined;
     let tree: { pid: number; args: string }[] = [];
-    let ended = false;
-    child.status.then(() => (ended = true));
+    const deadline = Date.now() + 120_000;
     while (server === undefined) {
-      if (ended) throw new Error("the bench ended before its first run's workers were seen");
-      tree = descendants(child.pid).map((pid) => ({ pid, args: commandOf(pid) }));
+      tree = descendantsWithArgs(child.pid);
       if (tree.some((p) => p.args.includes("rank_host.ts"))) {
         server = tree.find((p) => /nats-server\s+-c/.test(p.args))?.pid;
+      }
+      if (server === undefined && Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`no workers and server below the bench: ${JSON.stringify(tree)}`);
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -30,6 +30,17 @@ export function descendants(pid: number): number[] {
 }
 
 /**
+ * @param pid A process.
+ * @returns Every process below it with its command line (from ps: reading another process's
+ *   /proc entry needs more permissions than tests have).
+ */
+export function descendantsWithArgs(pid: number): { pid: number; args: string }[] {
+  const rows = table();
+  const below = new Set(descendants(pid));
+  return rows.filter((p) => below.has(p.pid)).map(({ pid, args }) => ({ pid, args }));
+}
+
+/**
  * @param pattern What the command line must match.
  * @returns Pids of the processes whose command line matches (not this one's).
  */
