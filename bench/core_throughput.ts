@@ -88,9 +88,10 @@ async function timeMatmuls(config: ReturnType<typeof validateTrainConfig>, repea
 }
 
 const FLAGS = {
-  backend: flag.oneOf([AUTO_BACKEND, ...BACKENDS])({
-    default: AUTO_BACKEND,
-    help: "TensorFlow.js backend (auto: blas where a CBLAS library is found, else wasm)",
+  backend: flag.listOf([AUTO_BACKEND, ...BACKENDS])({
+    default: [AUTO_BACKEND],
+    help: "TensorFlow.js backends, one after the other in this run, e.g. blas,tensorflow " +
+      "(auto: blas where a CBLAS library is found, else wasm)",
   }),
   optimizer: flag.oneOf(OPTIMIZERS)({ default: "adam", help: "optimizer of the step" }),
   numpy: flag.oneOf(["yes", "no"] as const)({
@@ -118,63 +119,73 @@ async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
   if (parsed === "help") return printHelp(HELP);
   const { values } = parsed;
-  const backend = await selectBackend(values.backend);
   const { widths, ranks: rankList, batch, layers, repeats } = values;
   const k = values["phantom-width"];
-  const threads = Number(backend.flags.blasThreads ?? 1);
-  console.log(
-    `backend ${backend.name} ${JSON.stringify(backend.flags)}; b=${batch} L=${layers} k=${k}`,
-  );
-  console.log(
-    "mode     p      n   step ms  step GFLOP/s  matMul GFLOP/s  step/matMul  numpy GFLOP/s  step/numpy",
-  );
-  const rows: Row[] = [];
-  for (const width of widths) {
-    for (const ranks of rankList) {
-      for (const mode of ["tp", "phantom"] as const) {
-        const config = validateTrainConfig({
-          mode,
-          ranks,
-          width,
-          phantomWidth: mode === "phantom" ? k : undefined,
-          layers,
-          batch,
-          steps: 1 + repeats,
-          backend: backend.name,
-          optimizer: { name: values.optimizer, learningRate: 1e-3 },
-          task: { evalEvery: 1_000_000, evalSize: 1 },
-        });
-        const flops = predictCosts(config).flopsPerRankPerStep * ranks;
-        const [rank0] = await trainInProcess(config);
-        const stepMs = median(rank0.steps.slice(1).map((s) => s.stepMs)); // step 0 is warm-up
-        const matmulMs = await timeMatmuls(config, repeats);
-        const numpy = values.numpy === "yes"
-          ? await numpyGflops(matmulShapes(config), ranks, threads, repeats)
-          : undefined;
-        const stepGflops = flops / stepMs / 1e6;
-        const row: Row = {
-          mode,
-          ranks,
-          width,
-          stepMs,
-          stepGflops,
-          matmulMs,
-          matmulGflops: flops / matmulMs / 1e6,
-          ratio: matmulMs / stepMs,
-          numpyGflops: numpy?.gflops ?? null,
-          ratioToNumpy: numpy ? stepGflops / numpy.gflops : null,
-        };
-        rows.push(row);
-        const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(0)}%`);
-        console.log(
-          `${mode.padEnd(8)} ${String(ranks).padStart(1)} ${String(width).padStart(6)} ${
-            stepMs.toFixed(0).padStart(9)
-          } ${stepGflops.toFixed(1).padStart(13)} ${row.matmulGflops.toFixed(1).padStart(15)} ${
-            pct(row.ratio).padStart(12)
-          } ${(row.numpyGflops?.toFixed(1) ?? "-").padStart(14)} ${
-            pct(row.ratioToNumpy).padStart(11)
-          }`,
-        );
+  const rows: (Row & { backend: string })[] = [];
+  const described: unknown[] = [];
+  // numpy's rate of each point's products, measured once and set beside every backend's.
+  const numpyRates = new Map<string, { gflops: number } | undefined>();
+  let threads = navigator.hardwareConcurrency ?? 1;
+  for (const name of values.backend) {
+    const backend = await selectBackend(name);
+    described.push(backend);
+    threads = Number(backend.flags.blasThreads ?? threads);
+    console.log(
+      `backend ${backend.name} ${JSON.stringify(backend.flags)}; b=${batch} L=${layers} k=${k}`,
+    );
+    console.log(
+      "mode     p      n   step ms  step GFLOP/s  matMul GFLOP/s  step/matMul  numpy GFLOP/s  step/numpy",
+    );
+    for (const width of widths) {
+      for (const ranks of rankList) {
+        for (const mode of ["tp", "phantom"] as const) {
+          const config = validateTrainConfig({
+            mode,
+            ranks,
+            width,
+            phantomWidth: mode === "phantom" ? k : undefined,
+            layers,
+            batch,
+            steps: 1 + repeats,
+            backend: backend.name,
+            optimizer: { name: values.optimizer, learningRate: 1e-3 },
+            task: { evalEvery: 1_000_000, evalSize: 1 },
+          });
+          const flops = predictCosts(config).flopsPerRankPerStep * ranks;
+          const [rank0] = await trainInProcess(config);
+          const stepMs = median(rank0.steps.slice(1).map((s) => s.stepMs)); // step 0 is warm-up
+          const matmulMs = await timeMatmuls(config, repeats);
+          const key = `${mode}/${ranks}/${width}`;
+          if (values.numpy === "yes" && !numpyRates.has(key)) {
+            numpyRates.set(key, await numpyGflops(matmulShapes(config), ranks, threads, repeats));
+          }
+          const numpy = numpyRates.get(key);
+          const stepGflops = flops / stepMs / 1e6;
+          const row = {
+            backend: backend.name,
+            mode,
+            ranks,
+            width,
+            stepMs,
+            stepGflops,
+            matmulMs,
+            matmulGflops: flops / matmulMs / 1e6,
+            ratio: matmulMs / stepMs,
+            numpyGflops: numpy?.gflops ?? null,
+            ratioToNumpy: numpy ? stepGflops / numpy.gflops : null,
+          };
+          rows.push(row);
+          const pct = (x: number | null) => (x === null ? "-" : `${(100 * x).toFixed(0)}%`);
+          console.log(
+            `${mode.padEnd(8)} ${String(ranks).padStart(1)} ${String(width).padStart(6)} ${
+              stepMs.toFixed(0).padStart(9)
+            } ${stepGflops.toFixed(1).padStart(13)} ${row.matmulGflops.toFixed(1).padStart(15)} ${
+              pct(row.ratio).padStart(12)
+            } ${(row.numpyGflops?.toFixed(1) ?? "-").padStart(14)} ${
+              pct(row.ratioToNumpy).padStart(11)
+            }`,
+          );
+        }
       }
     }
   }
@@ -182,7 +193,7 @@ async function main(args: string[]): Promise<number> {
     await Deno.writeTextFile(
       values.json,
       JSON.stringify(
-        { backend, batch, layers, k, optimizer: values.optimizer, threads, rows },
+        { backends: described, batch, layers, k, optimizer: values.optimizer, threads, rows },
         null,
         2,
       ),

@@ -233,25 +233,12 @@ const LOADERS: Record<BackendName, Loader> = {
     };
   },
   async tensorflow() {
-    const errors: string[] = [];
-    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
-      try {
-        // A bare specifier resolves only where the user installed the package (with its
-        // install script); it is never fetched implicitly.
-        const mod = await import(pkg);
-        return { package: pkg, version: String(mod.version?.["tfjs-node"] ?? "") };
-      } catch (error) {
-        errors.push(`${pkg}: ${error instanceof Error ? error.message.split("\n")[0] : error}`);
-      }
+    const { loadTfjsNode } = await import("./tensorflow_backend.ts");
+    try {
+      return await loadTfjsNode();
+    } catch (error) {
+      throw new BackendUnavailableError("tensorflow", (error as Error).message);
     }
-    throw new BackendUnavailableError(
-      "tensorflow",
-      "Cannot use backend tensorflow: neither @tensorflow/tfjs-node-gpu nor @tensorflow/tfjs-node " +
-        "could be loaded. Their install script downloads libtensorflow from a host outside the " +
-        "npm registry, so they install only where that host is reachable (`npx deno install " +
-        "--allow-scripts npm:@tensorflow/tfjs-node-gpu@4.22.0`). Use --backend wasm (CPU) or " +
-        `--backend webgpu (GPU) instead. Details: ${errors.join("; ")}`,
-    );
   },
 };
 

@@ -17,6 +17,8 @@ import type { Mat } from "./f64.ts";
  * The backends the numerical tests run on (a matrix, not copies of tests):
  * `PHANTOM_TEST_BACKENDS` as a comma-separated list, or wasm, blas and webgpu (on this machine the
  * software adapter, llvmpipe: tests too long for it opt out of webgpu unless the list is given).
+ * tensorflow runs in processes of its own (tests/tensorflow_test.ts): libtensorflow and the WebGPU
+ * software adapter cannot share one.
  */
 export const TEST_BACKENDS: readonly string[] =
   (Deno.env.get("PHANTOM_TEST_BACKENDS") ?? "wasm,blas,webgpu")
