@@ -65,3 +65,53 @@ for (const file of FILES) {
     assert(/\[tensorflow\]/.test(text), `no test ran on tensorflow:\n${text.slice(-2000)}`);
   });
 }
+
+// The bench on tensorflow over NATS: rank worker processes (Web Workers) load tfjs-node too.
+if (setUp) {
+  const { NATS_SERVER, NO_SANITIZERS, systemTest } = await import("../lib/testing/system.ts");
+  const { runTask } = await import("../lib/testing/run_deno.ts");
+  const { parseResults } = await import("../lib/results/results.ts");
+  systemTest([NATS_SERVER], {
+    ...NO_SANITIZERS,
+    name: "[tensorflow] the bench trains TP and phantom over NATS on it, recording its build",
+    fn: async () => {
+      const dir = await Deno.makeTempDir();
+      const r = await runTask("bench", [
+        "--backend",
+        "tensorflow",
+        "--mode",
+        "tp,phantom",
+        "--ranks",
+        "2",
+        "--width",
+        "64",
+        "--phantom-width",
+        "4",
+        "--batch",
+        "8",
+        "--steps",
+        "6",
+        "--warmup",
+        "1",
+        "--cooldown",
+        "0",
+        "--out",
+        dir,
+      ]);
+      assert(r.code === 0, r.stdout + r.stderr);
+      const name = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!.name;
+      const results = parseResults(await Deno.readTextFile(`${dir}/${name}`));
+      const backend = results.environment.tfjs?.backend as
+        | { name: string; flags: Record<string, unknown> }
+        | undefined;
+      assert(backend?.name === "tensorflow", JSON.stringify(backend));
+      assert(backend.flags.tensorflowBuild === "cpu" && backend.flags.tf32 === false);
+      assert(String(backend.flags.tensorflowLibrary).endsWith("libtensorflow_cc.so.2"));
+      assert(results.communicator.kind === "nats");
+      for (const run of results.runs) {
+        assert(run.status === "ok", `${run.id}: ${run.error}`);
+        assert(run.metrics!.bytesMatchPrediction, `${run.id}: bytes differ from the prediction`);
+      }
+    },
+  });
+}
