@@ -14,7 +14,7 @@ import { BackendUnavailableError, selectBackend } from "../lib/nn/backend.ts";
 import { chooseTile } from "../lib/nn/webgpu/gemm_wgsl.ts";
 import { tfjsMatMul } from "../lib/nn/webgpu/gemm_kernels.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
-import { median } from "../lib/results/stats.ts";
+import { timeGemm } from "./gemm_timing.ts";
 
 const LAYOUTS = ["NN", "NT", "TN"] as const;
 
@@ -25,6 +25,11 @@ const FLAGS = {
   }),
   layouts: flag.listOf(LAYOUTS)({ default: [...LAYOUTS], help: "A B, A B^T, A^T B" }),
   "budget-ms": flag.int({ default: 500, help: "time spent per measurement, in ms" }),
+  tensorflow: flag.oneOf(["auto", "yes", "no"] as const)({
+    default: "auto",
+    help: "also time the products on the tensorflow backend, in a child process (it cannot " +
+      "share one with WebGPU); auto: where scripts/setup-tensorflow has set it up",
+  }),
   json: flag.path({
     arg: "FILE",
     help: "results file",
@@ -39,35 +44,6 @@ const HELP = renderHelp(
   FLAGS,
 );
 
-/**
- * Times f (which returns a tensor) until the budget is spent; median ms per call. A sample runs f
- * back to back enough times to take ~20 ms and then reads one element of the last result: the
- * readback waits for every queued product, and C itself (256 MiB at n = 8192) is never copied
- * to the CPU, which would time the host link rather than the kernel.
- */
-async function time(f: () => tf.Tensor, budgetMs: number): Promise<number> {
-  const once = async (reps: number) => {
-    const t = performance.now();
-    let c = f();
-    for (let i = 1; i < reps; i++) {
-      c.dispose();
-      c = f();
-    }
-    const corner = tf.slice(c, [0, 0], [1, 1]);
-    await corner.data();
-    tf.dispose([c, corner]);
-    return (performance.now() - t) / reps;
-  };
-  const first = await once(1); // compiles and warms up
-  const reps = Math.max(1, Math.min(64, Math.ceil(20 / Math.max(first, 1e-3))));
-  const samples: number[] = [];
-  const end = performance.now() + budgetMs;
-  while (samples.length < 3 || (performance.now() < end && samples.length < 50)) {
-    samples.push(await once(reps));
-  }
-  return median(samples);
-}
-
 async function main(args: string[]): Promise<number> {
   const parsed = parseFlags(FLAGS, args);
   if (parsed === "help") return printHelp(HELP);
@@ -80,15 +56,20 @@ async function main(args: string[]): Promise<number> {
       software ? "software" : "GPU"
     }); kernels ${info.flags.gemm}`,
   );
-  console.log("  size layout  tile     ours GFLOP/s  tfjs GFLOP/s  ours/tfjs  max |diff|");
+  const tensorflow = values.tensorflow === "no" || values.tensorflow === "auto" && !tfjsNodeSetUp()
+    ? undefined
+    : await tensorflowGemm(sizes, values.layouts, values["budget-ms"]);
+  console.log(
+    "  size layout  tile     ours GFLOP/s  tfjs GFLOP/s  ours/tfjs  max |diff|  tensorflow GFLOP/s",
+  );
   const rows = [];
   for (const n of sizes) {
     const a = tf.randomNormal([n, n]);
     const b = tf.randomNormal([n, n]);
     for (const layout of values.layouts) {
       const [ta, tb] = [layout === "TN", layout === "NT"];
-      const ours = await time(() => tf.matMul(a, b, ta, tb), values["budget-ms"]);
-      const theirs = await time(() => tfjsMatMul(a, b, ta, tb), values["budget-ms"]);
+      const ours = await timeGemm(() => tf.matMul(a, b, ta, tb), values["budget-ms"]);
+      const theirs = await timeGemm(() => tfjsMatMul(a, b, ta, tb), values["budget-ms"]);
       const [x, y] = [tf.matMul(a, b, ta, tb), tfjsMatMul(a, b, ta, tb)];
       const diff = (await tf.max(tf.abs(tf.sub(x, y))).data())[0];
       tf.dispose([x, y]);
@@ -102,6 +83,8 @@ async function main(args: string[]): Promise<number> {
         oursGflops: gflops(ours),
         tfjsGflops: gflops(theirs),
         maxAbsDiff: diff,
+        tensorflowGflops: tensorflow?.find((r) => r.size === n && r.layout === layout)?.gflops ??
+          null,
       };
       rows.push(row);
       console.log(
@@ -109,7 +92,9 @@ async function main(args: string[]): Promise<number> {
           row.oursGflops.toFixed(1).padStart(13)
         }${row.tfjsGflops.toFixed(1).padStart(14)}${
           (row.oursGflops / row.tfjsGflops).toFixed(2).padStart(11)
-        }${diff.toExponential(1).padStart(12)}`,
+        }${diff.toExponential(1).padStart(12)}${
+          (row.tensorflowGflops?.toFixed(1) ?? "-").padStart(20)
+        }`,
       );
     }
     tf.dispose([a, b]);
@@ -125,6 +110,7 @@ async function main(args: string[]): Promise<number> {
         kind: "gemm",
         createdAt: new Date().toISOString(),
         backend: info.flags,
+        tensorflow: tensorflow ? tensorflowFlags : null,
         rows,
       },
       null,
@@ -133,6 +119,64 @@ async function main(args: string[]): Promise<number> {
   );
   console.log(`results: ${path}`);
   return 0;
+}
+
+/** Whether scripts/setup-tensorflow has built tfjs-node's addon here. */
+function tfjsNodeSetUp(): boolean {
+  try {
+    return Deno.statSync(
+      new URL(
+        "../node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node",
+        import.meta.url,
+      ),
+    ).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** The tensorflow backend's description, as its child process reported it. */
+let tensorflowFlags: unknown = null;
+
+/**
+ * Times the products on the tensorflow backend in a child process (bench/peers/tf_gemm.ts).
+ *
+ * @returns GFLOP/s per size and layout.
+ * @throws {BackendUnavailableError} If the child cannot load it.
+ */
+async function tensorflowGemm(
+  sizes: number[],
+  layouts: readonly string[],
+  budgetMs: number,
+): Promise<{ size: number; layout: string; gflops: number }[]> {
+  const script = new URL("./peers/tf_gemm.ts", import.meta.url).pathname;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-read",
+      "--allow-env",
+      "--allow-sys",
+      "--allow-ffi",
+      script,
+      JSON.stringify({ sizes, layouts, budgetMs }),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new BackendUnavailableError(
+      "tensorflow",
+      `bench:gemm: the tensorflow child process failed: ${
+        new TextDecoder().decode(out.stderr).trim().split("\n").at(-1)
+      } (--tensorflow no leaves it out)`,
+    );
+  }
+  const result = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    backend: unknown;
+    rows: { size: number; layout: string; gflops: number }[];
+  };
+  tensorflowFlags = result.backend;
+  return result.rows;
 }
 
 if (import.meta.main) await runMain(main, [BackendUnavailableError]);

@@ -115,3 +115,36 @@ if (setUp) {
     },
   });
 }
+
+// bench:gemm times tensorflow's products beside the WGSL kernels, in a child process of its own.
+if (setUp) {
+  const { webgpuUnavailable } = await import("../lib/testing/webgpu.ts");
+  const { runTask } = await import("../lib/testing/run_deno.ts");
+  const name = "[tensorflow] bench:gemm sets tensorflow's GFLOP/s beside the WGSL kernels'";
+  Deno.test({
+    name: webgpuUnavailable ? `${name} [skipped: ${webgpuUnavailable}]` : name,
+    ignore: webgpuUnavailable !== undefined,
+    fn: async () => {
+      const json = `${await Deno.makeTempDir()}/gemm.json`;
+      const r = await runTask("bench:gemm", [
+        "--sizes",
+        "64",
+        "--layouts",
+        "NN,NT",
+        "--budget-ms",
+        "20",
+        "--tensorflow",
+        "yes",
+        "--json",
+        json,
+      ]);
+      assert(r.code === 0, r.stdout + r.stderr);
+      const file = JSON.parse(await Deno.readTextFile(json));
+      assert(file.tensorflow?.tensorflowBuild === "cpu", JSON.stringify(file.tensorflow));
+      for (const row of file.rows) {
+        assert(row.tensorflowGflops > 0, JSON.stringify(row));
+        assert(row.oursGflops > 0, JSON.stringify(row));
+      }
+    },
+  });
+}
