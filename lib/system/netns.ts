@@ -1,0 +1,294 @@
+/**
+ * Several hosts on one machine: Linux network namespaces, each with its own address (from
+ * 198.18.0.0/15, reserved for network benchmarking), host name and port space, linked by veth
+ * pairs to a bridge that lives in a namespace of its own (nothing is added to the root namespace,
+ * and there is no route out). Each link can be shaped in both directions (htb or tbf) to a rate.
+ * Processes are started "on" a host with its network and UTS namespaces (nsenter + unshare, not
+ * `ip netns exec`, which remounts /sys without the cgroup tree that slurmd needs), recorded by pid
+ * and stopped by pid; namespaces are deleted by name. Names carry a prefix and the owner's pid, so
+ * leftovers of a killed run are found and removed by {@linkcode removeLeftoverHosts}.
+ *
+ * Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN), iproute2 and util-linux: {@linkcode netnsUnavailable}
+ * says in one line why not.
+ *
+ * @module
+ */
+
+import { isAlive, stopProcess } from "./process.ts";
+
+/** Prefix of every namespace this module makes: `pbns<owner pid>-…`. */
+export const NETNS_PREFIX = "pbns";
+
+/** How a link is shaped. */
+export interface LinkShape {
+  /** Rate in tc's notation (e.g. "100mbit", "1gbit"); null: unshaped. */
+  rate: string | null;
+  /** The qdisc: htb (one class, rate = ceil) or tbf (burst 256 KiB: veth GSO packets reach 64 KiB). */
+  shaper?: "htb" | "tbf";
+}
+
+/** Options of {@linkcode startHosts}. */
+export interface HostsOptions {
+  /** Hosts, 2 to 8. */
+  count: number;
+  /** Shape of every host's link (both directions). @default unshaped */
+  link?: LinkShape;
+  /** Distinguishes several sets of one owner. @default "a" */
+  tag?: string;
+}
+
+/** A host: its namespace, address and name. */
+export interface NetnsHost {
+  /** Index, from 0. */
+  index: number;
+  /** Namespace name (also its host name). */
+  name: string;
+  /** IPv4 address. */
+  address: string;
+}
+
+/** A process started on a host. */
+export interface HostProcess {
+  /** The child (nsenter execs into unshare, which execs the command: one pid). */
+  child: Deno.ChildProcess;
+  /** Its pid. */
+  pid: number;
+}
+
+/** Running hosts. */
+export interface NetnsHosts extends AsyncDisposable {
+  /** The hosts. */
+  readonly hosts: NetnsHost[];
+  /** The bridge's namespace. */
+  readonly bridge: string;
+  /** How the links are shaped. */
+  readonly link: Required<LinkShape>;
+  /** How long setting up took, in ms. */
+  readonly setupMs: number;
+  /**
+   * Starts a command on a host (its network and host name).
+   *
+   * @param host The host's index.
+   * @param command The executable.
+   * @param options Arguments, environment, stdio (as Deno.Command's).
+   * @returns The process, recorded for {@linkcode stop}.
+   */
+  spawn(host: number, command: string, options?: Deno.CommandOptions): HostProcess;
+  /** Every pid started here that still runs. */
+  running(): number[];
+  /** Stops every process (TERM, then KILL), deletes the namespaces. Idempotent. */
+  stop(): Promise<void>;
+}
+
+async function run(command: string, args: string[]): Promise<string> {
+  const out = await new Deno.Command(command, { args, stdout: "piped", stderr: "piped" }).output();
+  if (!out.success) {
+    throw new Error(
+      `${command} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim() || out.code}`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * @returns Why namespace hosts cannot be made here (one line), or undefined when they can.
+ */
+export function netnsUnavailable(): string | undefined {
+  if (Deno.build.os !== "linux") return "network namespaces are Linux only";
+  if (Deno.uid() !== 0) return "making network namespaces needs root";
+  for (const tool of ["ip", "nsenter", "unshare", "tc"]) {
+    try {
+      new Deno.Command(tool, { args: ["-V"], stdout: "null", stderr: "null" }).outputSync();
+    } catch {
+      return `${tool} is missing (apt-get install iproute2 util-linux)`;
+    }
+  }
+  try {
+    const name = `${NETNS_PREFIX}${Deno.pid}-probe`;
+    const add = new Deno.Command("ip", { args: ["netns", "add", name], stderr: "piped" })
+      .outputSync();
+    if (!add.success) {
+      return `ip netns add failed: ${new TextDecoder().decode(add.stderr).trim()}`;
+    }
+    new Deno.Command("ip", { args: ["netns", "delete", name] }).outputSync();
+  } catch (error) {
+    return `ip netns add failed: ${(error as Error).message}`;
+  }
+  return undefined;
+}
+
+/** @returns The namespaces of this module whose owner is gone, deleted (processes in them killed). */
+export async function removeLeftoverHosts(): Promise<string[]> {
+  const names = (await run("ip", ["netns", "list"])).split("\n")
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((n) => n?.startsWith(NETNS_PREFIX));
+  const removed: string[] = [];
+  for (const name of names) {
+    const owner = Number(name.slice(NETNS_PREFIX.length).split("-")[0]);
+    if (Number.isInteger(owner) && owner !== Deno.pid && isAlive(owner)) continue;
+    await deleteNamespace(name);
+    removed.push(name);
+  }
+  return removed;
+}
+
+async function deleteNamespace(name: string): Promise<void> {
+  // Processes still in it (a killed owner's) go first: a namespace is gone with its last user.
+  const pids = await run("ip", ["netns", "pids", name]).catch(() => "");
+  for (const pid of pids.split("\n").map(Number).filter((p) => p > 0)) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+    } catch { /* gone */ }
+  }
+  await run("ip", ["netns", "delete", name]).catch(() => {});
+}
+
+/**
+ * Makes the hosts: a bridge namespace, a namespace per host with a veth to the bridge, addresses
+ * 198.18.T.1..N/24 (T from the tag), links shaped as asked.
+ *
+ * @param options Count, link shape, tag.
+ * @returns The running hosts.
+ * @throws {Error} If a command fails (everything made so far is removed first).
+ */
+export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
+  const started = performance.now();
+  const { count } = options;
+  if (!Number.isInteger(count) || count < 2 || count > 8) {
+    throw new RangeError(`hosts must be 2 to 8 (got ${count})`);
+  }
+  const link: Required<LinkShape> = {
+    rate: options.link?.rate ?? null,
+    shaper: options.link?.shaper ?? "htb",
+  };
+  if (link.rate !== null && !/^\d+(\.\d+)?(k|m|g)?bit$/.test(link.rate)) {
+    throw new RangeError(`link rate must look like 100mbit or 1gbit (got ${link.rate})`);
+  }
+  const tag = options.tag ?? "a";
+  if (!/^[a-z0-9]{1,4}$/.test(tag)) throw new RangeError(`tag must be 1-4 of a-z0-9 (got ${tag})`);
+  const base = `${NETNS_PREFIX}${Deno.pid}-${tag}`;
+  const bridge = `${base}-br`;
+  // A /24 per tag: tags of one owner never share addresses.
+  const third = [...tag].reduce((h, c) => (h * 31 + c.charCodeAt(0)) % 250, 7);
+  const hosts: NetnsHost[] = Array.from({ length: count }, (_, i) => ({
+    index: i,
+    name: `${base}-h${i}`,
+    address: `198.18.${third}.${i + 1}`,
+  }));
+  const made: string[] = [];
+  const processes: HostProcess[] = [];
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await Promise.all(processes.map((p) => stopProcess(p.child, 2000).catch(() => {})));
+    for (const name of [...made].reverse()) await deleteNamespace(name);
+  };
+  const inNs = (ns: string, ...args: string[]) => run("ip", ["-n", ns, ...args]);
+  try {
+    await run("ip", ["netns", "add", bridge]);
+    made.push(bridge);
+    await inNs(bridge, "link", "add", "br0", "type", "bridge");
+    await inNs(bridge, "link", "set", "br0", "up");
+    await inNs(bridge, "link", "set", "lo", "up");
+    for (const h of hosts) {
+      await run("ip", ["netns", "add", h.name]);
+      made.push(h.name);
+      const port = `p${h.index}`;
+      await run("ip", [
+        "link",
+        "add",
+        "name",
+        "eth0",
+        "netns",
+        h.name,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        port,
+        "netns",
+        bridge,
+      ]);
+      await inNs(bridge, "link", "set", port, "master", "br0");
+      await inNs(bridge, "link", "set", port, "up");
+      await inNs(h.name, "addr", "add", `${h.address}/24`, "dev", "eth0");
+      await inNs(h.name, "link", "set", "eth0", "up");
+      await inNs(h.name, "link", "set", "lo", "up");
+      if (link.rate) {
+        // Both directions: the host's side shapes what it sends, the bridge port what it receives.
+        await shape(h.name, "eth0", link);
+        await shape(bridge, port, link);
+      }
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    hosts,
+    bridge,
+    link,
+    setupMs: performance.now() - started,
+    spawn(host, command, spawnOptions = {}) {
+      const h = hosts[host];
+      if (!h) throw new RangeError(`no host ${host} (of ${hosts.length})`);
+      const child = new Deno.Command("nsenter", {
+        ...spawnOptions,
+        args: [
+          `--net=/run/netns/${h.name}`,
+          "unshare",
+          "--uts",
+          "sh",
+          "-c",
+          `hostname ${h.name} && exec "$@"`,
+          "sh",
+          command,
+          ...(spawnOptions.args ?? []),
+        ],
+      }).spawn();
+      processes.push({ child, pid: child.pid });
+      return { child, pid: child.pid };
+    },
+    running: () => processes.map((p) => p.pid).filter(isAlive),
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+async function shape(ns: string, dev: string, link: Required<LinkShape>): Promise<void> {
+  const tc = (...args: string[]) => run("tc", ["-n", ns, ...args]);
+  if (link.shaper === "tbf") {
+    await tc(
+      "qdisc",
+      "add",
+      "dev",
+      dev,
+      "root",
+      "tbf",
+      "rate",
+      link.rate!,
+      "burst",
+      "256kb",
+      "latency",
+      "50ms",
+    );
+    return;
+  }
+  await tc("qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10");
+  await tc(
+    "class",
+    "add",
+    "dev",
+    dev,
+    "parent",
+    "1:",
+    "classid",
+    "1:10",
+    "htb",
+    "rate",
+    link.rate!,
+    "ceil",
+    link.rate!,
+  );
+}
