@@ -262,3 +262,41 @@ test({
     assert(trainingMs > 4000, `training took ${trainingMs} ms: not longer than the timeout`);
   },
 });
+
+test({
+  ...opts,
+  name: "manual launch on the bench's own server: the secret file gives workers its token too",
+  fn: async () => {
+    const { ROOT, taskArgs } = await import("../lib/testing/run_deno.ts");
+    let worker: Deno.ChildProcess | undefined;
+    let file = "";
+    const run = await runOverNats(small({ mode: "tp", ranks: 2, steps: 3 }), {
+      launcher: "manual",
+      joinTimeoutMs: 120_000,
+      onWaitingForRanks: (runId, url, secretFile) => {
+        file = secretFile;
+        assert(!Deno.readTextFileSync(secretFile).includes(url), "the file holds no URL");
+        assertEquals(Deno.statSync(secretFile).mode! & 0o777, 0o600);
+        // Only what the bench printed: URL, run id, the file. No token in the environment.
+        worker = new Deno.Command(Deno.execPath(), {
+          args: taskArgs("worker", [
+            "--nats",
+            url,
+            "--run",
+            runId,
+            "--ranks",
+            "0-1",
+            "--secret-file",
+            secretFile,
+          ]),
+          cwd: ROOT,
+          stdout: "null",
+          stderr: "piped",
+        }).spawn();
+      },
+    });
+    assertEquals(run.outcomes.length, 2);
+    assertEquals((await worker!.output()).code, 0);
+    assert(!(await Deno.stat(file).then(() => true, () => false)), "the secret file is deleted");
+  },
+});

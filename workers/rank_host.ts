@@ -62,8 +62,12 @@ async function main(args: string[]): Promise<number> {
   if (!/^[A-Za-z0-9_-]{1,100}$/.test(values.run)) {
     throw new ConfigError("--run", values.run, "must be a run id (letters, digits, - and _)");
   }
-  const secret = workerRunSecret(values["secret-file"], Deno.env.toObject());
+  const { secret, natsToken } = workerRunSecret(values["secret-file"], Deno.env.toObject());
   const connection = natsConnectionFromValues(values.nats, values);
+  // The bench's own server's token travels in the secret file; given credentials come first.
+  const authenticated = connection.token ?? connection.user ?? connection.credsFile ??
+    connection.nkeySeedFile;
+  if (natsToken && authenticated === undefined) connection.token = natsToken;
   if (values.launcher === "slurm") {
     Object.assign(connection, nodeServers(values.nats, Deno.env.toObject()));
   }

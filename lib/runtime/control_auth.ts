@@ -47,6 +47,43 @@ export function checkRunSecret(text: string, field: string): string {
   return secret;
 }
 
+/**
+ * The text of a secret file for workers started by hand: the run secret, and the token of the
+ * server the bench started (which the user cannot know otherwise).
+ *
+ * @param secret The run secret.
+ * @param natsToken The server's token, if any.
+ * @returns The file's text.
+ */
+export function formatSecretFile(secret: string, natsToken?: string): string {
+  return `${secret}\n${natsToken ? `nats-token ${natsToken}\n` : ""}`;
+}
+
+/**
+ * Reads a secret file ({@linkcode formatSecretFile}; a file holding only the secret is fine).
+ *
+ * @param text The file's text.
+ * @param field Where it came from, for errors.
+ * @returns The secret and the server token, if the file has one.
+ * @throws {ConfigError} Naming `field` (never the values) if it is malformed.
+ */
+export function parseSecretFile(
+  text: string,
+  field: string,
+): { secret: string; natsToken?: string } {
+  const [first = "", ...rest] = text.split("\n").map((l) => l.trim()).filter(Boolean);
+  const secret = checkRunSecret(first, field);
+  const token = rest.find((l) => l.startsWith("nats-token "))?.slice("nats-token ".length).trim();
+  if (rest.some((l) => !l.startsWith("nats-token "))) {
+    throw new ConfigError(
+      field,
+      "(not shown)",
+      "has a line that is neither the secret nor nats-token",
+    );
+  }
+  return token ? { secret, natsToken: token } : { secret };
+}
+
 /** The keys of one run. */
 export interface RunKeys {
   /** The run's subject namespace (letters and digits): `pb.<namespace>.…`. */

@@ -5,7 +5,9 @@ import {
   ControlOpener,
   ControlRejectedError,
   ControlSealer,
+  formatSecretFile,
   newRunSecret,
+  parseSecretFile,
   runKeys,
 } from "./control_auth.ts";
 
@@ -69,4 +71,14 @@ Deno.test("a malformed secret is a one-line error that does not show it", () => 
   assert(error.message.includes("PHANTOM_RUN_SECRET"), error.message);
   assert(!error.message.includes("private"), error.message);
   assertEquals(checkRunSecret(`${secret.toUpperCase()}\n`, "x"), secret);
+});
+
+Deno.test("a secret file carries the secret and, for the bench's own server, its token", () => {
+  assertEquals(parseSecretFile(formatSecretFile(secret), "f"), { secret });
+  assertEquals(parseSecretFile(formatSecretFile(secret, "t0k"), "f"), { secret, natsToken: "t0k" });
+  const error = assertThrows(
+    () => parseSecretFile(`${secret}\nhello world\n`, "--secret-file"),
+    ConfigError,
+  );
+  assert(error.message.includes("--secret-file") && !error.message.includes(secret), error.message);
 });

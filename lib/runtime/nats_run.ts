@@ -9,7 +9,7 @@
 import type { TrainConfig } from "../config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
-import { newRunSecret } from "./control_auth.ts";
+import { formatSecretFile, newRunSecret } from "./control_auth.ts";
 import { suiteCacheDir } from "../system/cache_dir.ts";
 import { type NatsConnectionOptions, redactServers } from "../nats/connection.ts";
 import { startNatsServer } from "../nats/nats_server.ts";
@@ -113,7 +113,7 @@ export async function runOverNats(
     : undefined;
   // Ranks started by hand read the secret from a file only the user can read.
   const written = !launch && !step && !options.secretFile
-    ? await writeSecretFile(runId, secret)
+    ? await writeSecretFile(runId, secret, connection.token)
     : undefined;
   if (launch) options.onLaunched?.(launch.pids.map((pid, i) => ({ pid, ranks: launch.ranges[i] })));
   else if (!step) options.onWaitingForRanks?.(runId, url, options.secretFile ?? written!);
@@ -158,10 +158,10 @@ export async function runOverNats(
 }
 
 /** Writes a run's secret to a file readable by its owner only, for workers started by hand. */
-async function writeSecretFile(runId: string, secret: string): Promise<string> {
+async function writeSecretFile(runId: string, secret: string, token?: string): Promise<string> {
   const dir = `${suiteCacheDir()}/run-secrets`;
   await Deno.mkdir(dir, { recursive: true, mode: 0o700 });
   const path = `${dir}/${runId}.key`;
-  await Deno.writeTextFile(path, `${secret}\n`, { mode: 0o600, createNew: true });
+  await Deno.writeTextFile(path, formatSecretFile(secret, token), { mode: 0o600, createNew: true });
   return path;
 }

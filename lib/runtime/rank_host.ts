@@ -9,7 +9,7 @@
 
 import { ConfigError } from "../config/config_error.ts";
 import type { NatsConnectionOptions } from "../nats/connection.ts";
-import { checkRunSecret, RUN_SECRET_ENV } from "./control_auth.ts";
+import { checkRunSecret, parseSecretFile, RUN_SECRET_ENV } from "./control_auth.ts";
 
 /**
  * The run secret of a worker: read from `--secret-file` (as the bench writes it for manual
@@ -17,13 +17,13 @@ import { checkRunSecret, RUN_SECRET_ENV } from "./control_auth.ts";
  *
  * @param file The --secret-file value.
  * @param env The environment.
- * @returns The secret.
+ * @returns The secret, and the token of the bench's own server where the file carries it.
  * @throws {ConfigError} Naming the flag or variable if neither gives a well-formed secret.
  */
 export function workerRunSecret(
   file: string | undefined,
   env: Record<string, string | undefined>,
-): string {
+): { secret: string; natsToken?: string } {
   if (file !== undefined) {
     let text: string;
     try {
@@ -31,7 +31,7 @@ export function workerRunSecret(
     } catch (error) {
       throw new ConfigError("--secret-file", file, `cannot be read: ${(error as Error).message}`);
     }
-    return checkRunSecret(text, "--secret-file");
+    return parseSecretFile(text, "--secret-file");
   }
   const fromEnv = env[RUN_SECRET_ENV];
   if (fromEnv === undefined) {
@@ -41,7 +41,7 @@ export function workerRunSecret(
       `is required (or ${RUN_SECRET_ENV}): the file the bench names when it waits for ranks`,
     );
   }
-  return checkRunSecret(fromEnv, RUN_SECRET_ENV);
+  return { secret: checkRunSecret(fromEnv, RUN_SECRET_ENV) };
 }
 
 /** The largest rank a worker accepts (the suite runs up to 256; a typo must not allocate a billion). */
