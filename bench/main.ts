@@ -26,6 +26,8 @@ import {
   type NatsConnectionOptions,
 } from "../lib/nats/connection.ts";
 import { type NatsServer, NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
+import { nodeAddress } from "../lib/runtime/node_agent.ts";
+import { workerRunSecret } from "../lib/runtime/rank_host.ts";
 import { bytesPerElement, WIRE_DTYPES } from "../lib/nats/wire.ts";
 import {
   AUTO_BACKEND,
@@ -94,6 +96,20 @@ const FLAGS = {
     group: RUN,
     help: "local worker processes",
     defaultHelp: "min(ranks, CPU cores)",
+  }),
+  "run-id": flag.string({
+    group: RUN,
+    arg: "PREFIX",
+    help: "manual launch: runs are PREFIX-1, PREFIX-2, ... in sweep order, so workers can be " +
+      "started first (with --secret-file and --nats)",
+    defaultHelp: "a fresh id per run",
+  }),
+  "secret-file": flag.path({
+    group: RUN,
+    arg: "FILE",
+    help: "manual launch: the run secret (64 hex digits, e.g. `openssl rand -hex 32`) the " +
+      "workers also read; readable by its owner only",
+    defaultHelp: "a fresh secret per run, in a file the bench names",
   }),
   dtype: flag.oneOf(WIRE_DTYPES)({
     group: RUN,
@@ -179,6 +195,36 @@ export async function planBench(
       throw new ConfigError(`--${name}`, ms, `must be at most ${DAY_MS} ms (a day)`);
     }
   }
+  if (values.launcher === "manual" && !values.nats && !values["node-interface"]) {
+    throw new ConfigError(
+      "--launcher manual",
+      "without --nats",
+      "needs --node-interface NAME: the bench's own nats-server must listen where the workers' " +
+        "hosts reach it (lo for this host only), or give --nats URL",
+    );
+  }
+  for (const name of ["run-id", "secret-file"] as const) {
+    if (values[name] !== undefined && values.launcher !== "manual") {
+      throw new ConfigError(`--${name}`, values[name], "is for --launcher manual only");
+    }
+  }
+  if (values["run-id"] !== undefined && !/^[A-Za-z0-9_-]{1,60}$/.test(values["run-id"])) {
+    throw new ConfigError("--run-id", values["run-id"], "must be letters, digits, - and _");
+  }
+  if (values["run-id"] !== undefined && values["secret-file"] === undefined) {
+    throw new ConfigError(
+      "--run-id",
+      values["run-id"],
+      "needs --secret-file: workers started first must already hold the run secret",
+    );
+  }
+  if (values["secret-file"] !== undefined && !values.nats) {
+    throw new ConfigError(
+      "--secret-file",
+      values["secret-file"],
+      "needs --nats URL: workers started before the bench must know the server and its credentials",
+    );
+  }
   if (values.nats && values.communicator === "in-process") {
     throw new ConfigError(
       "--nats",
@@ -241,9 +287,24 @@ async function openTransport(
     processes: values.processes,
     dtype: values.dtype,
   });
-  if (nats) return { choice: nats_(nats) };
+  if (nats) {
+    const choice = nats_(nats);
+    if (choice.kind === "nats" && values["secret-file"]) {
+      choice.secretFile = values["secret-file"];
+      choice.secret = workerRunSecret(values["secret-file"], {}).secret;
+      const prefix = values["run-id"];
+      let n = 0;
+      if (prefix) choice.nextRunId = () => `${prefix}-${++n}`;
+    }
+    return { choice };
+  }
   try {
-    const server = await startNatsServer();
+    // Manual launch: workers on other hosts must reach the server, so it listens on the
+    // interface named (lo: this host only).
+    const hostname = values.launcher === "manual"
+      ? nodeAddress({}, Deno.networkInterfaces(), values["node-interface"])
+      : undefined;
+    const server = await startNatsServer({ hostname });
     return { choice: nats_(server.connection), server };
   } catch (error) {
     if (!(error instanceof NatsServerError) || error.reason !== "missing" || explicit) throw error;

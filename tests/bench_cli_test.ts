@@ -305,6 +305,19 @@ const USAGE_ERRORS: [string[], string][] = [
     ["--nats", "nats://127.0.0.1:4222", "--communicator", "in-process"],
     "has no effect with --communicator in-process",
   ],
+  [
+    ["--launcher", "manual"],
+    "needs --node-interface NAME: the bench's own nats-server must listen",
+  ],
+  [["--run-id", "r", "--secret-file", "/x"], '--run-id ("r") is for --launcher manual only'],
+  [
+    ["--launcher", "manual", "--node-interface", "lo", "--run-id", "r"],
+    '--run-id ("r") needs --secret-file',
+  ],
+  [
+    ["--launcher", "manual", "--node-interface", "lo", "--run-id", "r", "--secret-file", "/x"],
+    '--secret-file ("/x") needs --nats URL',
+  ],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
   [["--cooldown", "1000000000000"], "--cooldown (1000000000000) must be at most 86400000 ms"],
   [["--power-period", "99999999999"], "--power-period (99999999999) must be at most"],

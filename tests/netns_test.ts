@@ -8,8 +8,11 @@ import {
   removeLeftoverHosts,
   startHosts,
 } from "../lib/system/netns.ts";
+import { parseResults } from "../lib/results/results.ts";
+import { readLines } from "../lib/system/lines.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
+import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
+import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 
 const why = netnsUnavailable();
 const NETNS = { name: "network namespaces (root)", missing: why !== undefined, install: why ?? "" };
@@ -133,5 +136,96 @@ systemTest([NETNS], {
     assert(removed.includes(dead), `${removed}`);
     assert(!namespaces().includes(dead));
     await orphan.status;
+  },
+});
+
+systemTest([NETNS, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name:
+    "manual launch across 3 namespace hosts: the bench's server on its address, placement by host",
+  fn: async () => {
+    await using net = await startHosts({ count: 3, tag: "m" });
+    const out = await Deno.makeTempDir();
+    const bench = net.spawn(0, Deno.execPath(), {
+      args: taskArgs("bench", [
+        "--launcher",
+        "manual",
+        "--node-interface",
+        "eth0",
+        "--mode",
+        "tp,phantom",
+        "--ranks",
+        "4",
+        "--width",
+        "64",
+        "--phantom-width",
+        "4",
+        "--batch",
+        "8",
+        "--steps",
+        "4",
+        "--warmup",
+        "1",
+        "--cooldown",
+        "0",
+        "--power",
+        "none",
+        "--out",
+        out,
+      ]),
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const stderr = new Response(bench.child.stderr).text();
+    const workers: Promise<Deno.CommandStatus>[] = [];
+    let printed = "";
+    // For every run the bench waits for: one worker on host 1 (ranks 0-1), one on host 2 (2-3).
+    for await (const line of readLines(bench.child.stdout)) {
+      printed += line + "\n";
+      if (!line.startsWith("PB-WAITING ")) continue;
+      const waiting = JSON.parse(line.slice("PB-WAITING ".length));
+      assert(waiting.servers[0].startsWith(`nats://${net.hosts[0].address}:`), line);
+      for (const [host, ranks] of [[1, "0-1"], [2, "2-3"]] as const) {
+        workers.push(
+          net.spawn(host, Deno.execPath(), {
+            args: taskArgs("worker", [
+              "--nats",
+              waiting.servers.join(","),
+              "--run",
+              waiting.runId,
+              "--ranks",
+              ranks,
+              "--secret-file",
+              waiting.secretFile,
+              "--node-index",
+              String(host),
+            ]),
+            cwd: ROOT,
+            env: { PHANTOM_BLAS_THREADS: "1" },
+            stdout: "null",
+            stderr: "null",
+          }).child.status,
+        );
+      }
+    }
+    const status = await bench.child.status;
+    assertEquals(status.code, 0, `${printed}\n${await stderr}`);
+    assertEquals((await Promise.all(workers)).map((s) => s.code), [0, 0, 0, 0]);
+    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
+    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    assertEquals(results.runs.length, 2);
+    for (const run of results.runs) {
+      assertEquals(run.status, "ok", run.error);
+      const placement = run.placement!;
+      assertEquals(placement.map((p) => p.nodeIndex), [1, 1, 2, 2]);
+      assertEquals(placement.map((p) => p.localRank), [0, 1, 0, 1]);
+      assertEquals(placement.map((p) => p.host), [
+        net.hosts[1].name,
+        net.hosts[1].name,
+        net.hosts[2].name,
+        net.hosts[2].name,
+      ]);
+    }
   },
 });

@@ -35,6 +35,12 @@ const FLAGS = {
     arg: "FILE",
     help: "the run secret the bench wrote (the local and Slurm launchers set PHANTOM_RUN_SECRET)",
   }),
+  "node-index": flag.count({
+    arg: "N",
+    help: "manual launch: this host's index among the run's hosts (recorded per rank; local " +
+      "ranks are positions in --ranks)",
+    defaultHelp: "SLURM_NODEID under Slurm, else 0",
+  }),
   threads: flag.int({
     default: 8,
     help: "most Web Workers in this process; more ranks share them",
@@ -68,6 +74,11 @@ async function main(args: string[]): Promise<number> {
   const authenticated = connection.token ?? connection.user ?? connection.credsFile ??
     connection.nkeySeedFile;
   if (natsToken && authenticated === undefined) connection.token = natsToken;
+  // Placement for manual launch: the node's index, and each rank's position on it.
+  if (values["node-index"] !== undefined) {
+    Deno.env.set("PHANTOM_NODE_INDEX", String(values["node-index"]));
+  }
+  Deno.env.set("PHANTOM_PROCESS_RANKS", ranks.join(","));
   if (values.launcher === "slurm") {
     Object.assign(connection, nodeServers(values.nats, Deno.env.toObject()));
   }

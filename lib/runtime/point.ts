@@ -31,6 +31,8 @@ export type CommunicatorChoice =
     secret?: string;
     /** With the manual launcher: a file that holds `secret`, given by the user. */
     secretFile?: string;
+    /** With the manual launcher: the next run's id (--run-id PREFIX: PREFIX-1, PREFIX-2, ...). */
+    nextRunId?: () => string;
   };
 
 /** Where a rank ran. */
@@ -94,14 +96,24 @@ export async function runPoint(
     onStep: (e) => options.onStep?.(e.record),
     secret: communicator.secret,
     secretFile: communicator.secretFile,
+    runId: communicator.nextRunId?.(),
     onRejected: (message) => console.error(message),
-    onWaitingForRanks: (runId, url, secretFile) =>
+    onWaitingForRanks: (runId, url, secretFile) => {
+      // One line for scripts (the run to start workers for), then the same for people.
+      console.log(
+        `PB-WAITING ${
+          JSON.stringify({ runId, ranks: config.ranks, servers: url.split(","), secretFile })
+        }`,
+      );
       console.log(
         `waiting for ${config.ranks} ranks of run ${runId}: start them on each host with\n` +
           `  npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST ` +
-          `--secret-file ${secretFile}\n` +
-          `  (copy ${secretFile} to hosts that do not share it; it is deleted when the run ends)`,
-      ),
+          `--secret-file ${secretFile} [--node-index N]\n` +
+          `  (copy ${secretFile} to hosts that do not share it${
+            communicator.secretFile ? "" : "; it is deleted when the run ends"
+          })`,
+      );
+    },
   });
   const rank0 = run.outcomes[0];
   // One rank per process reports its process's CPU time; processes are summed per node.

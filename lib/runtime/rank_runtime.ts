@@ -275,12 +275,26 @@ function placementOf(rank: number, server: string): Hello {
     host: hostname(),
     pid: Deno.pid,
     node: env.SLURMD_NODENAME ?? hostname(),
-    nodeIndex: Number(env.SLURM_NODEID ?? 0),
-    localRank: Number(env.SLURM_LOCALID ?? rank),
+    nodeIndex: Number(env.SLURM_NODEID ?? env.PHANTOM_NODE_INDEX ?? 0),
+    localRank: localRankOf(rank, env),
     device: gpu.device,
     deviceSource: gpu.source,
     natsServer: server,
   };
+}
+
+/**
+ * A rank's index among the ranks of its node: SLURM_LOCALID where Slurm started it; with
+ * `worker --node-index` (manual launch, one worker per host) its position in the worker's ranks;
+ * else the rank itself (every rank on one host).
+ */
+function localRankOf(rank: number, env: Record<string, string | undefined>): number {
+  if (env.SLURM_LOCALID !== undefined) return Number(env.SLURM_LOCALID);
+  const hosted = env.PHANTOM_NODE_INDEX !== undefined
+    ? env.PHANTOM_PROCESS_RANKS?.split(",").map(Number)
+    : undefined;
+  const position = hosted?.indexOf(rank) ?? -1;
+  return position >= 0 ? position : rank;
 }
 
 /** Trains one rank, recording each step's start on the shared clock and the process's CPU time. */
