@@ -114,6 +114,59 @@ export function predictCosts(config: ModelConfig, options: PredictOptions = {}):
   };
 }
 
+/** Data-parallel gradient traffic of one rank per training step (docs/phantom.md). */
+export interface DataParallelPrediction {
+  /** Replicas d. */
+  replicas: number;
+  /** Parameters of model rank 0 (the most loaded), whose gradients the group all-reduces. */
+  parametersPerRank: number;
+  /** The suite's NATS all-reduce: each rank publishes its gradients once, receives d - 1 copies. */
+  nats: { sentBytes: number; receivedBytes: number };
+  /** A ring all-reduce: 2 (d - 1)/d of the gradient bytes each way. */
+  ring: { sentBytes: number; receivedBytes: number };
+}
+
+/**
+ * Predicts the gradient all-reduce of a data-parallel group: d replicas of the model-parallel
+ * configuration `config` (TP or phantom at p ranks), each rank averaging the gradients of the
+ * parameters it owns with the d - 1 ranks that hold the same ones.
+ *
+ * @param config The model-parallel configuration (one replica).
+ * @param replicas d, 1 or more.
+ * @param bytesPerElement Bytes per gradient element on the wire. @default 4
+ * @returns Bytes sent and received per rank per step, on the suite's transport and on a ring.
+ * @throws {RangeError} If replicas is not a positive integer.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { predictDataParallel } from "./cost_model.ts";
+ * const base = { ranks: 8, width: 1024, layers: 2, batch: 64, inputWidth: 32, outputWidth: 16, seed: 1 };
+ * const tp = predictDataParallel({ ...base, mode: "tp" }, 4);
+ * const ph = predictDataParallel({ ...base, mode: "phantom", phantomWidth: 16 }, 4);
+ * assert(ph.ring.sentBytes < 0.3 * tp.ring.sentBytes);
+ * assert.equal(predictDataParallel({ ...base, mode: "tp" }, 1).nats.sentBytes, 0);
+ * ```
+ */
+export function predictDataParallel(
+  config: ModelConfig,
+  replicas: number,
+  bytesPerElement = 4,
+): DataParallelPrediction {
+  if (!Number.isInteger(replicas) || replicas < 1) {
+    throw new RangeError(`replicas must be a positive integer (got ${replicas})`);
+  }
+  const parametersPerRank = predictCosts(config).parametersPerRank;
+  const bytes = parametersPerRank * bytesPerElement;
+  const nats = payloadPerRank("allReduce", bytes, replicas);
+  const ring = replicas > 1 ? (2 * (replicas - 1) / replicas) * bytes : 0;
+  return {
+    replicas,
+    parametersPerRank,
+    nats: { sentBytes: nats.sent, receivedBytes: nats.received },
+    ring: { sentBytes: ring, receivedBytes: ring },
+  };
+}
+
 /**
  * The phantom/TP communication ratio per hidden layer, k/m = pk/n.
  *

@@ -1,10 +1,15 @@
 import type { ModelConfig } from "./config.ts";
-import { matmulShapes, phantomCommunicationRatio, predictCosts } from "./cost_model.ts";
+import {
+  matmulShapes,
+  phantomCommunicationRatio,
+  predictCosts,
+  predictDataParallel,
+} from "./cost_model.ts";
 import { RankFfn } from "../parallel/ffn.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { validateTrainConfig } from "./config.ts";
 import { trainInProcess } from "../runtime/trainer.ts";
-import { assertEquals } from "../testing/asserts.ts";
+import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 import { backendTest } from "../testing/harness.ts";
 
 Deno.test("cost model: hand-computed TP and phantom figures", () => {
@@ -118,3 +123,40 @@ Deno.test("the step's matrix products add up to the predicted FLOPs", () => {
     assertEquals(flops, predictCosts(config).flopsPerRankPerStep, JSON.stringify(c));
   }
 });
+
+backendTest(
+  "data parallelism: gradient bytes per rank are the built model's parameters, per transport",
+  () => {
+    const base = { ranks: 4, width: 256, layers: 2, batch: 8, inputWidth: 5, outputWidth: 3 };
+    for (const extra of [{ mode: "tp" }, { mode: "phantom", phantomWidth: 8 }]) {
+      const config = validateTrainConfig({ ...base, ...extra });
+      const [comm] = createInProcessGroup(config.ranks);
+      using model = RankFfn.create(config, comm);
+      // What a data-parallel group all-reduces: every gradient element rank 0 owns.
+      const owned = [...model.parameters().values()].reduce((s, v) => s + v.size, 0);
+      for (const d of [1, 2, 4, 32]) {
+        const dp = predictDataParallel(config, d);
+        assertEquals(dp.parametersPerRank, owned);
+        assertEquals(dp.nats.sentBytes, d > 1 ? 4 * owned : 0);
+        assertEquals(dp.nats.receivedBytes, (d - 1) * 4 * owned);
+        assertEquals(dp.ring.sentBytes, (2 * (d - 1) / d) * 4 * owned);
+      }
+    }
+    // The hidden layers' share shrinks as (m + p k)/n: n = 4096, p = 8, k = 16 gives 0.156.
+    const big = {
+      ranks: 8,
+      width: 4096,
+      layers: 4,
+      batch: 8,
+      inputWidth: 8,
+      outputWidth: 8,
+      seed: 1,
+    };
+    const ratio =
+      predictDataParallel({ ...big, mode: "phantom", phantomWidth: 16 }, 8).ring.sentBytes /
+      predictDataParallel({ ...big, mode: "tp" }, 8).ring.sentBytes;
+    assert(Math.abs(ratio - (512 + 8 * 16) / 4096) < 0.01, `phantom/TP gradient bytes ${ratio}`);
+    assertThrows(() => predictDataParallel({ ...big, mode: "tp" }, 0), RangeError);
+  },
+  { webgpu: false },
+);
