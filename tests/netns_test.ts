@@ -4,6 +4,7 @@
 // owner that died. Needs root (CI runs as root); ignored with the reason elsewhere.
 import {
   NETNS_PREFIX,
+  type NetnsHosts,
   netnsUnavailable,
   removeLeftoverHosts,
   startHosts,
@@ -139,81 +140,90 @@ systemTest([NETNS], {
   },
 });
 
+/**
+ * Runs the bench on host 0 (its own server on eth0) with one worker per other host, started from
+ * its PB-WAITING lines: host h hosts ranks 2(h-1), 2(h-1)+1 as node h.
+ */
+async function benchAcrossHosts(net: NetnsHosts, args: string[]) {
+  const out = await Deno.makeTempDir();
+  const bench = net.spawn(0, Deno.execPath(), {
+    args: taskArgs("bench", [
+      "--launcher",
+      "manual",
+      "--node-interface",
+      "eth0",
+      "--cooldown",
+      "0",
+      "--power",
+      "none",
+      "--out",
+      out,
+      ...args,
+    ]),
+    cwd: ROOT,
+    stdout: "piped",
+    stderr: "piped",
+  });
+  const stderr = new Response(bench.child.stderr).text();
+  const workers: Promise<Deno.CommandStatus>[] = [];
+  let printed = "";
+  for await (const line of readLines(bench.child.stdout)) {
+    printed += line + "\n";
+    if (!line.startsWith("PB-WAITING ")) continue;
+    const waiting = JSON.parse(line.slice("PB-WAITING ".length));
+    assert(waiting.servers[0].startsWith(`nats://${net.hosts[0].address}:`), line);
+    for (let host = 1; host < net.hosts.length; host++) {
+      workers.push(
+        net.spawn(host, Deno.execPath(), {
+          args: taskArgs("worker", [
+            "--nats",
+            waiting.servers.join(","),
+            "--run",
+            waiting.runId,
+            "--ranks",
+            `${2 * (host - 1)}-${2 * (host - 1) + 1}`,
+            "--secret-file",
+            waiting.secretFile,
+            "--node-index",
+            String(host),
+          ]),
+          cwd: ROOT,
+          env: { PHANTOM_BLAS_THREADS: "1" },
+          stdout: "null",
+          stderr: "null",
+        }).child.status,
+      );
+    }
+  }
+  const status = await bench.child.status;
+  assertEquals(status.code, 0, `${printed}\n${await stderr}`);
+  for (const s of await Promise.all(workers)) assertEquals(s.code, 0);
+  const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
+  return parseResults(await Deno.readTextFile(`${out}/${name}`));
+}
+
 systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name:
     "manual launch across 3 namespace hosts: the bench's server on its address, placement by host",
   fn: async () => {
     await using net = await startHosts({ count: 3, tag: "m" });
-    const out = await Deno.makeTempDir();
-    const bench = net.spawn(0, Deno.execPath(), {
-      args: taskArgs("bench", [
-        "--launcher",
-        "manual",
-        "--node-interface",
-        "eth0",
-        "--mode",
-        "tp,phantom",
-        "--ranks",
-        "4",
-        "--width",
-        "64",
-        "--phantom-width",
-        "4",
-        "--batch",
-        "8",
-        "--steps",
-        "4",
-        "--warmup",
-        "1",
-        "--cooldown",
-        "0",
-        "--power",
-        "none",
-        "--out",
-        out,
-      ]),
-      cwd: ROOT,
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const stderr = new Response(bench.child.stderr).text();
-    const workers: Promise<Deno.CommandStatus>[] = [];
-    let printed = "";
-    // For every run the bench waits for: one worker on host 1 (ranks 0-1), one on host 2 (2-3).
-    for await (const line of readLines(bench.child.stdout)) {
-      printed += line + "\n";
-      if (!line.startsWith("PB-WAITING ")) continue;
-      const waiting = JSON.parse(line.slice("PB-WAITING ".length));
-      assert(waiting.servers[0].startsWith(`nats://${net.hosts[0].address}:`), line);
-      for (const [host, ranks] of [[1, "0-1"], [2, "2-3"]] as const) {
-        workers.push(
-          net.spawn(host, Deno.execPath(), {
-            args: taskArgs("worker", [
-              "--nats",
-              waiting.servers.join(","),
-              "--run",
-              waiting.runId,
-              "--ranks",
-              ranks,
-              "--secret-file",
-              waiting.secretFile,
-              "--node-index",
-              String(host),
-            ]),
-            cwd: ROOT,
-            env: { PHANTOM_BLAS_THREADS: "1" },
-            stdout: "null",
-            stderr: "null",
-          }).child.status,
-        );
-      }
-    }
-    const status = await bench.child.status;
-    assertEquals(status.code, 0, `${printed}\n${await stderr}`);
-    assertEquals((await Promise.all(workers)).map((s) => s.code), [0, 0, 0, 0]);
-    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
-    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    const results = await benchAcrossHosts(net, [
+      "--mode",
+      "tp,phantom",
+      "--ranks",
+      "4",
+      "--width",
+      "64",
+      "--phantom-width",
+      "4",
+      "--batch",
+      "8",
+      "--steps",
+      "4",
+      "--warmup",
+      "1",
+    ]);
     assertEquals(results.runs.length, 2);
     for (const run of results.runs) {
       assertEquals(run.status, "ok", run.error);
@@ -227,5 +237,60 @@ systemTest([NETNS, NATS_SERVER], {
         net.hosts[2].name,
       ]);
     }
+  },
+});
+
+systemTest([NETNS, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name: "shaped links (25 Mbit/s): TP slows by its link bytes / rate, phantom by far less",
+  fn: async () => {
+    const args = [
+      "--mode",
+      "tp,phantom",
+      "--ranks",
+      "4",
+      "--width",
+      "1024",
+      "--phantom-width",
+      "16",
+      "--batch",
+      "32",
+      "--steps",
+      "6",
+      "--warmup",
+      "1",
+    ];
+    type Results = Awaited<ReturnType<typeof benchAcrossHosts>>;
+    const runOf = (r: Results, mode: string) => r.runs.find((x) => x.config.mode === mode)!;
+    const rate = 25e6 / 8; // bytes per second
+    let free: Results;
+    let shaped: Results;
+    {
+      await using net = await startHosts({ count: 3, tag: "f" });
+      free = await benchAcrossHosts(net, args);
+    }
+    {
+      await using net = await startHosts({ count: 3, tag: "q", link: { rate: "25mbit" } });
+      shaped = await benchAcrossHosts(net, args);
+    }
+    const extra: Record<string, { measured: number; predicted: number }> = {};
+    for (const mode of ["tp", "phantom"]) {
+      const [a, b] = [runOf(free, mode), runOf(shaped, mode)];
+      assertEquals(b.status, "ok", b.error);
+      // Every block goes through the server on host 0: its link carries all four ranks' bytes
+      // in (from hosts 1 and 2) and out (to the other host), both at once, so the step waits
+      // about (bytes of all ranks) / rate on that link.
+      const perRank = b.metrics!.bytesSentPerRankPerStep;
+      const predicted = (1000 * 4 * perRank) / rate;
+      const measured = b.metrics!.stepTimeMs.median - a.metrics!.stepTimeMs.median;
+      extra[mode] = { measured, predicted };
+    }
+    console.log(`added by 25 Mbit/s links, ms per step: ${JSON.stringify(extra)}`);
+    const tp = extra.tp;
+    assert(
+      tp.measured > 0.4 * tp.predicted && tp.measured < 2.5 * tp.predicted,
+      `TP: +${tp.measured.toFixed(0)} ms measured, +${tp.predicted.toFixed(0)} ms predicted`,
+    );
+    assert(extra.phantom.measured < 0.5 * tp.measured, JSON.stringify(extra));
   },
 });
