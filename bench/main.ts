@@ -27,6 +27,8 @@ import {
 } from "../lib/nats/connection.ts";
 import { type NatsServer, NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { nodeAddress } from "../lib/runtime/node_agent.ts";
+import { emulatedNetwork, runEmulated } from "../lib/runtime/emulated_run.ts";
+import { rankHostArgs } from "../lib/runtime/launcher.ts";
 import { workerRunSecret } from "../lib/runtime/rank_host.ts";
 import { bytesPerElement, WIRE_DTYPES } from "../lib/nats/wire.ts";
 import {
@@ -97,6 +99,24 @@ const FLAGS = {
     help: "local worker processes",
     defaultHelp: "min(ranks, CPU cores)",
   }),
+  "emulate-hosts": flag.int({
+    group: RUN,
+    arg: "N",
+    help: "what-if run: N hosts on this machine (network namespaces, root only), the bench and " +
+      "its server on host 0, the ranks split over the others as nodes",
+  }),
+  link: flag.string({
+    group: RUN,
+    arg: "RATE",
+    help: "with --emulate-hosts: every host's link shaped to RATE both ways (e.g. 1gbit, " +
+      "100mbit, 25mbit)",
+    defaultHelp: "unshaped",
+  }),
+  "link-shaper": flag.oneOf(["htb", "tbf"] as const)({
+    group: RUN,
+    default: "htb",
+    help: "with --emulate-hosts --link: the qdisc that shapes the links",
+  }),
   "run-id": flag.string({
     group: RUN,
     arg: "PREFIX",
@@ -154,6 +174,37 @@ const HELP = renderHelp(
   FLAGS,
 );
 
+/** deno run's permissions for the bench (as deno.json's task gives them). */
+const BENCH_RUN_ARGS = [
+  "run",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-sys",
+  "--allow-run",
+  "--allow-ffi",
+  "--allow-net",
+];
+
+/**
+ * The bench's arguments without the emulation flags (for the bench that runs on host 0).
+ *
+ * @param args The command line.
+ * @returns The rest.
+ */
+export function withoutEmulationFlags(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i].split("=")[0];
+    if (["--emulate-hosts", "--link", "--link-shaper"].includes(name)) {
+      if (!args[i].includes("=")) i++; // its value
+      continue;
+    }
+    out.push(args[i]);
+  }
+  return out;
+}
+
 /** The longest pause a flag may ask for, in ms. */
 const DAY_MS = 86_400_000;
 
@@ -194,6 +245,24 @@ export async function planBench(
     if (ms !== undefined && ms > DAY_MS) {
       throw new ConfigError(`--${name}`, ms, `must be at most ${DAY_MS} ms (a day)`);
     }
+  }
+  if (values["emulate-hosts"] !== undefined) {
+    const n = values["emulate-hosts"];
+    if (n < 2 || n > 8) throw new ConfigError("--emulate-hosts", n, "must be 2 to 8 hosts");
+    for (
+      const [flag, bad] of [
+        ["--launcher", given.has("launcher")],
+        ["--nats", values.nats !== undefined],
+        ["--communicator in-process", values.communicator === "in-process"],
+      ] as const
+    ) {
+      if (bad) throw new ConfigError("--emulate-hosts", n, `does not go with ${flag}`);
+    }
+  } else if (given.has("link")) {
+    throw new ConfigError("--link", values.link, "is for --emulate-hosts only");
+  }
+  if (values.link !== undefined && !/^\d+(\.\d+)?(k|m|g)?bit$/.test(values.link)) {
+    throw new ConfigError("--link", values.link, "must be a rate like 1gbit, 100mbit or 25mbit");
   }
   if (values.launcher === "manual" && !values.nats && !values["node-interface"]) {
     throw new ConfigError(
@@ -251,6 +320,19 @@ async function main(args: string[]): Promise<number> {
   const planned = await planBench(args);
   if (planned === "help") return printHelp(HELP);
   const { values, given, backend, plan, expansion, slurm, nats } = planned;
+  if (values["emulate-hosts"] !== undefined) {
+    using stop = new StopSignals((reason, first) => {
+      if (first) console.error(`${reason}: stopping the bench on the emulated hosts`);
+    });
+    return await runEmulated({
+      hosts: values["emulate-hosts"],
+      link: { rate: values.link ?? null, shaper: values["link-shaper"] },
+      benchArgs: withoutEmulationFlags(args),
+      benchCommand: [Deno.execPath(), ...BENCH_RUN_ARGS, new URL(import.meta.url).pathname],
+      workerCommand: [Deno.execPath(), ...rankHostArgs([])],
+      signal: stop.signal,
+    });
+  }
   for (const secret of ["nats-token", "nats-password"] as const) {
     if (given.has(secret)) {
       console.error(
@@ -377,6 +459,9 @@ async function runBench(
           processes: values.processes ?? null,
           dtype,
           ...(cluster ? { slurm: describeCluster(cluster, slurm!) } : {}),
+          ...(emulatedNetwork(Deno.env.toObject())
+            ? { network: emulatedNetwork(Deno.env.toObject()) }
+            : {}),
         }
         : { kind: "in-process" },
       power: { ...energy.describe() },

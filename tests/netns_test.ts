@@ -12,7 +12,7 @@ import {
 import { parseResults } from "../lib/results/results.ts";
 import { readLines } from "../lib/system/lines.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
-import { ROOT, taskArgs } from "../lib/testing/run_deno.ts";
+import { ROOT, runTask, taskArgs } from "../lib/testing/run_deno.ts";
 import { NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/testing/system.ts";
 
 const why = netnsUnavailable();
@@ -292,5 +292,55 @@ systemTest([NETNS, NATS_SERVER], {
       `TP: +${tp.measured.toFixed(0)} ms measured, +${tp.predicted.toFixed(0)} ms predicted`,
     );
     assert(extra.phantom.measured < 0.5 * tp.measured, JSON.stringify(extra));
+  },
+});
+
+systemTest([NETNS, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name:
+    "bench --emulate-hosts 3 --link 100mbit: a what-if run that records its network, then is gone",
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    const r = await runTask("bench", [
+      "--emulate-hosts",
+      "3",
+      "--link",
+      "100mbit",
+      "--mode",
+      "phantom",
+      "--ranks",
+      "4",
+      "--width",
+      "64",
+      "--phantom-width",
+      "4",
+      "--batch",
+      "8",
+      "--steps",
+      "4",
+      "--warmup",
+      "1",
+      "--cooldown",
+      "0",
+      "--power",
+      "none",
+      "--out",
+      out,
+    ]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assert(r.stdout.includes("emulated network: 3 hosts"), r.stdout);
+    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
+    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    assertEquals(results.communicator.network, {
+      emulated: true,
+      hosts: 3,
+      linkRate: "100mbit",
+      shaper: "htb",
+      delay: null,
+    });
+    const run = results.runs[0];
+    assertEquals(run.status, "ok", run.error);
+    assertEquals(run.placement!.map((p) => p.nodeIndex), [1, 1, 2, 2]);
+    assertEquals(namespaces().filter((n) => n.includes("-e-")), [], "namespaces left");
   },
 });
