@@ -288,15 +288,23 @@ test({
             "0-1",
             "--secret-file",
             secretFile,
+            "--host-workers",
+            "2",
           ]),
           cwd: ROOT,
+          env: { PHANTOM_BLAS_THREADS: "" },
           stdout: "null",
           stderr: "piped",
         }).spawn();
       },
     });
     assertEquals(run.outcomes.length, 2);
-    assertEquals((await worker!.output()).code, 0);
+    const done = await worker!.output();
+    assertEquals(done.code, 0);
+    // Two workers share this host: each takes half the cores for GEMM.
+    const share = Math.max(1, Math.floor((navigator.hardwareConcurrency ?? 1) / 2));
+    const said = new TextDecoder().decode(done.stderr);
+    assert(said.includes(`GEMM threads ${share}`), said);
     assert(!(await Deno.stat(file).then(() => true, () => false)), "the secret file is deleted");
   },
 });

@@ -41,6 +41,13 @@ const FLAGS = {
       "ranks are positions in --ranks)",
     defaultHelp: "SLURM_NODEID under Slurm, else 0",
   }),
+  "host-workers": flag.int({
+    arg: "N",
+    help:
+      "manual launch: workers sharing this host; each takes cores/N GEMM threads (an explicit " +
+      "PHANTOM_BLAS_THREADS wins)",
+    defaultHelp: "1: all cores",
+  }),
   threads: flag.int({
     default: 8,
     help: "most Web Workers in this process; more ranks share them",
@@ -79,6 +86,16 @@ async function main(args: string[]): Promise<number> {
     Deno.env.set("PHANTOM_NODE_INDEX", String(values["node-index"]));
   }
   Deno.env.set("PHANTOM_PROCESS_RANKS", ranks.join(","));
+  const sharing = values["host-workers"];
+  if (sharing !== undefined && !Deno.env.get("PHANTOM_BLAS_THREADS")) {
+    const cores = navigator.hardwareConcurrency ?? 1;
+    Deno.env.set("PHANTOM_BLAS_THREADS", String(Math.max(1, Math.floor(cores / sharing))));
+  }
+  console.error(
+    `worker ${Deno.pid}: ranks ${ranks.join(",")} of run ${values.run}, node ${
+      values["node-index"] ?? Deno.env.get("SLURM_NODEID") ?? 0
+    }, GEMM threads ${Deno.env.get("PHANTOM_BLAS_THREADS") ?? "all cores"}`,
+  );
   if (values.launcher === "slurm") {
     Object.assign(connection, nodeServers(values.nats, Deno.env.toObject()));
   }
