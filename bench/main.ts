@@ -457,6 +457,10 @@ async function runBench(
           servers: describeNats(choice.connection),
           launcher: values.launcher,
           processes: values.processes ?? null,
+          // Workers on other hosts are not sampled: the energy is this host's alone.
+          ...(values.launcher === "manual"
+            ? { energyScope: "the bench's host only (manual launch: workers' hosts not sampled)" }
+            : {}),
           dtype,
           ...(cluster ? { slurm: describeCluster(cluster, slurm!) } : {}),
           ...(emulatedNetwork(Deno.env.toObject())

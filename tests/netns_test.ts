@@ -225,6 +225,7 @@ systemTest([NETNS, NATS_SERVER], {
       "1",
     ]);
     assertEquals(results.runs.length, 2);
+    assert(String(results.communicator.energyScope).startsWith("the bench's host only"));
     for (const run of results.runs) {
       assertEquals(run.status, "ok", run.error);
       const placement = run.placement!;
