@@ -178,14 +178,19 @@ export async function runNodeAgent(options: NodeAgentOptions, io: AgentIo): Prom
     options.connection ?? { ...server!.connection, name: `pb node ${node}` },
   );
   stack.defer(() => nc.close());
-  nc.subscribe(energySubject(options.job, index), {
-    callback: (_error, msg) => void answer(msg),
-  });
-  nc.subscribe(powerSubject(options.job, index), {
-    callback: (_error, msg) => {
-      msg.respond(new TextEncoder().encode(JSON.stringify(power)));
-    },
-  });
+  // Subscribed again once the routes are up: interest made before a route forms reaches the other
+  // servers when it does, but a run under load once lost it for good ("no responders" for 120 s).
+  const listen = () => [
+    nc.subscribe(energySubject(options.job, index), {
+      callback: (_error, msg) => void answer(msg),
+    }),
+    nc.subscribe(powerSubject(options.job, index), {
+      callback: (_error, msg) => {
+        msg.respond(new TextEncoder().encode(JSON.stringify(power)));
+      },
+    }),
+  ];
+  let subscriptions = listen();
   const answer = async (msg: Msg) => {
     let reply: EnergyReply;
     try {
@@ -225,6 +230,9 @@ export async function runNodeAgent(options: NodeAgentOptions, io: AgentIo): Prom
       const routes = (JSON.parse(rest.join(" ")) as string[]).filter((r) => r !== server.routeUrl);
       try {
         await server.setRoutes(routes);
+        for (const sub of subscriptions) sub.unsubscribe();
+        subscriptions = listen();
+        await nc.flush();
         io.print(`PB-ROUTED ${index}`);
       } catch (error) {
         io.print(`PB-ERROR ${node}: ${(error as Error).message}`);
