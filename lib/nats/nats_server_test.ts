@@ -34,18 +34,7 @@ natsTest(
   "token authentication: refused without the token, accepted with it, never described",
   async () => {
     await using server = await startNatsServer({ token: "s3cret-token" });
-    // Without the token the server refuses the client (spoken raw, so no client library retries).
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    await conn.write(new TextEncoder().encode('CONNECT {"verbose":false}\r\nPING\r\n'));
-    let reply = "";
-    const buf = new Uint8Array(4096);
-    while (!reply.includes("-ERR") && !reply.includes("PONG")) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      reply += new TextDecoder().decode(buf.subarray(0, n));
-    }
-    conn.close();
-    assert(reply.includes("Authorization Violation"), reply);
+    assert((await rawConnect(server.port)).includes("Authorization Violation"));
     const nc = await connectNats({ servers: server.url, token: "s3cret-token" });
     await nc.close();
     const text = describeNats({
@@ -60,14 +49,36 @@ natsTest("a server started without a token still requires one: its own, fresh", 
   await using a = await startNatsServer();
   await using b = await startNatsServer();
   assert(a.token.length >= 32 && a.token !== b.token, "tokens are fresh per server");
-  await assertRejects(() => connectNats({ servers: a.url }), Error, "Authorization");
-  await assertRejects(
-    () => connectNats({ servers: a.url, token: b.token }),
-    Error,
-    "Authorization",
+  // Refusals are checked speaking the protocol raw: a refused nats.js client leaves a socket
+  // reset behind that this long-lived test process does not need.
+  assert((await rawConnect(a.port)).includes("Authorization Violation"), "no token accepted");
+  assert(
+    (await rawConnect(a.port, b.token)).includes("Authorization Violation"),
+    "another server's token accepted",
   );
+  assert((await rawConnect(a.port, a.token)).includes("PONG"), "its own token refused");
   await (await connectNats(a.connection)).close();
 });
+
+/**
+ * Connects with the NATS protocol by hand (no client library, so no retries).
+ *
+ * @returns What the server answered to CONNECT and PING.
+ */
+async function rawConnect(port: number, token?: string): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  const connect = JSON.stringify({ verbose: false, ...(token ? { auth_token: token } : {}) });
+  await conn.write(new TextEncoder().encode(`CONNECT ${connect}\r\nPING\r\n`));
+  let reply = "";
+  const buf = new Uint8Array(4096);
+  while (!reply.includes("-ERR") && !reply.includes("PONG")) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) break;
+    reply += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  conn.close();
+  return reply;
+}
 
 Deno.test("orphan clean-up deletes only config folders the suite made, never a folder an entry names", async () => {
   // A registry of its own (the process's environment is shared with tests running beside this).
