@@ -15,6 +15,7 @@ import { chooseTile } from "../lib/nn/webgpu/gemm_wgsl.ts";
 import { tfjsMatMul } from "../lib/nn/webgpu/gemm_kernels.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import { timeGemm } from "./gemm_timing.ts";
+import { tfjsNodeSetUp } from "../lib/nn/tensorflow_backend.ts";
 
 const LAYOUTS = ["NN", "NT", "TN"] as const;
 
@@ -119,20 +120,6 @@ async function main(args: string[]): Promise<number> {
   );
   console.log(`results: ${path}`);
   return 0;
-}
-
-/** Whether scripts/setup-tensorflow has built tfjs-node's addon here. */
-function tfjsNodeSetUp(): boolean {
-  try {
-    return Deno.statSync(
-      new URL(
-        "../node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node",
-        import.meta.url,
-      ),
-    ).isFile;
-  } catch {
-    return false;
-  }
 }
 
 /** The tensorflow backend's description, as its child process reported it. */

@@ -4,18 +4,12 @@
 // the main run's backend matrix holds webgpu. Each file runs with PHANTOM_TEST_BACKENDS=tensorflow:
 // layers against float64, TP and phantom against the serial FFN, one optimizer update against
 // float64 at 1e-7, training, and the SGD curve within 3e-6 of wasm's.
+import { tfjsNodeSetUp } from "../lib/nn/tensorflow_backend.ts";
 import { assert } from "../lib/testing/asserts.ts";
 import { ROOT } from "../lib/testing/run_deno.ts";
 import { deadlineTest } from "../lib/testing/system.ts";
 
-const ADDON = `${ROOT}/node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node`;
-const setUp = (() => {
-  try {
-    return Deno.statSync(ADDON).isFile;
-  } catch {
-    return false;
-  }
-})();
+const setUp = tfjsNodeSetUp();
 
 const FILES = [
   "lib/nn/dense_layer_test.ts",

@@ -1,4 +1,5 @@
 import * as tf from "@tensorflow/tfjs-core";
+import { tfjsNodeSetUp } from "./tensorflow_backend.ts";
 import { BackendUnavailableError, selectBackend } from "./backend.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
@@ -22,25 +23,14 @@ Deno.test("an unknown backend name is a config error naming it", async () => {
   await assertRejects(() => selectBackend("cuda"), ConfigError, 'backend ("cuda")');
 });
 
-const tfjsNodeSetUp = (() => {
-  try {
-    return Deno.statSync(
-      new URL(
-        "../../node_modules/@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node",
-        import.meta.url,
-      ),
-    ).isFile;
-  } catch {
-    return false;
-  }
-})();
+const tfjsNodeIsSetUp = tfjsNodeSetUp();
 
 // Where scripts/setup-tensorflow ran, tests/tensorflow_test.ts loads it (in processes of its
 // own: it cannot share one with the WebGPU adapter); here only the message without it.
 Deno.test({
   name: "tensorflow backend: not set up, it fails with one line naming scripts/setup-tensorflow" +
-    (tfjsNodeSetUp ? " [skipped: it is set up here; tests/tensorflow_test.ts runs it]" : ""),
-  ignore: tfjsNodeSetUp,
+    (tfjsNodeIsSetUp ? " [skipped: it is set up here; tests/tensorflow_test.ts runs it]" : ""),
+  ignore: tfjsNodeIsSetUp,
   fn: async () => {
     const error = await assertRejects(() => selectBackend("tensorflow"), BackendUnavailableError);
     assert(error.message.includes("scripts/setup-tensorflow"), error.message);

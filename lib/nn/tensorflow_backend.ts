@@ -13,6 +13,15 @@ import util from "node:util";
 /** Where scripts/setup-tensorflow puts the addon's libraries and its build record. */
 const PACKAGE_DIR = new URL("../../node_modules/@tensorflow/tfjs-node/", import.meta.url);
 
+/** @returns Whether scripts/setup-tensorflow has built tfjs-node's addon here. */
+export function tfjsNodeSetUp(): boolean {
+  try {
+    return Deno.statSync(new URL("lib/napi-v8/tfjs_binding.node", PACKAGE_DIR)).isFile;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Imports tfjs-node (registering tfjs's `tensorflow` backend) and describes it.
  *
