@@ -13,6 +13,7 @@ import {
   nkeyAuthenticator,
 } from "@nats-io/transport-node";
 import { ConfigError } from "../config/config_error.ts";
+import { withTimeout } from "../system/timeout.ts";
 
 /** How to reach and authenticate to NATS. */
 export interface NatsConnectionOptions {
@@ -97,14 +98,8 @@ export async function checkNatsReachable(
   options: NatsConnectionOptions,
   timeoutMs = 10_000,
 ): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
-    const nc = await Promise.race([
-      connectNats({ ...options, name: "pb preflight" }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
+    const nc = await withTimeout(connectNats({ ...options, name: "pb preflight" }), timeoutMs);
     await nc.close();
   } catch (error) {
     if (error instanceof ConfigError) throw error;
@@ -118,8 +113,6 @@ export async function checkNatsReachable(
           "--nats-password, --nats-creds or --nats-nkey (or their PHANTOM_NATS_* variables)"
         : `cannot be reached (${reason})`,
     );
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -15,19 +15,14 @@
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { safeText } from "../system/safe_text.ts";
-import {
-  ControlOpener,
-  type ControlRejectedError,
-  ControlSealer,
-  type RunKeys,
-  runKeys,
-} from "./control_auth.ts";
+import { withTimeout } from "../system/timeout.ts";
+import { type ControlRejectedError, runKeys } from "./control_auth.ts";
 import {
   checkHello,
   checkOutcome,
   checkRankField,
+  ControlEndpoint,
   type ControlKind,
-  controlSubject,
   type Hello,
   parseControl,
   type RankOutcome,
@@ -102,18 +97,15 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<Coordi
   const { spec } = options;
   const p = spec.config.ranks;
   const keys = runKeys(options.secret, options.runId);
-  const sealer = new ControlSealer(keys, "coordinator");
   const nc = await connectNats({ ...options.connection, name: `${keys.namespace} coordinator` });
-  const send = (kind: ControlKind, value: unknown) => {
-    const subject = controlSubject(keys.namespace, kind);
-    nc.publish(subject, sealer.seal(subject, value));
-  };
+  const control = new ControlEndpoint(nc, keys, "coordinator");
+  const send = (kind: ControlKind, value: unknown) => control.send(kind, value);
   // Ranks stop on their own when these stop: a coordinator killed outright leaves nothing behind.
   const beat = () => send("chb", {});
   beat();
   const coordinatorBeat = setInterval(beat, 1000);
   try {
-    return await coordinate(nc, options, p, keys, send);
+    return await coordinate(nc, options, p, control);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     if (!nc.isClosed()) {
@@ -128,26 +120,14 @@ export async function coordinateRun(options: CoordinatorOptions): Promise<Coordi
   }
 }
 
-/** Resolves as `promise` does, or rejects after `ms`. */
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout>;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
 async function coordinate(
   nc: NatsConnection,
   options: CoordinatorOptions,
   p: number,
-  keys: RunKeys,
-  send: (kind: ControlKind, value: unknown) => void,
+  control: ControlEndpoint,
 ): Promise<CoordinatedRun> {
   const { spec } = options;
-  const opener = new ControlOpener(keys);
+  const send = (kind: ControlKind, value: unknown) => control.send(kind, value);
   const rejected: Record<string, number> = {};
   const hellos: Hello[] = [];
   const outcomes: Extract<RankOutcome, { ok: true }>[] = [];
@@ -161,28 +141,15 @@ async function coordinate(
   failure.catch(() => {});
   // A message that does not verify or has the wrong shape is kept out and reported, never
   // obeyed: anyone on a shared server can publish, only the run's ranks can seal.
-  const on = (kind: ControlKind, handle: (data: Uint8Array) => void) => {
-    const subject = controlSubject(keys.namespace, kind);
-    return nc.subscribe(subject, {
-      callback: (_err, msg) => {
-        let body: Uint8Array;
-        try {
-          body = opener.open(subject, msg.data);
-        } catch (error) {
-          reject(error as ControlRejectedError);
-          return;
-        }
-        try {
-          handle(body);
-        } catch (error) {
-          // Sealed by a rank yet malformed: a bug on the other side, which fails the run.
-          fail(
-            new RunFailedError(`Bad ${kind} message: ${safeText((error as Error).message)}`, []),
-          );
-        }
-      },
-    });
-  };
+  const on = (kind: ControlKind, handle: (data: Uint8Array) => void) =>
+    control.listen(kind, (body) => {
+      try {
+        handle(body);
+      } catch (error) {
+        // Sealed by a rank yet malformed: a bug on the other side, which fails the run.
+        fail(new RunFailedError(`Bad ${kind} message: ${safeText((error as Error).message)}`, []));
+      }
+    }, reject);
   const reject = (error: ControlRejectedError) => {
     const kind = error.subject.split(".").pop()!;
     rejected[kind] = (rejected[kind] ?? 0) + 1;

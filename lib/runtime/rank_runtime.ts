@@ -23,11 +23,11 @@ import {
 } from "../nn/webgpu/device_select.ts";
 import { processCpuMs } from "../system/process.ts";
 import { safeText } from "../system/safe_text.ts";
-import { ControlOpener, ControlSealer, type RunKeys, runKeys } from "./control_auth.ts";
+import { type RunKeys, runKeys } from "./control_auth.ts";
 import { chooseGpu } from "./gpu_select.ts";
 import {
+  ControlEndpoint,
   type ControlKind,
-  controlSubject,
   type Hello,
   parseControl,
   type RankOutcome,
@@ -79,27 +79,13 @@ export const COORDINATOR_TIMEOUT_MS = 30_000;
  * NATS server (core NATS keeps no messages: the run cannot go on). Only messages sealed with the
  * run's key count: a forged start, go, abort or heartbeat is dropped with one line on stderr.
  */
-function controlChannel(nc: NatsConnection, keys: RunKeys, startTimeoutMs: number) {
-  const opener = new ControlOpener(keys);
+function controlChannel(nc: NatsConnection, control: ControlEndpoint, startTimeoutMs: number) {
   const warned = new Set<string>();
-  const listen = (kind: ControlKind, handle: (body: Uint8Array) => void, max?: number) => {
-    const subject = controlSubject(keys.namespace, kind);
-    let taken = 0;
-    const sub = nc.subscribe(subject, {
-      callback: (_err, msg) => {
-        let body: Uint8Array;
-        try {
-          body = opener.open(subject, msg.data);
-        } catch (error) {
-          if (!warned.has(kind)) console.error(safeText((error as Error).message, 300));
-          warned.add(kind);
-          return;
-        }
-        if (max !== undefined && ++taken >= max) sub.unsubscribe();
-        handle(body);
-      },
-    });
-  };
+  const listen = (kind: ControlKind, handle: (body: Uint8Array) => void, max?: number) =>
+    control.listen(kind, handle, (error) => {
+      if (!warned.has(kind)) console.error(safeText(error.message, 300));
+      warned.add(kind);
+    }, max);
   let stop!: (reason: string) => void;
   const aborted = new Promise<string>((resolve) => (stop = resolve));
   listen("abort", (body) => {
@@ -154,16 +140,13 @@ async function lifecycle(
 ): Promise<Map<number, boolean>> {
   const { ranks } = options;
   const outcomes = new Map(ranks.map((r) => [r, false]));
-  const sealer = new ControlSealer(keys, "ranks");
-  const publish = (kind: ControlKind, value: unknown) => {
-    const subject = controlSubject(keys.namespace, kind);
-    nc.publish(subject, sealer.seal(subject, value));
-  };
+  const endpoint = new ControlEndpoint(nc, keys, "ranks");
+  const publish = (kind: ControlKind, value: unknown) => endpoint.send(kind, value);
   const report = async (outcome: RankOutcome) => {
     publish("result", outcome);
     await nc.flush().catch(() => {});
   };
-  const control = controlChannel(nc, keys, options.startTimeoutMs ?? 600_000);
+  const control = controlChannel(nc, endpoint, options.startTimeoutMs ?? 600_000);
   await nc.flush();
   for (const rank of ranks) publish("hello", placementOf(rank, nc.getServer()));
   const first = await Promise.race([control.started, control.aborted.then((r) => ({ abort: r }))])

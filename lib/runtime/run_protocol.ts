@@ -12,7 +12,14 @@
  * @module
  */
 
+import type { NatsConnection } from "@nats-io/transport-node";
 import type { TrainConfig } from "../config/config.ts";
+import {
+  ControlOpener,
+  type ControlRejectedError,
+  ControlSealer,
+  type RunKeys,
+} from "./control_auth.ts";
 import { safeText } from "../system/safe_text.ts";
 import type { WireDtype } from "../nats/wire.ts";
 import type { RankRunResult, StepRecord } from "./trainer.ts";
@@ -87,6 +94,69 @@ export type ControlKind =
  */
 export function controlSubject(namespace: string, kind: ControlKind): string {
   return `pb.${namespace}.ctl.${kind}`;
+}
+
+/**
+ * One side of the control protocol on a connection: publishes sealed messages, and hands on the
+ * bodies of received ones that verify (one opener, so replays are caught across subscriptions).
+ */
+export class ControlEndpoint {
+  readonly #nc: NatsConnection;
+  readonly #keys: RunKeys;
+  readonly #sealer: ControlSealer;
+  readonly #opener: ControlOpener;
+
+  /**
+   * @param nc The connection.
+   * @param keys The run's keys.
+   * @param role What this side is (coordinator, ranks), in its sender id.
+   */
+  constructor(nc: NatsConnection, keys: RunKeys, role: string) {
+    this.#nc = nc;
+    this.#keys = keys;
+    this.#sealer = new ControlSealer(keys, role);
+    this.#opener = new ControlOpener(keys);
+  }
+
+  /**
+   * @param kind The message kind.
+   * @param value A JSON-serialisable body.
+   */
+  send(kind: ControlKind, value: unknown): void {
+    const subject = controlSubject(this.#keys.namespace, kind);
+    this.#nc.publish(subject, this.#sealer.seal(subject, value));
+  }
+
+  /**
+   * Subscribes to a kind.
+   *
+   * @param kind The message kind.
+   * @param handle Gets the body of every message that verifies.
+   * @param rejected Gets every message that does not (forged, replayed, another run's).
+   * @param max Stop after this many verified messages. @default no limit
+   */
+  listen(
+    kind: ControlKind,
+    handle: (body: Uint8Array) => void,
+    rejected: (error: ControlRejectedError) => void,
+    max?: number,
+  ): void {
+    const subject = controlSubject(this.#keys.namespace, kind);
+    let taken = 0;
+    const sub = this.#nc.subscribe(subject, {
+      callback: (_err, msg) => {
+        let body: Uint8Array;
+        try {
+          body = this.#opener.open(subject, msg.data);
+        } catch (error) {
+          rejected(error as ControlRejectedError);
+          return;
+        }
+        if (max !== undefined && ++taken >= max) sub.unsubscribe();
+        handle(body);
+      },
+    });
+  }
 }
 
 /**
