@@ -430,6 +430,8 @@ async function runBench(
     if (first) console.error(`${reason}: stopping the running point (results so far are kept)`);
   });
   try {
+    // Set by --emulate-hosts for the bench it runs on host 0; a real network has none.
+    const network = emulatedNetwork(Deno.env.toObject());
     const environment = {
       ...(await collectEnvironment(backend)),
       natsServer: server?.version ?? cluster?.nodes[0].serverVersion ?? (nats ? "external" : null),
@@ -463,9 +465,7 @@ async function runBench(
             : {}),
           dtype,
           ...(cluster ? { slurm: describeCluster(cluster, slurm!) } : {}),
-          ...(emulatedNetwork(Deno.env.toObject())
-            ? { network: emulatedNetwork(Deno.env.toObject()) }
-            : {}),
+          ...(network ? { network } : {}),
         }
         : { kind: "in-process" },
       power: { ...energy.describe() },
