@@ -9,6 +9,7 @@
 
 import { ConfigError } from "./config_error.ts";
 import { DEFAULT_TRAIN_CONFIG, type TrainConfig, validateTrainConfig } from "./config.ts";
+import { linkBitsPerS } from "./link_rate.ts";
 
 /** The loss target of a sweep's runs. */
 export interface TargetSpec {
@@ -57,6 +58,12 @@ export interface SweepPoint {
   config: TrainConfig;
   /** Raw fields as expanded. */
   raw: Record<string, unknown>;
+  /**
+   * The rate every link of an emulated network is shaped to for this point (`link` field, tc
+   * notation, null: unshaped); absent when the point does not set one (`bench --emulate-hosts`
+   * reshapes the links before such a point; on a real network the point cannot run).
+   */
+  link?: string | null;
 }
 
 /** The expansion of a sweep. */
@@ -130,8 +137,13 @@ export function expandSweep(sweep: Sweep, options: ExpandOptions = {}): Expansio
       continue;
     }
     try {
-      const { warmup: _w, ...fields } = raw;
-      points.push({ id, raw, config: validateTrainConfig(fields) });
+      const { warmup: _w, link, ...fields } = raw;
+      points.push({
+        id,
+        raw,
+        config: validateTrainConfig(fields),
+        ...("link" in raw ? { link: pointLink(link) } : {}),
+      });
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
       excluded.push({ point: id, reason: error.message });
@@ -147,6 +159,12 @@ export function expandSweep(sweep: Sweep, options: ExpandOptions = {}): Expansio
     );
   }
   return { points, excluded, repeats, warmup: quick.warmup ?? sweep.warmup };
+}
+
+/** A point's `link`: null (unshaped) or a rate; anything else is a ConfigError naming it. */
+function pointLink(link: unknown, field = "link"): string | null {
+  if (link === null || (typeof link === "string" && linkBitsPerS(link))) return link;
+  throw new ConfigError(field, link, 'must be null (unshaped) or a rate like "25mbit" or "1gbit"');
 }
 
 /** Point fields a filter may name in any sweep (besides the sweep's own axes and base). */
@@ -191,7 +209,8 @@ function product(
 export function pointId(c: Record<string, unknown>): string {
   const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
   const workload = c.workload === "inference" ? "-inference" : "";
-  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}`;
+  const link = "link" in c ? `-link-${c.link ?? "none"}` : "";
+  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}${link}`;
 }
 
 const FILTER = /^\s*([A-Za-z]+)\s*(<=|>=|!=|=|<|>)\s*([^,]+?)\s*$/;
@@ -237,11 +256,13 @@ export function parseFilter(
     const value = /^-?\d+(\.\d+)?$/.test(rawValue) ? Number(rawValue) : rawValue;
     return (p: Record<string, unknown>) => {
       const v = p[field];
+      // A null field (an unshaped link) is written "none" or "null".
+      const same = v === value || (v === null && (value === "none" || value === "null"));
       switch (op) {
         case "=":
-          return v === value;
+          return same;
         case "!=":
-          return v !== value;
+          return !same;
         case "<":
           return typeof v === "number" && v < Number(value);
         case ">":
@@ -321,8 +342,17 @@ const SWEEP_FIELDS = [
   "search",
 ];
 
-/** The fields a point may set (a training configuration's, and the warm-up). */
-const CONFIG_FIELDS = [...Object.keys(DEFAULT_TRAIN_CONFIG), "mode", "phantomWidth", "warmup"];
+/**
+ * The fields a point may set (a training configuration's, the warm-up, and the link rate of an
+ * emulated network).
+ */
+const CONFIG_FIELDS = [
+  ...Object.keys(DEFAULT_TRAIN_CONFIG),
+  "mode",
+  "phantomWidth",
+  "warmup",
+  "link",
+];
 const NESTED_FIELDS: Record<string, string[]> = {
   optimizer: Object.keys(DEFAULT_TRAIN_CONFIG.optimizer),
   task: Object.keys(DEFAULT_TRAIN_CONFIG.task),
@@ -345,6 +375,7 @@ function checkSweepShape(fields: Record<string, unknown>, name: string): void {
   };
   const point = (where: string, value: Record<string, unknown>) => {
     unknown(where, Object.keys(value), CONFIG_FIELDS);
+    if ("link" in value) pointLink(value.link, at(`${where}.link`));
     for (const [nested, known] of Object.entries(NESTED_FIELDS)) {
       if (isObject(value[nested])) unknown(`${where}.${nested}`, Object.keys(value[nested]), known);
     }

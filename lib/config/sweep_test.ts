@@ -128,3 +128,47 @@ Deno.test("a malformed sweep file is one ConfigError naming the field, never a T
     assert(error.message.includes(message), `${JSON.stringify(change)}: ${error.message}`);
   }
 });
+
+Deno.test("network: links are the outer axis; a point's link is kept out of its training config", () => {
+  const e = expandSweep(SWEEPS.network);
+  assertEquals(e.points.length, 16);
+  assertEquals(
+    e.points.map((p) => p.link),
+    [null, "1gbit", "100mbit", "25mbit"].flatMap((l) => Array(4).fill(l)),
+  );
+  assertEquals(e.points[0].id, "tp-p4-n1024-L2-b128-link-none");
+  assertEquals(e.points[15].id, "phantom-p8-n1024-k16-L2-b128-link-25mbit");
+  assert(!("link" in e.points[15].config), "link is not a training field");
+  // A sweep without links has none on its points (and the same ids as before).
+  assert(expandSweep(scaling).points.every((p) => !("link" in p)));
+  // Filters pick rates; an unshaped link is "none".
+  const slow = expandSweep(SWEEPS.network, { filter: "link=25mbit,mode=tp" });
+  assertEquals(slow.points.map((p) => p.id), [
+    "tp-p4-n1024-L2-b128-link-25mbit",
+    "tp-p8-n1024-L2-b128-link-25mbit",
+  ]);
+  assertEquals(
+    expandSweep(SWEEPS.network, { filter: "link=none" }).points.map((p) => p.link),
+    [null, null, null, null],
+  );
+});
+
+Deno.test("a sweep file's link must be null or a rate, named with its place", () => {
+  const file = (link: unknown) =>
+    JSON.stringify({
+      id: "x",
+      version: 1,
+      base: { mode: "tp" },
+      axes: { link: [null, link] },
+      repeats: 1,
+      warmup: 0,
+    });
+  assertEquals(parseSweepFile(file("10mbit"), "x.json").axes.link, [null, "10mbit"]);
+  for (const bad of ["fast", "10 mbit", 25, "0mbit"]) {
+    const error = assertThrows(() => parseSweepFile(file(bad), "x.json"), ConfigError);
+    assert(
+      error.message.includes("axes.link") && error.message.includes("must be null"),
+      error.message,
+    );
+  }
+});

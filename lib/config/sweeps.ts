@@ -183,6 +183,35 @@ export const defaultSweep: Sweep = {
   quick: { base: { steps: 12, task: { evalEvery: 3 } }, warmup: 2 },
 };
 
+/**
+ * TP against phantom over the rate of every link of an emulated network: run it with `deno task
+ * bench --sweep network --emulate-hosts 3` (root: network namespaces), which reshapes the links
+ * before each rate's points. The links are the outer axis, so they change four times. On a real
+ * network the sweep refuses to run: nothing could set its links.
+ */
+export const network: Sweep = {
+  id: "network",
+  version: 1,
+  description:
+    "TP vs phantom at p = 4, 8 (n=1024, k=16, b=128, L=2) over link rates none, 1gbit, 100mbit, 25mbit (emulated hosts)",
+  base: {
+    width: 1024,
+    phantomWidth: 16,
+    layers: 2,
+    batch: 128,
+    steps: 20,
+    task: { evalEvery: 10 },
+  },
+  axes: {
+    link: [null, "1gbit", "100mbit", "25mbit"],
+    mode: ["tp", "phantom"],
+    ranks: [4, 8],
+  },
+  repeats: 3,
+  warmup: 3,
+  quick: { base: { steps: 8, task: { evalEvery: 4 } }, warmup: 2 },
+};
+
 /** Sweeps by name (the collective benchmark is not a sweep: `deno task bench:comm`). */
 export const SWEEPS: Record<string, Sweep> = {
   scaling,
@@ -194,4 +223,5 @@ export const SWEEPS: Record<string, Sweep> = {
   paper,
   "paper-target": paperTarget,
   "paper-curves": paperCurves,
+  network,
 };

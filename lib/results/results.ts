@@ -158,6 +158,11 @@ const configSchema = s.object({
   dtype: s.string(),
   /** train or inference (absent: train, in files written before it existed). */
   workload: s.optional(s.enum(["train", "inference"] as const)),
+  /**
+   * The rate every link of the emulated network was shaped to for this run (tc notation; null:
+   * unshaped); absent where the point did not set one (`communicator.network` then holds it).
+   */
+  link: s.optional(s.nullable(s.string())),
 });
 
 const peerSchema = s.object({

@@ -10,12 +10,21 @@
  * @module
  */
 
-import { type LinkShape, netnsUnavailable, startHosts } from "../system/netns.ts";
+import {
+  type LinkNames,
+  type LinkShape,
+  netnsUnavailable,
+  reshapeLinks,
+  startHosts,
+} from "../system/netns.ts";
 import { readLines } from "../system/lines.ts";
 import { ConfigError } from "../config/config_error.ts";
 
 /** The variable through which the bench on host 0 learns the network it runs on. */
 export const EMULATED_NETWORK_ENV = "PHANTOM_EMULATED_NETWORK";
+
+/** The variable through which the bench on host 0 learns the namespaces of its links. */
+export const EMULATED_LINKS_ENV = "PHANTOM_EMULATED_LINKS";
 
 /** What the results record about an emulated network. */
 export interface EmulatedNetwork {
@@ -41,6 +50,47 @@ export function emulatedNetwork(
 ): EmulatedNetwork | undefined {
   const text = env[EMULATED_NETWORK_ENV];
   return text ? JSON.parse(text) as EmulatedNetwork : undefined;
+}
+
+/** The links of the emulated network the bench runs on, which it may reshape between points. */
+export interface EmulatedLinks {
+  /** The namespaces. */
+  names: LinkNames;
+  /** The shaper and the rate the links have now. */
+  shaper: "htb" | "tbf";
+  rate: string | null;
+}
+
+/**
+ * The links of the emulated network the bench runs on (set by {@linkcode runEmulated}).
+ *
+ * @param env The environment.
+ * @returns The links, or undefined on a real network.
+ */
+export function emulatedLinks(env: Record<string, string | undefined>): EmulatedLinks | undefined {
+  const text = env[EMULATED_LINKS_ENV];
+  return text ? JSON.parse(text) as EmulatedLinks : undefined;
+}
+
+/**
+ * Shapes the links for a point that sets its own rate (the network sweep), if they are not so
+ * already.
+ *
+ * @param links The emulated links (updated).
+ * @param rate The point's rate (null: unshaped).
+ * @returns A line saying what changed, or undefined when nothing did.
+ */
+export async function shapeForPoint(
+  links: EmulatedLinks,
+  rate: string | null,
+): Promise<string | undefined> {
+  if (links.rate === rate) return undefined;
+  const started = performance.now();
+  await reshapeLinks(links.names, { rate, shaper: links.shaper });
+  links.rate = rate;
+  return `links now ${rate ?? "unshaped"}${rate ? ` (${links.shaper})` : ""}, reshaped in ${
+    (performance.now() - started).toFixed(0)
+  } ms`;
 }
 
 /**
@@ -109,7 +159,16 @@ export async function runEmulated(options: EmulatedRunOptions): Promise<number> 
   const [exe, ...pre] = options.benchCommand;
   const bench = net.spawn(0, exe, {
     args: [...pre, ...options.benchArgs, "--launcher", "manual", "--node-interface", "eth0"],
-    env: { [EMULATED_NETWORK_ENV]: JSON.stringify(network) },
+    env: {
+      [EMULATED_NETWORK_ENV]: JSON.stringify(network),
+      [EMULATED_LINKS_ENV]: JSON.stringify(
+        {
+          names: { bridge: net.bridge, hosts: net.hosts.map((h) => h.name) },
+          shaper: link.shaper,
+          rate: link.rate,
+        } satisfies EmulatedLinks,
+      ),
+    },
     stdout: "piped",
     stderr: "inherit",
   });

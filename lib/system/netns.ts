@@ -61,7 +61,7 @@ export interface NetnsHosts extends AsyncDisposable {
   readonly hosts: NetnsHost[];
   /** The bridge's namespace. */
   readonly bridge: string;
-  /** How the links are shaped. */
+  /** How the links are shaped now. */
   readonly link: Required<LinkShape>;
   /** How long setting up took, in ms. */
   readonly setupMs: number;
@@ -74,6 +74,12 @@ export interface NetnsHosts extends AsyncDisposable {
    * @returns The process, recorded for {@linkcode stop}.
    */
   spawn(host: number, command: string, options?: Deno.CommandOptions): HostProcess;
+  /**
+   * Shapes every link anew (both directions), e.g. between the points of a sweep over link rates.
+   *
+   * @param link The new shape (rate null: unshaped).
+   */
+  shape(link: LinkShape): Promise<void>;
   /** Every pid started here that still runs. */
   running(): number[];
   /** Stops every process (TERM, then KILL), deletes the namespaces. Idempotent. */
@@ -157,13 +163,7 @@ export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
   if (!Number.isInteger(count) || count < 2 || count > 8) {
     throw new RangeError(`hosts must be 2 to 8 (got ${count})`);
   }
-  const link: Required<LinkShape> = {
-    rate: options.link?.rate ?? null,
-    shaper: options.link?.shaper ?? "htb",
-  };
-  if (link.rate !== null && !/^\d+(\.\d+)?(k|m|g)?bit$/.test(link.rate)) {
-    throw new RangeError(`link rate must look like 100mbit or 1gbit (got ${link.rate})`);
-  }
+  let link = linkShape(options.link);
   const tag = options.tag ?? "a";
   if (!/^[a-z0-9]{1,4}$/.test(tag)) throw new RangeError(`tag must be 1-4 of a-z0-9 (got ${tag})`);
   const base = `${NETNS_PREFIX}${Deno.pid}-${tag}`;
@@ -215,12 +215,8 @@ export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
       await inNs(h.name, "addr", "add", `${h.address}/24`, "dev", "eth0");
       await inNs(h.name, "link", "set", "eth0", "up");
       await inNs(h.name, "link", "set", "lo", "up");
-      if (link.rate) {
-        // Both directions: the host's side shapes what it sends, the bridge port what it receives.
-        await shape(h.name, "eth0", link);
-        await shape(bridge, port, link);
-      }
     }
+    await reshapeLinks({ bridge, hosts: hosts.map((h) => h.name) }, link);
   } catch (error) {
     await stop();
     throw error;
@@ -228,7 +224,13 @@ export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
   return {
     hosts,
     bridge,
-    link,
+    get link() {
+      return link;
+    },
+    async shape(next) {
+      link = linkShape({ rate: next.rate, shaper: next.shaper ?? link.shaper });
+      await reshapeLinks({ bridge, hosts: hosts.map((h) => h.name) }, link);
+    },
     setupMs: performance.now() - started,
     spawn(host, command, spawnOptions = {}) {
       const h = hosts[host];
@@ -254,6 +256,43 @@ export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
     stop,
     [Symbol.asyncDispose]: stop,
   };
+}
+
+/** The namespaces whose links {@linkcode reshapeLinks} shapes: host i's eth0 meets port p<i>. */
+export interface LinkNames {
+  /** The bridge's namespace. */
+  bridge: string;
+  /** The hosts' namespaces, by index. */
+  hosts: string[];
+}
+
+function linkShape(link: LinkShape | undefined): Required<LinkShape> {
+  const shaped: Required<LinkShape> = { rate: link?.rate ?? null, shaper: link?.shaper ?? "htb" };
+  if (shaped.rate !== null && !/^\d+(\.\d+)?[kmg]?bit$/.test(shaped.rate)) {
+    throw new RangeError(`link rate must look like 100mbit or 1gbit (got ${shaped.rate})`);
+  }
+  return shaped;
+}
+
+/**
+ * Shapes every link of a set of hosts anew, both directions (the host's side shapes what it
+ * sends, the bridge port what it receives): the old qdiscs go, then the new ones (none for an
+ * unshaped link). Works from any network namespace (tc -n), so a bench on one of the hosts can
+ * change its own network between points.
+ *
+ * @param names The namespaces.
+ * @param link The shape.
+ * @throws {Error} If tc fails.
+ */
+export async function reshapeLinks(names: LinkNames, link: LinkShape): Promise<void> {
+  const shaped = linkShape(link);
+  await Promise.all(names.hosts.map(async (host, i) => {
+    for (const [ns, dev] of [[host, "eth0"], [names.bridge, `p${i}`]]) {
+      // No qdisc yet ("Cannot delete qdisc with handle of zero"): nothing to remove.
+      await run("tc", ["-n", ns, "qdisc", "del", "dev", dev, "root"]).catch(() => {});
+      if (shaped.rate) await shape(ns, dev, shaped);
+    }
+  }));
 }
 
 async function shape(ns: string, dev: string, link: Required<LinkShape>): Promise<void> {
