@@ -18,6 +18,7 @@ import { StopSignals } from "../lib/cli/stop_signals.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { BACKENDS } from "../lib/config/config.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
+import { linkBitsPerS } from "../lib/config/link_rate.ts";
 import type { Expansion, Sweep } from "../lib/config/sweep.ts";
 import {
   checkNatsReachable,
@@ -27,7 +28,12 @@ import {
 } from "../lib/nats/connection.ts";
 import { type NatsServer, NatsServerError, startNatsServer } from "../lib/nats/nats_server.ts";
 import { nodeAddress } from "../lib/runtime/node_agent.ts";
-import { emulatedNetwork, runEmulated } from "../lib/runtime/emulated_run.ts";
+import {
+  emulatedLinks,
+  emulatedNetwork,
+  runEmulated,
+  shapeForPoint,
+} from "../lib/runtime/emulated_run.ts";
 import { rankHostArgs } from "../lib/runtime/launcher.ts";
 import { workerRunSecret } from "../lib/runtime/rank_host.ts";
 import { bytesPerElement, WIRE_DTYPES } from "../lib/nats/wire.ts";
@@ -261,7 +267,7 @@ export async function planBench(
   } else if (given.has("link")) {
     throw new ConfigError("--link", values.link, "is for --emulate-hosts only");
   }
-  if (values.link !== undefined && !/^\d+(\.\d+)?(k|m|g)?bit$/.test(values.link)) {
+  if (values.link !== undefined && !linkBitsPerS(values.link)) {
     throw new ConfigError("--link", values.link, "must be a rate like 1gbit, 100mbit or 25mbit");
   }
   if (values.launcher === "manual" && !values.nats && !values["node-interface"]) {
@@ -307,6 +313,24 @@ export async function planBench(
   const memoryCap = values["memory-cap"] ?? plan.sweep.memoryCap;
   if (plan.sweep.search === "memory-wall" && memoryCap !== undefined) {
     expansion = planMemoryWall(expansion, memoryCap);
+  }
+  if (expansion.points.some((p) => p.link !== undefined)) {
+    if (values["emulate-hosts"] === undefined && !emulatedLinks(env)) {
+      throw new ConfigError(
+        "--sweep",
+        plan.sweep.id,
+        "sets the link rate of each point: it runs on an emulated network only, with " +
+          "--emulate-hosts N (root; 3 hosts: the bench's and two workers')",
+      );
+    }
+    if (given.has("link")) {
+      throw new ConfigError(
+        "--link",
+        values.link,
+        `does not go with --sweep ${plan.sweep.id}, whose points set their own link rate ` +
+          "(pick rates with --filter link=25mbit)",
+      );
+    }
   }
   let slurm: SlurmPlan | undefined;
   if (values.launcher === "slurm") {
@@ -432,6 +456,7 @@ async function runBench(
   try {
     // Set by --emulate-hosts for the bench it runs on host 0; a real network has none.
     const network = emulatedNetwork(Deno.env.toObject());
+    const links = emulatedLinks(Deno.env.toObject());
     const environment = {
       ...(await collectEnvironment(backend)),
       natsServer: server?.version ?? cluster?.nodes[0].serverVersion ?? (nats ? "external" : null),
@@ -496,7 +521,16 @@ async function runBench(
         : Deno.systemMemoryInfo().total,
       signal: stop.signal,
       // The suite's own server killed or crashed: say so once, and the next point gets a new one.
-      beforeRun: async () => {
+      beforeRun: async (point) => {
+        // The network sweep: each point's links shaped before it runs.
+        if (links && point.link !== undefined) {
+          const changed = await shapeForPoint(links, point.link);
+          if (changed) console.log(changed);
+        }
+        // A Slurm node's server that died was restarted by its agent: the mesh must be whole.
+        for (const death of await cluster?.recover() ?? []) {
+          console.error(`${death}: restarted on the same port for the next point`);
+        }
         const death = server?.death();
         if (!death || choice.kind !== "nats") return;
         console.error(`${death}: starting a new one for the next point`);
@@ -505,7 +539,8 @@ async function runBench(
         choice = { ...choice, connection: server.connection };
         return choice;
       },
-      failureCause: () => server?.death(),
+      failureCause: () => server?.death() ?? cluster?.death(),
+      fault: cluster ? (signal) => cluster.whenDead(signal) : undefined,
       progress: new Progress(expansion.points.length * expansion.repeats),
       peer: values.peer
         ? {

@@ -58,6 +58,18 @@ export interface NatsServer extends AsyncDisposable {
    */
   death(): string | undefined;
   /**
+   * @returns The {@linkcode death} line once the running process ends on its own (never settles
+   *   for a stop, or for a process already replaced by {@linkcode restart}).
+   */
+  whenDead(): Promise<string>;
+  /**
+   * Starts it again on the same ports, with the same token, routes and config (after it died, or
+   * stopping it first), so clients and routes reconnect to the same URLs.
+   *
+   * @throws {NatsServerError} If it does not start again.
+   */
+  restart(): Promise<void>;
+  /**
    * Replaces its cluster routes by a config reload (the server keeps running).
    *
    * @param routes nats-route:// URLs of the other servers.
@@ -207,62 +219,100 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       ].join("\n"),
     );
   await writeConfig(options.cluster?.routes ?? []);
-  const { child, tied } = spawnTied(binary, {
-    args: ["-c", `${dir}/nats.conf`],
-    stdout: "null",
-    stderr: "piped",
-    stdin: "null",
-  });
-  // Drain the server's log for good: a closed pipe would kill it (SIGPIPE) at its next log line.
-  const log = drain(child.stderr);
-  const registry = `${natsRegistryDir()}/${child.pid}.json`;
   await Deno.mkdir(natsRegistryDir(), { recursive: true });
-  await Deno.writeTextFile(
-    registry,
-    JSON.stringify(
-      { serverPid: child.pid, ownerPid: Deno.pid, configDir: dir } satisfies RegistryEntry,
-    ),
-  );
+  /** One process of the server: spawned from the config, registered, its log drained. */
+  const launch = async () => {
+    const { child, tied } = spawnTied(binary, {
+      args: ["-c", `${dir}/nats.conf`],
+      stdout: "null",
+      stderr: "piped",
+      stdin: "null",
+    });
+    // Drain the server's log for good: a closed pipe would kill it (SIGPIPE) at its next log line.
+    const log = drain(child.stderr);
+    const registry = `${natsRegistryDir()}/${child.pid}.json`;
+    await Deno.writeTextFile(
+      registry,
+      JSON.stringify(
+        { serverPid: child.pid, ownerPid: Deno.pid, configDir: dir } satisfies RegistryEntry,
+      ),
+    );
+    const process = {
+      child,
+      tied,
+      log,
+      registry,
+      ended: undefined as Deno.CommandStatus | undefined,
+      status: child.status,
+    };
+    child.status.then((s) => (process.ended = s));
+    return process;
+  };
+  let current = await launch();
   let stopped = false;
-  let ended: Deno.CommandStatus | undefined;
-  child.status.then((s) => (ended = s));
+  const end = async (process: typeof current) => {
+    await stopProcess(process.child, 3000);
+    await process.log.done;
+    await Deno.remove(process.registry).catch(() => {});
+  };
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    await stopProcess(child, 3000);
-    await log.done;
+    await end(current);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    await Deno.remove(registry).catch(() => {});
   };
-  try {
-    await waitForPort(hostname, port, options.startTimeoutMs ?? 10_000, child.status);
-  } catch (error) {
-    await stop();
-    throw new NatsServerError(
-      `nats-server did not start on port ${port}: ${(error as Error).message}\n${log.tail()}`,
-    );
-  }
+  const started = async (process: typeof current) => {
+    try {
+      await waitForPort(hostname, port, options.startTimeoutMs ?? 10_000, process.status);
+    } catch (error) {
+      await stop();
+      throw new NatsServerError(
+        `nats-server did not start on port ${port}: ${
+          (error as Error).message
+        }\n${process.log.tail()}`,
+      );
+    }
+  };
+  await started(current);
+  const deathOf = (process: typeof current) =>
+    `nats-server (pid ${process.child.pid}, ${hostname}:${port}) died (${
+      process.ended!.signal ?? `exit code ${process.ended!.code}`
+    })`;
   return {
     url: `nats://${hostname}:${port}`,
     port,
     token,
     connection: { servers: `nats://${hostname}:${port}`, token },
     routeUrl: clusterPort ? `nats-route://${hostname}:${clusterPort}` : undefined,
-    pid: child.pid,
+    get pid() {
+      return current.child.pid;
+    },
     maxPayloadBytes,
     version,
-    tied,
-    death: () =>
-      ended && !stopped
-        ? `nats-server (pid ${child.pid}, ${hostname}:${port}) died (${
-          ended.signal ?? `exit code ${ended.code}`
-        })`
-        : undefined,
+    get tied() {
+      return current.tied;
+    },
+    death: () => current.ended && !stopped ? deathOf(current) : undefined,
+    whenDead() {
+      const process = current;
+      // Never settles for a server stopped on purpose.
+      return process.status.then(() =>
+        stopped || process !== current ? new Promise<string>(() => {}) : deathOf(process)
+      );
+    },
+    async restart() {
+      if (stopped) throw new NatsServerError("Cannot restart: the server was stopped");
+      if (!current.ended) await end(current);
+      else await Deno.remove(current.registry).catch(() => {});
+      current = await launch();
+      await started(current);
+    },
     async setRoutes(routes) {
       if (!options.cluster) {
         throw new NatsServerError("Cannot set routes: this server is not in a cluster");
       }
       await writeConfig(routes);
+      const { child, log } = current;
       const reloads = () => log.tail().split("Reloaded server configuration").length;
       const before = reloads();
       child.kill("SIGHUP"); // reload: nats-server applies new routes without a restart

@@ -104,3 +104,30 @@ Deno.test("orphan clean-up deletes only config folders the suite made, never a f
     for (const dir of [registry, victim, other]) await Deno.remove(dir, { recursive: true });
   }
 });
+
+natsTest(
+  "a killed server is named by whenDead and restarts on the same port and token",
+  async () => {
+    await using server = await startNatsServer();
+    const first = server.pid;
+    const dead = server.whenDead();
+    Deno.kill(first, "SIGKILL");
+    const why = await dead;
+    assertEquals(why, `nats-server (pid ${first}, 127.0.0.1:${server.port}) died (SIGKILL)`);
+    assertEquals(server.death(), why);
+    await server.restart();
+    assert(server.pid !== first && isAlive(server.pid), "a new process");
+    assertEquals(server.death(), undefined, "alive again");
+    assert((await rawConnect(server.port, server.token)).includes("PONG"), "same port and token");
+    // A restart of a running server replaces its process; a stop is no death.
+    const second = server.pid;
+    await server.restart();
+    assert(!isAlive(second) && isAlive(server.pid));
+    let settled = false;
+    server.whenDead().then(() => (settled = true));
+    await server.stop();
+    await new Promise((r) => setTimeout(r, 50));
+    assertEquals(settled, false, "a stop is not a death");
+    await assertRejects(() => server.restart(), NatsServerError, "stopped");
+  },
+);

@@ -121,7 +121,7 @@ export async function runOverNats(
   try {
     const start = Date.now();
     const aborted = new Promise<never>((_, reject) => {
-      const abort = () => reject(new RunFailedError("Run aborted (interrupted)", []));
+      const abort = () => reject(new RunFailedError("the run was stopped before it finished", []));
       if (options.signal?.aborted) abort();
       options.signal?.addEventListener("abort", abort, { once: true });
     });

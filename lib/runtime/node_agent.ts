@@ -5,7 +5,10 @@
  * addresses, joins the full mesh of routes the driver sends back, and runs this node's power
  * sampler, answering the driver's requests for the energy of step windows. It talks to the driver
  * through lines: it prints `PB-NODE {json}`, `PB-ROUTED`, `PB-ERROR message`; it reads
- * `ROUTES [json]` and `STOP` (end of input also stops it).
+ * `ROUTES [json]` and `STOP` (end of input also stops it). Where its server dies (killed,
+ * crashed) it says so (`PB-SERVER-DIED index line`), starts it again on the same ports with the
+ * same routes, and says that (`PB-SERVER-RESTARTED index pid`, or `PB-SERVER-FAILED index why`):
+ * the point that was running fails, the next one finds the mesh whole.
  *
  * @module
  */
@@ -214,6 +217,20 @@ export async function runNodeAgent(options: NodeAgentOptions, io: AgentIo): Prom
     pid: Deno.pid,
   };
   io.print(`PB-NODE ${JSON.stringify(report)}`);
+  if (server) {
+    const watch = (): void =>
+      void server.whenDead().then(async (why) => {
+        io.print(`PB-SERVER-DIED ${index} ${why}`);
+        try {
+          await server.restart();
+          io.print(`PB-SERVER-RESTARTED ${index} ${server.pid}`);
+          watch();
+        } catch (error) {
+          io.print(`PB-SERVER-FAILED ${index} ${(error as Error).message.split("\n")[0]}`);
+        }
+      });
+    watch();
+  }
   const stopped = new Promise<void>((resolve) => {
     if (io.signal?.aborted) resolve();
     io.signal?.addEventListener("abort", () => resolve(), { once: true });

@@ -71,6 +71,27 @@ export interface NodeCluster extends AsyncDisposable {
   readonly startMs: number;
   /** Energy of windows summed over all nodes. */
   readonly energy: EnergyWindows;
+  /**
+   * The node servers that died (killed, crashed) since the last {@linkcode recover}, in one line
+   * naming node, pid and host:port, e.g. "node pbn3: nats-server (pid 812, 10.0.0.3:4222) died
+   * (SIGKILL)"; undefined when none did.
+   */
+  death(): string | undefined;
+  /**
+   * Waits until every node server that died has been started again by its agent (same ports and
+   * routes) and the mesh answers end to end.
+   *
+   * @returns The deaths recovered from (empty when none).
+   * @throws {SlurmError} If an agent could not restart its server, or the mesh does not form.
+   */
+  recover(): Promise<string[]>;
+  /**
+   * Settles with {@linkcode death}'s line as soon as a node server dies (checked every 100 ms
+   * until `signal` aborts; then it never settles).
+   *
+   * @param signal Ends the watch.
+   */
+  whenDead(signal: AbortSignal): Promise<string>;
   /** Stops the agents (and their servers) and waits for the step to end. Idempotent. */
   stop(): Promise<void>;
 }
@@ -167,6 +188,42 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
       connection = { servers: urlsByNode, preferFirst: true, token: serverToken };
     }
     nc = await connectNats({ ...connection, name: `pb driver ${alloc.jobId}` });
+    // Server deaths the agents reported (each is followed by a restart or a failure line).
+    let recovered = 0;
+    const deaths = () =>
+      lines.matches("PB-SERVER-DIED").map((rest) => {
+        const [index, ...why] = rest.split(" ");
+        return `node ${nodes[Number(index)]?.node ?? index}: ${why.join(" ")}`;
+      });
+    const death = () => {
+      const fresh = deaths().slice(recovered);
+      return fresh.length ? fresh.join("; ") : undefined;
+    };
+    const recover = async () => {
+      const all = deaths();
+      const fresh = all.slice(recovered);
+      if (fresh.length === 0) return [];
+      const timeoutMs = options.startTimeoutMs ?? 120_000;
+      const deadline = Date.now() + timeoutMs;
+      while (lines.matches("PB-SERVER-RESTARTED").length < all.length) {
+        const failed = lines.matches("PB-SERVER-FAILED");
+        if (failed.length) {
+          throw new SlurmError(`A node server could not be restarted: ${failed.join("; ")}`);
+        }
+        if (exited) throw new SlurmError("The node agents' step exited");
+        if (Date.now() > deadline) {
+          throw new SlurmError(`The node servers were not restarted within ${timeoutMs} ms`);
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (urlsByNode && n > 1) {
+        await awaitMesh(urlsByNode, timeoutMs, { token: serverToken }).catch((error) => {
+          throw new SlurmError(`After a node server restarted: ${(error as Error).message}`);
+        });
+      }
+      recovered = all.length;
+      return fresh;
+    };
     const powers = await Promise.all(
       nodes.map(async (r) =>
         (await requestOnceHeard(nc!, powerSubject(alloc.jobId, r.index), timeoutMs)).json<
@@ -180,6 +237,16 @@ export async function startNodeCluster(options: NodeClusterOptions): Promise<Nod
       connection,
       startMs: Date.now() - started,
       energy: clusterEnergy(nc, alloc.jobId, nodes, powers, options.energyTimeoutMs ?? 30_000),
+      death,
+      recover,
+      async whenDead(signal: AbortSignal) {
+        while (!signal.aborted) {
+          const line = death();
+          if (line) return line;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return await new Promise<string>(() => {});
+      },
       stop,
       [Symbol.asyncDispose]: stop,
     };
@@ -236,6 +303,12 @@ class LineBox {
         for (const w of this.#waiters) w();
       }
     })().catch(() => {});
+  }
+
+  /** The rest of every line `TAG rest` so far (srun may put "N: " first). */
+  matches(tag: string): string[] {
+    const pattern = new RegExp(`^(?:\\s*\\d+: )?${tag} ?(.*)$`);
+    return this.#lines.map((l) => l.match(pattern)?.[1]).filter((m) => m !== undefined);
   }
 
   tail(): string {

@@ -60,9 +60,15 @@ export interface RunnerContext {
    * Called before every run: may replace the transport (a suite-started nats-server that died is
    * restarted), or throw to stop the sweep with its message.
    */
-  beforeRun?: () => Promise<CommunicatorChoice | void>;
+  beforeRun?: (point: SweepPoint) => Promise<CommunicatorChoice | void>;
   /** A cause outside the ranks to add to a failed run's error (e.g. the server died), if any. */
   failureCause?: () => string | undefined;
+  /**
+   * Settles with a line when a fault outside the ranks happens while a run is going (e.g. a Slurm
+   * node's server died): the run is stopped at once and fails with that line, rather than waiting
+   * for its collectives to time out. Polling ends when `signal` aborts (the run ended).
+   */
+  fault?: (signal: AbortSignal) => Promise<string>;
 }
 
 /**
@@ -81,7 +87,7 @@ export async function runSweep(expansion: Expansion, ctx: RunnerContext): Promis
       if (runs.length > 0 && ctx.cooldownMs > 0) {
         await new Promise((r) => setTimeout(r, ctx.cooldownMs));
       }
-      const replaced = await ctx.beforeRun?.();
+      const replaced = await ctx.beforeRun?.(point);
       if (replaced) ctx = { ...ctx, communicator: replaced };
       progress?.start(`${point.id} #${repeat}`, point.config.steps);
       const run = await runOne(point, repeat, expansion.warmup, ctx, (s) => progress?.step(s));
@@ -108,6 +114,8 @@ async function runOne(
     phantomWidth: point.config.phantomWidth ?? null,
     dtype: ctx.dtype,
     warmup,
+    // The link rate of an emulated network, where the point sets one (the network sweep).
+    ...(point.link !== undefined ? { link: point.link } : {}),
   };
   const base = {
     id: `${point.id}#${repeat}`,
@@ -140,6 +148,17 @@ async function runOne(
       predictedMemoryBytesPerRank: predictedMemory,
     };
   }
+  // The run's own signal: the sweep's stop, or a fault outside the ranks.
+  const running = new AbortController();
+  const ended = new AbortController();
+  const stopRun = () => running.abort(ctx.signal?.reason);
+  ctx.signal?.addEventListener("abort", stopRun, { once: true });
+  if (ctx.signal?.aborted) stopRun();
+  let fault: string | undefined;
+  ctx.fault?.(ended.signal).then((why) => {
+    fault = why;
+    running.abort(new Error(why));
+  });
   try {
     if (warmup >= point.config.steps) {
       throw new RangeError(
@@ -147,7 +166,7 @@ async function runOne(
       );
     }
     const outcome = await runPoint(point.config, ctx.communicator, {
-      signal: ctx.signal,
+      signal: running.signal,
       onStep: (s) => onStep(s.step),
     });
     const peer = ctx.peer && workload === "train"
@@ -202,8 +221,11 @@ async function runOne(
         predictedMemoryBytesPerRank: predictedMemory,
       };
     }
-    const cause = ctx.failureCause?.();
+    const cause = fault ?? ctx.failureCause?.();
     return { ...base, status: "failed", error: cause ? `${cause}: ${message}` : message };
+  } finally {
+    ended.abort();
+    ctx.signal?.removeEventListener("abort", stopRun);
   }
 }
 

@@ -1,15 +1,22 @@
 /**
- * A private Slurm of two fake nodes on this host, for tests: a generated slurm.conf in a temp
- * folder (auth/none, root as SlurmUser, every daemon on a free port, state, spool and logs in the
- * folder; one NodeName line per node since a port range must be consecutive), slurmctld and one
- * slurmd per node started from it, and a stop that kills them by pid and removes the folder. Tests
- * point the Slurm client commands at it with SLURM_CONF. Needs the Debian package slurm-wlm and
- * root (slurmd runs jobs as their user).
+ * A private Slurm of fake nodes for tests: a generated slurm.conf in a temp folder (auth/none,
+ * root as SlurmUser, every daemon on a free port, state, spool and logs in the folder; one
+ * NodeName line per node since a port range must be consecutive), slurmctld and one slurmd per
+ * node started from it, and a stop that kills them by pid and removes the folder. Tests point the
+ * Slurm client commands at it with SLURM_CONF. Needs the Debian package slurm-wlm and root
+ * (slurmd runs jobs as their user).
+ *
+ * Two layouts: every node on 127.0.0.1 of this host (the default), or one node per namespace host
+ * (lib/system/netns.ts, `hosts` option): slurmctld and node 1's slurmd on host 0, node i's slurmd
+ * on host i - 1 with `NodeAddr` its address and `NodeHostName` its host name, all on one port
+ * (each host has its own port space). The client commands then run on host 0, the only place
+ * slurmctld is reachable from ({@linkcode SlurmCluster.command}).
  *
  * @module
  */
 
 import { hostname } from "node:os";
+import type { NetnsHosts } from "../system/netns.ts";
 import { freePort, isAlive } from "../system/process.ts";
 import { hasCommand, type Requirement } from "./system.ts";
 
@@ -31,6 +38,17 @@ export interface SlurmCluster extends AsyncDisposable {
   readonly nodes: string[];
   /** Daemon pids. */
   readonly pids: number[];
+  /** Each node's address (127.0.0.1 on this host, the host's on namespace hosts). */
+  readonly addresses: string[];
+  /**
+   * A client command (or anything else) as it must run to reach slurmctld: on host 0 of
+   * namespace hosts, else here; with SLURM_CONF in its environment.
+   *
+   * @param command E.g. "salloc".
+   * @param options Deno.Command's options (the environment gets SLURM_CONF).
+   * @returns The child.
+   */
+  command(command: string, options?: Deno.CommandOptions): Deno.ChildProcess;
   /**
    * Runs a client command against it.
    *
@@ -46,22 +64,38 @@ export interface SlurmCluster extends AsyncDisposable {
 /**
  * Starts a private Slurm.
  *
- * @param nodes Number of fake nodes. @default 2
+ * @param nodes Number of fake nodes (with `hosts`: one per host, this is ignored). @default 2
  * @param cpus CPUs of each. @default 4
+ * @param hosts Namespace hosts to put one node on each of.
  * @returns The running cluster, its nodes idle.
  * @throws {Error} With the daemons' logs if the nodes do not come up within 30 s.
  */
-export async function startSlurmCluster(nodes = 2, cpus = 4): Promise<SlurmCluster> {
+export async function startSlurmCluster(
+  nodes = 2,
+  cpus = 4,
+  hosts?: NetnsHosts,
+): Promise<SlurmCluster> {
+  if (hosts) nodes = hosts.hosts.length;
   const dir = await Deno.makeTempDir({ prefix: "phantom-slurm-" });
   const host = hostname().split(".")[0];
   const names = Array.from({ length: nodes }, (_, i) => `pbn${i + 1}`);
+  const addresses = names.map((_, i) => hosts?.hosts[i].address ?? "127.0.0.1");
+  // One slurmd port for every namespace host (each has its own port space).
+  const slurmdPort = freePort();
+  const nodeLine = (n: string, i: number) =>
+    hosts
+      ? `NodeName=${n} NodeHostName=${hosts.hosts[i].name} NodeAddr=${addresses[i]} ` +
+        `Port=${slurmdPort} CPUs=${cpus} State=UNKNOWN`
+      : `NodeName=${n} NodeHostName=${host} NodeAddr=127.0.0.1 Port=${freePort()} CPUs=${cpus} State=UNKNOWN`;
   for (const sub of ["state", "log", "spool"]) await Deno.mkdir(`${dir}/${sub}`);
   const conf = `${dir}/slurm.conf`;
   await Deno.writeTextFile(
     conf,
     [
       `ClusterName=pbtest${Deno.pid}`,
-      `SlurmctldHost=${host}(127.0.0.1)`,
+      hosts
+        ? `SlurmctldHost=${hosts.hosts[0].name}(${addresses[0]})`
+        : `SlurmctldHost=${host}(127.0.0.1)`,
       `SlurmctldPort=${freePort()}`,
       "AuthType=auth/none",
       "CredType=cred/none",
@@ -84,9 +118,7 @@ export async function startSlurmCluster(nodes = 2, cpus = 4): Promise<SlurmClust
       "SchedulerType=sched/builtin",
       "JobCompType=jobcomp/none",
       "AccountingStorageType=accounting_storage/none",
-      ...names.map((n) =>
-        `NodeName=${n} NodeHostName=${host} NodeAddr=127.0.0.1 Port=${freePort()} CPUs=${cpus} State=UNKNOWN`
-      ),
+      ...names.map(nodeLine),
       "PartitionName=pbtest Nodes=ALL Default=YES OverSubscribe=FORCE:64 MaxTime=INFINITE State=UP",
       "",
     ].join("\n"),
@@ -102,22 +134,28 @@ export async function startSlurmCluster(nodes = 2, cpus = 4): Promise<SlurmClust
     }
     throw new Error(`no pid in ${file}`);
   };
-  const start = async (command: string, args: string[], pidFile: string) => {
-    const out = await new Deno.Command(command, {
+  /** A command on a namespace host (index), or here (undefined). */
+  const on = (where: number | undefined, command: string, options: Deno.CommandOptions = {}) => {
+    const full = { ...options, env: { ...options.env, ...env } };
+    return hosts && where !== undefined
+      ? hosts.spawn(where, command, full).child
+      : new Deno.Command(command, full).spawn();
+  };
+  const start = async (where: number, command: string, args: string[], pidFile: string) => {
+    // The daemon forks into the background: its pid comes from its pid file.
+    const out = await on(where, command, {
       args: ["-f", conf, ...args],
-      env,
       stdout: "piped",
       stderr: "piped",
-    })
-      .output();
+    }).output();
     if (!out.success) {
       throw new Error(`${command} did not start: ${new TextDecoder().decode(out.stderr)}`);
     }
     pids.push(await readPid(pidFile));
   };
-  const run = async (command: string, args: string[]) => {
-    const out = await new Deno.Command(command, { args, env, stdout: "piped", stderr: "piped" })
-      .output();
+  const command = (name: string, options: Deno.CommandOptions = {}) => on(0, name, options);
+  const run = async (name: string, args: string[]) => {
+    const out = await command(name, { args, stdout: "piped", stderr: "piped" }).output();
     if (!out.success) {
       throw new Error(
         `${command} ${args.join(" ")}: ${new TextDecoder().decode(out.stderr).trim()}`,
@@ -136,8 +174,10 @@ export async function startSlurmCluster(nodes = 2, cpus = 4): Promise<SlurmClust
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   };
   try {
-    await start("slurmctld", [], `${dir}/slurmctld.pid`);
-    for (const n of names) await start("slurmd", ["-N", n], `${dir}/slurmd-${n}.pid`);
+    await start(0, "slurmctld", [], `${dir}/slurmctld.pid`);
+    for (const [i, n] of names.entries()) {
+      await start(i, "slurmd", ["-N", n], `${dir}/slurmd-${n}.pid`);
+    }
     const deadline = Date.now() + 30_000;
     while (true) {
       const states = (await run("sinfo", ["-h", "-N", "-o", "%t"]).catch(() => "")).trim().split(
@@ -157,5 +197,15 @@ export async function startSlurmCluster(nodes = 2, cpus = 4): Promise<SlurmClust
     await stop();
     throw error;
   }
-  return { conf, env, nodes: names, pids, run, stop, [Symbol.asyncDispose]: stop };
+  return {
+    conf,
+    env,
+    nodes: names,
+    pids,
+    addresses,
+    command,
+    run,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
 }
