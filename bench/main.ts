@@ -19,6 +19,7 @@ import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.t
 import { BACKENDS } from "../lib/config/config.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
 import { linkBitsPerS } from "../lib/config/link_rate.ts";
+import { LINK_DELAY } from "../lib/system/netns.ts";
 import type { Expansion, Sweep } from "../lib/config/sweep.ts";
 import {
   checkNatsReachable,
@@ -123,6 +124,13 @@ const FLAGS = {
     default: "htb",
     help: "with --emulate-hosts --link: the qdisc that shapes the links",
   }),
+  "link-delay": flag.string({
+    group: RUN,
+    arg: "DELAY",
+    help: "with --emulate-hosts: propagation delay each way of every link (e.g. 2ms; host to " +
+      "host 2 x DELAY); needs sch_netem in the kernel",
+    defaultHelp: "none",
+  }),
   "run-id": flag.string({
     group: RUN,
     arg: "PREFIX",
@@ -202,7 +210,7 @@ export function withoutEmulationFlags(args: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const name = args[i].split("=")[0];
-    if (["--emulate-hosts", "--link", "--link-shaper"].includes(name)) {
+    if (["--emulate-hosts", "--link", "--link-shaper", "--link-delay"].includes(name)) {
       if (!args[i].includes("=")) i++; // its value
       continue;
     }
@@ -264,8 +272,19 @@ export async function planBench(
     ) {
       if (bad) throw new ConfigError("--emulate-hosts", n, `does not go with ${flag}`);
     }
-  } else if (given.has("link")) {
-    throw new ConfigError("--link", values.link, "is for --emulate-hosts only");
+  } else {
+    for (const name of ["link", "link-delay"] as const) {
+      if (given.has(name)) {
+        throw new ConfigError(`--${name}`, values[name], "is for --emulate-hosts only");
+      }
+    }
+  }
+  if (values["link-delay"] !== undefined && !LINK_DELAY.test(values["link-delay"])) {
+    throw new ConfigError(
+      "--link-delay",
+      values["link-delay"],
+      "must be a delay like 2ms or 500us",
+    );
   }
   if (values.link !== undefined && !linkBitsPerS(values.link)) {
     throw new ConfigError("--link", values.link, "must be a rate like 1gbit, 100mbit or 25mbit");
@@ -350,7 +369,11 @@ async function main(args: string[]): Promise<number> {
     });
     return await runEmulated({
       hosts: values["emulate-hosts"],
-      link: { rate: values.link ?? null, shaper: values["link-shaper"] },
+      link: {
+        rate: values.link ?? null,
+        shaper: values["link-shaper"],
+        delay: values["link-delay"] ?? null,
+      },
       benchArgs: withoutEmulationFlags(args),
       benchCommand: [Deno.execPath(), ...BENCH_RUN_ARGS, new URL(import.meta.url).pathname],
       workerCommand: [Deno.execPath(), ...rankHostArgs([])],

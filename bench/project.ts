@@ -20,6 +20,8 @@ import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
+import { linkBitsPerS } from "../lib/config/link_rate.ts";
+import { median } from "../lib/results/stats.ts";
 import { calibrateProfile, measuredRuns } from "../lib/projection/calibrate.ts";
 import { BUILTIN_PROFILES, loadProfile } from "../lib/projection/profile.ts";
 import { lossCurves, projectRun, searchPhantomWidth } from "../lib/projection/project.ts";
@@ -223,14 +225,25 @@ function printKSearch(rows: ReturnType<typeof searchPhantomWidth>) {
 
 function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number): number {
   const v = validateProjection(runs, cores);
+  const links = v.byLink !== undefined;
+  if (links) {
+    console.log(
+      "network sweep: a profile calibrated on the unshaped runs predicts each shaped run from its " +
+        "link rate (all traffic through the server host's link: lib/projection/link_model.ts)",
+    );
+  }
   console.log(
-    "run                                          p   step ms meas   pred   comm ms meas   pred  bytes meas = pred  error",
+    `run                                          p${
+      links ? "     link" : ""
+    }   step ms meas   pred   comm ms meas   pred  bytes meas = pred  error`,
   );
   for (const r of v.rows) {
     console.log(
-      `${r.id.padEnd(44)}${String(r.ranks).padStart(4)}${r.measuredStepMs.toFixed(1).padStart(14)}${
-        r.predictedStepMs.toFixed(1).padStart(7)
-      }${r.measuredCommMs.toFixed(1).padStart(14)}${r.predictedCommMs.toFixed(1).padStart(7)}${
+      `${r.id.slice(0, 43).padEnd(44)}${String(r.ranks).padStart(4)}${
+        links ? (r.link ?? "").padStart(9) : ""
+      }${r.measuredStepMs.toFixed(1).padStart(14)}${r.predictedStepMs.toFixed(1).padStart(7)}${
+        r.measuredCommMs.toFixed(1).padStart(14)
+      }${r.predictedCommMs.toFixed(1).padStart(7)}${
         (r.measuredBytes === r.predictedBytes
           ? "exact"
           : `${r.measuredBytes} != ${r.predictedBytes}`).padStart(19)
@@ -238,6 +251,18 @@ function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number):
     );
   }
   console.log(`bytes: ${v.bytesExact ? "every run exactly as predicted" : "MISMATCH"}`);
+  for (const [link, error] of Object.entries(v.byLink ?? {})) {
+    console.log(`median absolute error at ${link}: ${error.toFixed(1)}%`);
+  }
+  // Where the network dominates the step: the links of 100 Mbit/s and slower.
+  const slow = v.rows.filter((r) => r.link && (linkBitsPerS(r.link) ?? Infinity) <= 100e6);
+  if (links && slow.length) {
+    console.log(
+      `median absolute error at 100 Mbit/s and slower (${slow.length} runs): ${
+        median(slow.map((r) => r.errorPct)).toFixed(1)
+      }%`,
+    );
+  }
   console.log(`median absolute error ${v.medianAbsErrorPct.toFixed(1)}%`);
   return 0;
 }

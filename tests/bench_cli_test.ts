@@ -322,6 +322,19 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--emulate-hosts", "9"], "--emulate-hosts (9) must be 2 to 8 hosts"],
   [["--emulate-hosts", "3", "--launcher", "slurm"], "does not go with --launcher"],
   [["--emulate-hosts", "3", "--link", "fast"], '--link ("fast") must be a rate like 1gbit'],
+  [["--link-delay", "2ms"], '--link-delay ("2ms") is for --emulate-hosts only'],
+  [
+    ["--emulate-hosts", "3", "--link-delay", "soon"],
+    '--link-delay ("soon") must be a delay like 2ms',
+  ],
+  [
+    ["--sweep", "network"],
+    '--sweep ("network") sets the link rate of each point: it runs on an emulated',
+  ],
+  [
+    ["--sweep", "network", "--emulate-hosts", "3", "--link", "1gbit"],
+    '--link ("1gbit") does not go with --sweep network',
+  ],
   [["--cooldown", "x"], '--cooldown ("x") must be a whole number'],
   [["--cooldown", "1000000000000"], "--cooldown (1000000000000) must be at most 86400000 ms"],
   [["--power-period", "99999999999"], "--power-period (99999999999) must be at most"],

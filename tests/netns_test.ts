@@ -3,6 +3,7 @@
 // carries what its rate allows, and nothing left behind (namespaces, processes), also after an
 // owner that died. Needs root (CI runs as root); ignored with the reason elsewhere.
 import {
+  netemAvailable,
   NETNS_PREFIX,
   type NetnsHosts,
   netnsUnavailable,
@@ -10,6 +11,9 @@ import {
   startHosts,
 } from "../lib/system/netns.ts";
 import { parseResults } from "../lib/results/results.ts";
+import { stepCollectives } from "../lib/config/collectives.ts";
+import { runConfig } from "../lib/projection/calibrate.ts";
+import { linkTime, TCP_EFFICIENCY } from "../lib/projection/link_model.ts";
 import { readLines } from "../lib/system/lines.ts";
 import { assert, assertEquals } from "../lib/testing/asserts.ts";
 import { ROOT, runTask, taskArgs } from "../lib/testing/run_deno.ts";
@@ -275,21 +279,23 @@ systemTest([NETNS, NATS_SERVER], {
       shaped = await benchAcrossHosts(net, args);
     }
     const extra: Record<string, { measured: number; predicted: number }> = {};
+    const link = { bytesPerS: rate, efficiency: TCP_EFFICIENCY };
     for (const mode of ["tp", "phantom"]) {
       const [a, b] = [runOf(free, mode), runOf(shaped, mode)];
       assertEquals(b.status, "ok", b.error);
-      // Every block goes through the server on host 0: its link carries all four ranks' bytes
-      // in (from hosts 1 and 2) and out (to the other host), both at once, so the step waits
-      // about (bytes of all ranks) / rate on that link.
-      const perRank = b.metrics!.bytesSentPerRankPerStep;
-      const predicted = (1000 * 4 * perRank) / rate;
+      // Every block goes through the server on host 0: its link carries what all four ranks
+      // send in and what they receive out, the busier way bounding each call
+      // (lib/projection/link_model.ts).
+      const config = runConfig(b);
+      const predicted = 1000 *
+        stepCollectives(config).reduce((t, call) => t + linkTime(link, call, config.ranks), 0);
       const measured = b.metrics!.stepTimeMs.median - a.metrics!.stepTimeMs.median;
       extra[mode] = { measured, predicted };
     }
     console.log(`added by 25 Mbit/s links, ms per step: ${JSON.stringify(extra)}`);
     const tp = extra.tp;
     assert(
-      tp.measured > 0.4 * tp.predicted && tp.measured < 2.5 * tp.predicted,
+      tp.measured > 0.6 * tp.predicted && tp.measured < 1.6 * tp.predicted,
       `TP: +${tp.measured.toFixed(0)} ms measured, +${tp.predicted.toFixed(0)} ms predicted`,
     );
     assert(extra.phantom.measured < 0.5 * tp.measured, JSON.stringify(extra));
@@ -338,10 +344,105 @@ systemTest([NETNS, NATS_SERVER], {
       linkRate: "100mbit",
       shaper: "htb",
       delay: null,
+      netem: netemAvailable(),
     });
     const run = results.runs[0];
     assertEquals(run.status, "ok", run.error);
     assertEquals(run.placement!.map((p) => p.nodeIndex), [1, 1, 2, 2]);
     assertEquals(namespaces().filter((n) => n.includes("-e-")), [], "namespaces left");
+  },
+});
+
+systemTest([NETNS, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name: "bench --sweep network: links reshaped between points, each run records its link rate",
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    const r = await runTask("bench", [
+      "--sweep",
+      "network",
+      "--quick",
+      "--repeats",
+      "1",
+      "--filter",
+      "mode=phantom,ranks=4,link!=1gbit",
+      "--emulate-hosts",
+      "3",
+      "--cooldown",
+      "0",
+      "--power",
+      "none",
+      "--out",
+      out,
+    ]);
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    // Unshaped at set-up, then reshaped twice.
+    const reshaped = r.stdout.split("\n").filter((l) => l.startsWith("links now "));
+    assertEquals(reshaped.map((l) => l.split(",")[0]), [
+      "links now 100mbit (htb)",
+      "links now 25mbit (htb)",
+    ]);
+    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
+    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    const runs = results.runs;
+    assertEquals(runs.map((x) => [x.status, x.config.link]), [
+      ["ok", null],
+      ["ok", "100mbit"],
+      ["ok", "25mbit"],
+    ]);
+    assertEquals(new Set(runs.map((x) => x.configHash)).size, 3, "a link is part of the config");
+    const step = runs.map((x) => x.metrics!.stepTimeMs.median);
+    // 4 ranks x 120 KiB received per step leave host 0 at 25 Mbit/s: 150 ms and more.
+    assert(step[2] > 100 && step[2] > 2 * step[0], `step times ${step}`);
+    assertEquals(namespaces().filter((n) => n.includes("-e-")), [], "namespaces left");
+  },
+});
+
+systemTest([NETNS, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name: "--link-delay adds propagation delay with netem, or says in one line the kernel cannot",
+  fn: async () => {
+    const out = await Deno.makeTempDir();
+    const r = await runTask("bench", [
+      "--emulate-hosts",
+      "2",
+      "--link-delay",
+      "2ms",
+      "--mode",
+      "phantom",
+      "--ranks",
+      "2",
+      "--width",
+      "64",
+      "--phantom-width",
+      "4",
+      "--batch",
+      "8",
+      "--steps",
+      "3",
+      "--warmup",
+      "1",
+      "--cooldown",
+      "0",
+      "--power",
+      "none",
+      "--out",
+      out,
+    ]);
+    if (!netemAvailable()) {
+      // This kernel (no sch_netem): bandwidth only, refused before anything is made.
+      assertEquals(r.code, 2, r.stdout + r.stderr);
+      assert(
+        r.stderr.includes('--link-delay ("2ms") needs sch_netem, which this kernel does not have'),
+        r.stderr,
+      );
+      assertEquals([...Deno.readDirSync(out)], [], "nothing written");
+      return;
+    }
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
+    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    const network = results.communicator.network as Record<string, unknown>;
+    assertEquals([network.shaper, network.delay, network.netem], ["netem", "2ms", true]);
   },
 });

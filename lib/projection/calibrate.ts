@@ -41,6 +41,8 @@ export interface MeasuredRun {
   energyJ: number | null;
   bytesSent: number;
   bytesReceived: number;
+  /** The shaped link rate of an emulated network it ran on (config.link; null: unshaped). */
+  link?: string | null;
 }
 
 /**
@@ -86,7 +88,10 @@ export function measuredRuns(files: ResultsFile[]): { runs: MeasuredRun[]; cores
  * @returns The validated configuration.
  */
 export function runConfig(r: RunResult) {
-  const { phantomWidth, dtype: _d, warmup: _w, ...rest } = r.config as Record<string, unknown>;
+  const { phantomWidth, dtype: _d, warmup: _w, link: _l, ...rest } = r.config as Record<
+    string,
+    unknown
+  >;
   return validateTrainConfig({ ...rest, ...(phantomWidth === null ? {} : { phantomWidth }) });
 }
 
@@ -106,6 +111,7 @@ function toMeasured(r: RunResult): MeasuredRun {
       : m.energy.joulesPerStep?.median ?? null,
     bytesSent: m.bytesSentPerRankPerStep,
     bytesReceived: m.bytesReceivedPerRankPerStep,
+    ...(r.config.link !== undefined ? { link: r.config.link } : {}),
   };
 }
 
@@ -219,24 +225,26 @@ function products(run: MeasuredRun): { flops: number; count: number }[] {
 }
 
 /**
- * Fits a profile to measured runs of one host.
+ * Fits a profile to measured runs of one host. Runs on shaped links of an emulated network are
+ * left out: their link time is the link model's (lib/projection/link_model.ts), not the host's.
  *
- * @param runs The runs (see {@linkcode measuredRuns}).
+ * @param measured The runs (see {@linkcode measuredRuns}).
  * @param cores The host's CPU cores: its devices.
  * @param id The profile's id.
  * @returns The profile.
  * @throws {ConfigError} Without runs to fit.
  */
 export function calibrateProfile(
-  runs: MeasuredRun[],
+  measured: MeasuredRun[],
   cores: number,
   id = "calibrated",
 ): HardwareProfile {
+  const runs = measured.filter((r) => !r.link);
   if (runs.length === 0) {
     throw new ConfigError(
       "RESULTS",
       "(no measured runs)",
-      "must hold measured runs (status ok, not projected) to calibrate",
+      "must hold measured runs (status ok, not projected, not on shaped links) to calibrate",
     );
   }
   const sharing = (p: number) => Math.max(1, p / cores);

@@ -17,7 +17,9 @@
  *   costs of a connection (`messageS`, `bytesPerS`), the rate at which a rank assembles what it
  *   receives (`assemblyBytesPerS`), and how many connections the ranks share
  *   (`connectionsMax`: the local launcher puts up to 8 worker threads, each one connection, in
- *   each of its processes);
+ *   each of its processes); and for an emulated network (`bench --emulate-hosts`: ranks on
+ *   worker hosts, the server on the bench's host) the `link` every host is attached by
+ *   (`bytesPerS` both ways, `efficiency`: the payload fraction of what it carries);
  * - `power`: `busyW` and `idleW` per device, `waitFraction` (a waiting device draws idle +
  *   waitFraction (busy - idle)), `nodeStaticW`;
  * - `bands`: multipliers for an `optimistic` and a `pessimistic` projection (`compute`, `alpha`,
@@ -70,6 +72,18 @@ const profileSchema = s.object({
       assemblyBytesPerS: s.number(),
       /** Most NATS connections (worker threads) the ranks use; null: one per rank. */
       connectionsMax: s.nullable(s.integer()),
+    })),
+    /**
+     * The shaped link of every host of an emulated network (lib/projection/link_model.ts): all
+     * traffic goes through the server on the bench's host, whose link carries every rank's bytes.
+     */
+    link: s.optional(s.object({
+      /** The link's rate, bytes/s, each way. */
+      bytesPerS: s.number(),
+      /** Payload per byte on the link (TCP/IP and Ethernet headers: 1448 / 1514). */
+      efficiency: s.number(),
+      /** The rate as given (tc notation), for people. */
+      rate: s.string(),
     })),
   }),
   power: s.nullable(s.object({
@@ -161,6 +175,7 @@ export function parseProfile(value: unknown, source: string): HardwareProfile {
         ["collectives.nats.assemblyBytesPerS", k.nats.assemblyBytesPerS],
       ] as [string, number][]
       : []),
+    ...(k.link ? [["collectives.link.bytesPerS", k.link.bytesPerS] as [string, number]] : []),
   ];
   for (const [path, v] of positive) {
     if (!(v > 0) || !Number.isFinite(v)) bad(path, v, "must be a positive, finite number");
@@ -178,6 +193,9 @@ export function parseProfile(value: unknown, source: string): HardwareProfile {
     if (v !== undefined && (!(v >= 0) || !Number.isFinite(v))) {
       bad(path, v, "must be a finite number, 0 or more");
     }
+  }
+  if (k.link && !(k.link.efficiency > 0 && k.link.efficiency <= 1)) {
+    bad("collectives.link.efficiency", k.link.efficiency, "must be a fraction in (0, 1]");
   }
   if (!(k.inter.efficiency > 0 && k.inter.efficiency <= 1)) {
     bad("collectives.inter.efficiency", k.inter.efficiency, "must be a fraction in (0, 1]");

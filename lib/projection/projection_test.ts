@@ -263,3 +263,54 @@ Deno.test("nnls keeps coefficients non-negative", () => {
   const x = nnls([[1, 1], [1, 2], [1, 3]], [3, 2, 1], [1, 1, 1]); // the free fit has a negative slope
   assert(x.every((v) => v >= 0), `${x}`);
 });
+
+Deno.test("shaped links: the server host's busier direction plus a piece each way, overlapping the transport's per-byte work", () => {
+  const profile = toy("nats");
+  const slow = { ...profile.collectives, link: { bytesPerS: 1e6, efficiency: 0.5, rate: "8mbit" } };
+  const linked = { ...profile, collectives: slow };
+  const config = validateTrainConfig({ mode: "tp", ranks: 4, width: 64, batch: 8, layers: 2 });
+  const plain = projectStep(config, profile);
+  const shaped = projectStep(config, linked);
+  // By hand: S = 8 x 64 x 4 = 2048 B. allGather x2: 4 ranks receive 3 blocks of 512 B each
+  // (6144 B) + 2 x 512; reduceScatter x2: 6144 B both ways + 2 x 512; allReduce (S = 8 x 16 x 4 =
+  // 512 B): 4 x 3 x 512 = 6144 + 2 x 512. At 1e6 B/s x 0.5.
+  const expected = (2 * (6144 + 1024) + 2 * (6144 + 1024) + (6144 + 1024)) / 0.5e6;
+  assert(close(shaped.linkS, expected), `${shaped.linkS} vs ${expected}`);
+  assertEquals(plain.linkS, 0);
+  // The link time replaces the per-byte term where it is longer; everything else is unchanged.
+  assert(close(shaped.stepS - shaped.bandwidthS, plain.stepS - plain.bandwidthS));
+  assert(shaped.bandwidthS >= shaped.linkS && shaped.bandwidthS < shaped.linkS + plain.bandwidthS);
+  // A fast link hides under the transport's own per-byte work.
+  const fast = { ...profile.collectives, link: { bytesPerS: 1e12, efficiency: 1, rate: "8tbit" } };
+  assert(close(projectStep(config, { ...profile, collectives: fast }).stepS, plain.stepS));
+  assertThrows(
+    () =>
+      parseProfile(
+        { ...profile, collectives: { ...slow, link: { ...slow.link, efficiency: 1.5 } } },
+        "x.json",
+      ),
+    ConfigError,
+    "collectives.link.efficiency",
+  );
+});
+
+Deno.test("network sweep validation: calibrated on the unshaped runs, shaped runs predicted from their link", () => {
+  const host = truth();
+  const unshaped = synthetic(host).filter((r) => r.config.ranks >= 2);
+  // The same runs "measured" on 10 and 100 Mbit/s links: what the link model says, +-5%.
+  const shaped = [10e6, 100e6].flatMap((bits, j) =>
+    unshaped.map((r, i): MeasuredRun => {
+      const rate = `${bits / 1e6}mbit`;
+      const link = { bytesPerS: bits / 8, efficiency: 1448 / 1514, rate };
+      const s = projectStep(r.config, { ...host, collectives: { ...host.collectives, link } });
+      const e = (i + j) % 2 ? 1.05 : 0.95;
+      return { ...r, id: `${r.id}-${rate}`, stepS: s.stepS * e, commS: s.stepS * e, link: rate };
+    })
+  );
+  const v = validateProjection([...unshaped.map((r) => ({ ...r, link: null })), ...shaped], 2);
+  assertEquals(v.rows.length, shaped.length, "a row per shaped run, none for the unshaped");
+  assertEquals(Object.keys(v.byLink!).sort(), ["100mbit", "10mbit"]);
+  assert(Math.abs(v.medianAbsErrorPct - 5) < 1, `${v.medianAbsErrorPct}`);
+  // Only shaped runs: nothing to calibrate on, said in one line.
+  assertThrows(() => validateProjection(shaped, 2), ConfigError, "all on shaped links");
+});

@@ -17,6 +17,7 @@ import { matmulShapes, predictCosts, predictMemory } from "../config/cost_model.
 import { collectiveTime, natsConnections } from "./collectives.ts";
 import { stepCollectives } from "../config/collectives.ts";
 import type { HardwareProfile } from "./profile.ts";
+import { linkTime } from "./link_model.ts";
 
 /** A projected step. */
 export interface StepProjection {
@@ -25,7 +26,13 @@ export interface StepProjection {
   /** Collectives: host overhead, latency and bandwidth terms, in s. */
   hostS: number;
   latencyS: number;
+  /**
+   * The bandwidth term: per call the transport's per-byte work or, on the shaped links of an
+   * emulated network, the link time where that is longer (they overlap).
+   */
   bandwidthS: number;
+  /** The time on the shaped links of an emulated network (profile `collectives.link`), in s. */
+  linkS: number;
   /** computeS + the collectives. */
   stepS: number;
   /** Achieved fraction of peak FLOPs during compute (u). */
@@ -96,11 +103,18 @@ export function projectStep(
   const nats = profile.collectives.algorithm === "nats";
   const perConnection = nats ? Math.max(1, natsConnections(profile, p) / capacity) : 1;
   const perRank = nats ? sharing : 1;
+  let linkS = 0;
+  const link = profile.collectives.link;
   for (const call of stepCollectives(config, { bytesPerElement, workload: config.workload })) {
     const t = collectiveTime(profile, call.op, p, call.bytes);
     hostS += call.count * (t.hostS + t.assemblyS) * perRank;
     latencyS += call.count * t.latencyS * perConnection;
-    bandwidthS += call.count * t.bandwidthS * perConnection;
+    // On shaped links the transport's per-byte work goes on while the bytes cross the link:
+    // the slower of the two bounds the call.
+    const bytesS = call.count * t.bandwidthS * perConnection;
+    const onLink = link ? linkTime(link, call, p) : 0;
+    linkS += onLink;
+    bandwidthS += Math.max(bytesS, onLink);
   }
   const stepS = computeS + hostS + latencyS + bandwidthS;
   const utilisation = productS > 0 ? Math.min(1, flopsTotal / (peak * productS)) : 0;
@@ -122,6 +136,7 @@ export function projectStep(
     hostS,
     latencyS,
     bandwidthS,
+    linkS,
     stepS,
     utilisation,
     energyJ,

@@ -4,6 +4,11 @@
  * predicts the runs at p; the table compares predicted and measured step time, communication time
  * and bytes per point. The last line is the median absolute error of the step time, in percent.
  *
+ * Runs of the `network` sweep (emulated hosts, `config.link`) are validated another way: a
+ * profile calibrated on the unshaped runs, given each shaped run's link (its rate, the TCP payload
+ * fraction: lib/projection/link_model.ts), predicts the shaped runs' step time; the error is
+ * reported per link rate too.
+ *
  * @module
  */
 
@@ -12,6 +17,9 @@ import { predictCosts } from "../config/cost_model.ts";
 import { median } from "../results/stats.ts";
 import { calibrateProfile, type MeasuredRun } from "./calibrate.ts";
 import { projectStep } from "./step_model.ts";
+import { linkBitsPerS } from "../config/link_rate.ts";
+import { TCP_EFFICIENCY } from "./link_model.ts";
+import type { HardwareProfile } from "./profile.ts";
 
 /** One held-out run, predicted. */
 export interface ValidationRow {
@@ -25,6 +33,8 @@ export interface ValidationRow {
   predictedBytes: number;
   /** |predicted - measured| / measured of the step time, in percent. */
   errorPct: number;
+  /** The shaped link rate it ran on (network sweep). */
+  link?: string;
 }
 
 /** The validation. */
@@ -34,6 +44,68 @@ export interface Validation {
   medianAbsErrorPct: number;
   /** Bytes predicted exactly for every run. */
   bytesExact: boolean;
+  /** Network sweep: the median absolute error per link rate, in percent. */
+  byLink?: Record<string, number>;
+}
+
+function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
+  const s = projectStep(r.config, profile, r.bytesPerElement);
+  const predictedBytes =
+    predictCosts(r.config, { bytesPerElement: r.bytesPerElement, workload: r.config.workload })
+      .bytesSentPerRankPerStep;
+  return {
+    id: r.id,
+    ranks: r.config.ranks,
+    measuredStepMs: r.stepS * 1000,
+    predictedStepMs: s.stepS * 1000,
+    measuredCommMs: r.commS * 1000,
+    predictedCommMs: (s.hostS + s.latencyS + s.bandwidthS) * 1000,
+    measuredBytes: r.bytesSent,
+    predictedBytes,
+    errorPct: (100 * Math.abs(s.stepS - r.stepS)) / r.stepS,
+    ...(r.link ? { link: r.link } : {}),
+  };
+}
+
+/**
+ * The network sweep's validation: calibrated on the unshaped runs, each shaped run predicted with
+ * its link.
+ *
+ * @param runs Measured runs, some on shaped links.
+ * @param cores The host's cores.
+ * @returns One row per shaped run, the median error overall and per rate.
+ * @throws {ConfigError} Without unshaped runs to calibrate on.
+ */
+export function validateLinks(runs: MeasuredRun[], cores: number): Validation {
+  const unshaped = runs.filter((r) => !r.link);
+  if (unshaped.length === 0) {
+    throw new ConfigError(
+      "--validate",
+      `${runs.length} runs`,
+      "are all on shaped links: the link model is checked against a profile calibrated on " +
+        "unshaped runs of the same sweep (link none)",
+    );
+  }
+  const profile = calibrateProfile(unshaped, cores, "unshaped-links");
+  const rows = runs.filter((r) => r.link).map((r) =>
+    row(r, {
+      ...profile,
+      collectives: {
+        ...profile.collectives,
+        link: { bytesPerS: linkBitsPerS(r.link!)! / 8, efficiency: TCP_EFFICIENCY, rate: r.link! },
+      },
+    })
+  );
+  const byLink: Record<string, number> = {};
+  for (const link of new Set(rows.map((r) => r.link!))) {
+    byLink[link] = median(rows.filter((r) => r.link === link).map((r) => r.errorPct));
+  }
+  return {
+    rows,
+    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
+    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
+    byLink,
+  };
 }
 
 /**
@@ -45,6 +117,7 @@ export interface Validation {
  * @throws {ConfigError} With fewer than two rank counts.
  */
 export function validateProjection(runs: MeasuredRun[], cores: number): Validation {
+  if (runs.some((r) => r.link)) return validateLinks(runs, cores);
   const ranks = [...new Set(runs.map((r) => r.config.ranks))].sort((a, b) => a - b);
   if (ranks.length < 2) {
     throw new ConfigError(
@@ -60,23 +133,7 @@ export function validateProjection(runs: MeasuredRun[], cores: number): Validati
       cores,
       `without-p${p}`,
     );
-    for (const r of runs.filter((x) => x.config.ranks === p)) {
-      const s = projectStep(r.config, profile, r.bytesPerElement);
-      const predictedBytes =
-        predictCosts(r.config, { bytesPerElement: r.bytesPerElement, workload: r.config.workload })
-          .bytesSentPerRankPerStep;
-      rows.push({
-        id: r.id,
-        ranks: p,
-        measuredStepMs: r.stepS * 1000,
-        predictedStepMs: s.stepS * 1000,
-        measuredCommMs: r.commS * 1000,
-        predictedCommMs: (s.hostS + s.latencyS + s.bandwidthS) * 1000,
-        measuredBytes: r.bytesSent,
-        predictedBytes,
-        errorPct: (100 * Math.abs(s.stepS - r.stepS)) / r.stepS,
-      });
-    }
+    for (const r of runs.filter((x) => x.config.ranks === p)) rows.push(row(r, profile));
   }
   return {
     rows,

@@ -10,6 +10,7 @@
 import type { ResultsFile, RunResult } from "../results/results.ts";
 import { median } from "../results/stats.ts";
 import { ok, sourceOf, workloadOf } from "./findings.ts";
+import { linkBitsPerS } from "../config/link_rate.ts";
 
 /** Okabe-Ito, a colorblind-safe palette; TP and phantom always get the first two. */
 export const PALETTE = [
@@ -51,9 +52,16 @@ function seriesByRanks(runs: RunResult[]): Series[] {
     const shape = `n=${c.width}${
       c.mode === "phantom" ? ` k=${c.phantomWidth}` : ""
     } L=${c.layers} b=${c.batch}`;
-    const key = `${c.mode}|${shape}|${workloadOf(r)}|${sourceOf(r)}`;
+    // Runs on different links of an emulated network (the network sweep) are different series.
+    const link = c.link !== undefined ? ` links ${c.link ?? "unshaped"}` : "";
+    const key = `${c.mode}|${shape}${link}|${workloadOf(r)}|${sourceOf(r)}`;
     const s = map.get(key) ??
-      { label: `${c.mode} ${shape}`, mode: c.mode, runs: [], projected: r.projected?.profile };
+      {
+        label: `${c.mode} ${shape}${link}`,
+        mode: c.mode,
+        runs: [],
+        projected: r.projected?.profile,
+      };
     s.runs.push(r);
     map.set(key, s);
   }
@@ -125,6 +133,66 @@ function lineByRanks(
       type: "line",
       data: { labels: ranks.map(String), datasets },
       options: axes("ranks p", yTitle, { logY: options.logY }),
+    },
+  };
+}
+
+/** A link's name on an axis, and its order: unshaped first, then the fastest. */
+const linkName = (link: unknown) => (typeof link === "string" ? link : "unshaped");
+const linkOrder = (link: unknown) =>
+  -(typeof link === "string" ? linkBitsPerS(link) ?? 0 : Infinity);
+
+/**
+ * A figure against the link rate of an emulated network (the network sweep): a line per mode
+ * and p, the links from unshaped to the slowest.
+ */
+function lineByLink(
+  id: string,
+  title: string,
+  section: string,
+  runs: RunResult[],
+  value: (r: RunResult) => number | null,
+  yTitle: string,
+  omitted?: string,
+): ChartSpec {
+  if (omitted) return { id, title, section, omitted };
+  const usable = runs.filter((r) => r.config.link !== undefined && value(r) !== null);
+  const links = [...new Set(usable.map((r) => r.config.link))].sort((a, b) =>
+    linkOrder(a) - linkOrder(b)
+  );
+  if (links.length < 2) return { id, title, section, omitted: "the runs use one link rate" };
+  const series = new Map<string, RunResult[]>();
+  for (const r of usable) {
+    const key = `${r.config.mode} p=${r.config.ranks}`;
+    series.set(key, [...(series.get(key) ?? []), r]);
+  }
+  const perMode = new Map<string, number>();
+  const datasets = [...series.entries()].map(([label, list]) => {
+    const mode = String(list[0].config.mode);
+    const i = perMode.get(mode) ?? 0;
+    perMode.set(mode, i + 1);
+    const color = MODE_COLORS[mode] ?? PALETTE[4];
+    return {
+      label,
+      data: links.map((l) => {
+        const vals = list.filter((r) => r.config.link === l).map(value) as number[];
+        return vals.length ? median(vals) : null;
+      }),
+      borderColor: color,
+      backgroundColor: color,
+      borderDash: DASHES[i % DASHES.length],
+      pointStyle: ["circle", "rect", "triangle", "rectRot"][i % 4],
+      spanGaps: true,
+    };
+  });
+  return {
+    id,
+    title,
+    section,
+    config: {
+      type: "line",
+      data: { labels: links.map(linkName), datasets },
+      options: axes("link rate of every host (emulated network)", yTitle, { logY: true }),
     },
   };
 }
@@ -265,6 +333,28 @@ export function reportCharts(results: ResultsFile): ChartSpec[] {
     ),
   );
   charts.push(paretoChart(train));
+  // The network sweep: step time and energy against the link rate.
+  if (train.some((r) => r.config.link !== undefined)) {
+    charts.push(
+      lineByLink(
+        "chart-link-step-time",
+        "Step time (median) against the link rate",
+        "Time",
+        train,
+        (r) => r.metrics!.stepTimeMs.median,
+        "ms per step",
+      ),
+      lineByLink(
+        "chart-link-energy",
+        "Energy per step against the link rate",
+        "Energy",
+        train,
+        (r) => r.metrics!.energy.joulesPerStep?.median ?? null,
+        "J per step",
+        energyMissing(train),
+      ),
+    );
+  }
   return charts;
 }
 

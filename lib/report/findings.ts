@@ -6,6 +6,7 @@
  * @module
  */
 
+import { linkBitsPerS } from "../config/link_rate.ts";
 import type { ResultsFile, RunResult } from "../results/results.ts";
 import { median } from "../results/stats.ts";
 import { hierarchicalBootstrapRatio } from "./repeat_stats.ts";
@@ -29,7 +30,9 @@ export function matchKey(r: RunResult): string {
   const c = r.config;
   return `p${c.ranks}-n${c.width}-L${c.layers}-b${c.batch}${
     workloadOf(r) === "inference" ? "-inference" : ""
-  }${r.projected ? `-projected-${r.projected.profile}` : ""}`;
+  }${r.projected ? `-projected-${r.projected.profile}` : ""}${
+    c.link !== undefined ? `-link-${c.link ?? "none"}` : ""
+  }`;
 }
 
 /** "measured", or "projected: PROFILE". */
@@ -78,6 +81,8 @@ export interface Finding {
   workload: "train" | "inference";
   /** "p = 8, n = 1024, L = 2, b = 128". */
   label: string;
+  /** The link rate of an emulated network (network sweep; null: unshaped), else absent. */
+  link?: string | null;
   ratios: Ratio[];
   /** One plain sentence. */
   sentence: string;
@@ -307,19 +312,25 @@ export function findings(results: ResultsFile): Finding[] {
       };
     });
     const projected = g.tp[0].projected ? `, projected on ${g.tp[0].projected.profile}` : "";
+    // The network sweep: runs on different links are different comparisons.
+    const link = c.link !== undefined ? `, links ${c.link ?? "unshaped"}` : "";
     const label = `p = ${c.ranks}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
       workload === "inference" ? ", inference" : ""
-    }${projected}`;
+    }${link}${projected}`;
     out.push({
       key,
       ranks: c.ranks,
       workload,
       label,
+      ...(c.link !== undefined ? { link: c.link as string | null } : {}),
       ratios,
       sentence: sentence(label, ratios, g.phantom[0]),
     });
   }
-  return out.sort((a, b) => a.ranks - b.ranks || a.key.localeCompare(b.key));
+  // Links from unshaped to the slowest, then by key.
+  const speed = (f: Finding) =>
+    f.link === undefined ? 0 : f.link === null ? -Infinity : -(linkBitsPerS(f.link) ?? 0);
+  return out.sort((a, b) => a.ranks - b.ranks || speed(a) - speed(b) || a.key.localeCompare(b.key));
 }
 
 /**

@@ -5,7 +5,7 @@ import { tableCsv } from "./table.ts";
 import { runsTable, summaryTable } from "./tables.ts";
 import { escapeLatex, tableLatex } from "./latex.ts";
 import { buildTrends, renderTrends } from "./trends.ts";
-import { fixtureResults, repeated } from "../testing/results_fixture.ts";
+import { fixtureResults, fixtureRun, repeated } from "../testing/results_fixture.ts";
 import { reportPlan } from "./report_plan.ts";
 import { resultsLatex } from "./write_report.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
@@ -340,4 +340,37 @@ Deno.test("charts: dashed series get dashed legend swatches (no point style, a b
         .plugins?.legend?.labels ?? {};
     assertEquals([labels.usePointStyle ?? false, labels.boxHeight], [false, 0]);
   }
+});
+
+Deno.test("report: a network sweep compares TP and phantom per link rate, unshaped first, and draws step time against the link", () => {
+  const runs = ["25mbit", null, "100mbit"].flatMap((link, i) =>
+    (["tp", "phantom"] as const).map((mode) => {
+      const run = fixtureRun({
+        point: `${mode}-p4-link-${link}`,
+        mode,
+        ranks: 4,
+        stepMs: (mode === "tp" ? 1000 : 100) * (i + 1),
+      });
+      return { ...run, config: { ...run.config, link } };
+    })
+  );
+  const results = fixtureResults([]);
+  results.runs = runs;
+  const f = findings(results);
+  assertEquals(f.map((x) => x.link), [null, "100mbit", "25mbit"], "one comparison per link");
+  assert(f[2].label.endsWith("links 25mbit"), f[2].label);
+  const chart = reportCharts(results).find((c) => c.id === "chart-link-step-time")!;
+  assert("config" in chart, JSON.stringify(chart));
+  const data = chart.config.data as {
+    labels: string[];
+    datasets: { label: string; data: number[] }[];
+  };
+  assertEquals(data.labels, ["unshaped", "100mbit", "25mbit"]);
+  assertEquals(data.datasets.map((d) => [d.label, d.data.map((v) => Math.round(v / 100))]), [
+    ["tp p=4", [20, 30, 10]],
+    ["phantom p=4", [2, 3, 1]],
+  ]);
+  // Files without links draw no such chart.
+  const plain = fixtureResults([{ point: "tp-p2" }, { point: "phantom-p2", mode: "phantom" }]);
+  assert(!reportCharts(plain).some((c) => c.id.startsWith("chart-link")));
 });

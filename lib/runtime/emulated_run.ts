@@ -4,8 +4,10 @@
  * bench on host 0 with its own nats-server on that host's address (manual launch), and starts one
  * worker per other host for every run from the bench's `PB-WAITING` lines, the ranks split in
  * contiguous ranges over hosts 1..N-1 (a node each). The bench records the network it ran on
- * (`communicator.network`: emulated, hosts, link rate, shaper, and that no propagation delay was
- * added: this kernel has no netem). Everything is removed at the end, also on a stop signal.
+ * (`communicator.network`: emulated, hosts, link rate, shaper, the propagation delay added if
+ * any, and whether this kernel could add one: sch_netem). Everything is removed at the end, also
+ * on a stop signal. A sweep whose points set their own link rate (the network sweep) has its
+ * links reshaped by the bench before each such point ({@linkcode shapeForPoint}).
  *
  * @module
  */
@@ -13,6 +15,7 @@
 import {
   type LinkNames,
   type LinkShape,
+  netemAvailable,
   netnsUnavailable,
   reshapeLinks,
   startHosts,
@@ -33,10 +36,12 @@ export interface EmulatedNetwork {
   hosts: number;
   /** Rate of every link (tc notation), or null for unshaped links. */
   linkRate: string | null;
-  /** htb or tbf. */
-  shaper: "htb" | "tbf";
-  /** Propagation delay added: none (this suite shapes bandwidth only). */
-  delay: null;
+  /** htb or tbf (netem where a delay was added). */
+  shaper: "htb" | "tbf" | "netem";
+  /** Propagation delay added each way of every link (tc notation), or null for none. */
+  delay: string | null;
+  /** Whether this kernel could add a delay at all (sch_netem): bandwidth only where not. */
+  netem: boolean;
 }
 
 /**
@@ -56,8 +61,9 @@ export function emulatedNetwork(
 export interface EmulatedLinks {
   /** The namespaces. */
   names: LinkNames;
-  /** The shaper and the rate the links have now. */
+  /** The shaper, the delay and the rate the links have now. */
   shaper: "htb" | "tbf";
+  delay: string | null;
   rate: string | null;
 }
 
@@ -86,7 +92,7 @@ export async function shapeForPoint(
 ): Promise<string | undefined> {
   if (links.rate === rate) return undefined;
   const started = performance.now();
-  await reshapeLinks(links.names, { rate, shaper: links.shaper });
+  await reshapeLinks(links.names, { rate, shaper: links.shaper, delay: links.delay });
   links.rate = rate;
   return `links now ${rate ?? "unshaped"}${rate ? ` (${links.shaper})` : ""}, reshaped in ${
     (performance.now() - started).toFixed(0)
@@ -141,19 +147,32 @@ export interface EmulatedRunOptions {
 export async function runEmulated(options: EmulatedRunOptions): Promise<number> {
   const why = netnsUnavailable();
   if (why) throw new ConfigError("--emulate-hosts", options.hosts, `cannot be used here: ${why}`);
-  const link = { rate: options.link.rate, shaper: options.link.shaper ?? "htb" } as const;
+  const netem = netemAvailable();
+  const delay = options.link.delay ?? null;
+  if (delay && !netem) {
+    throw new ConfigError(
+      "--link-delay",
+      delay,
+      "needs sch_netem, which this kernel does not have: links can be limited in bandwidth " +
+        "only (htb, tbf)",
+    );
+  }
+  const link = { rate: options.link.rate, shaper: options.link.shaper ?? "htb", delay } as const;
   await using net = await startHosts({ count: options.hosts, link, tag: "e" });
   const network: EmulatedNetwork = {
     emulated: true,
     hosts: options.hosts,
     linkRate: link.rate,
-    shaper: link.shaper,
-    delay: null,
+    shaper: delay ? "netem" : link.shaper,
+    delay,
+    netem,
   };
   console.log(
     `emulated network: ${options.hosts} hosts (${
       net.hosts.map((h) => h.address).join(", ")
-    }), links ${link.rate ?? "unshaped"}${link.rate ? ` (${link.shaper})` : ""}, no added delay; ` +
+    }), links ${link.rate ?? "unshaped"}${link.rate ? ` (${network.shaper})` : ""}, ${
+      delay ? `${delay} delay each way` : `no added delay${netem ? "" : " (no sch_netem here)"}`
+    }; ` +
       `set up in ${net.setupMs.toFixed(0)} ms`,
   );
   const [exe, ...pre] = options.benchCommand;
@@ -165,6 +184,7 @@ export async function runEmulated(options: EmulatedRunOptions): Promise<number> 
         {
           names: { bridge: net.bridge, hosts: net.hosts.map((h) => h.name) },
           shaper: link.shaper,
+          delay,
           rate: link.rate,
         } satisfies EmulatedLinks,
       ),

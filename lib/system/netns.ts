@@ -25,6 +25,12 @@ export interface LinkShape {
   rate: string | null;
   /** The qdisc: htb (one class, rate = ceil) or tbf (burst 256 KiB: veth GSO packets reach 64 KiB). */
   shaper?: "htb" | "tbf";
+  /**
+   * Propagation delay each way of the link, in tc's notation (e.g. "2ms"): netem (`delay D rate
+   * R`) replaces the shaper; host to host a packet crosses two links (2 D one way). Needs
+   * sch_netem ({@linkcode netemAvailable}). @default null: none
+   */
+  delay?: string | null;
 }
 
 /** Options of {@linkcode startHosts}. */
@@ -228,7 +234,11 @@ export async function startHosts(options: HostsOptions): Promise<NetnsHosts> {
       return link;
     },
     async shape(next) {
-      link = linkShape({ rate: next.rate, shaper: next.shaper ?? link.shaper });
+      link = linkShape({
+        rate: next.rate,
+        shaper: next.shaper ?? link.shaper,
+        delay: next.delay === undefined ? link.delay : next.delay,
+      });
       await reshapeLinks({ bridge, hosts: hosts.map((h) => h.name) }, link);
     },
     setupMs: performance.now() - started,
@@ -267,11 +277,46 @@ export interface LinkNames {
 }
 
 function linkShape(link: LinkShape | undefined): Required<LinkShape> {
-  const shaped: Required<LinkShape> = { rate: link?.rate ?? null, shaper: link?.shaper ?? "htb" };
+  const shaped: Required<LinkShape> = {
+    rate: link?.rate ?? null,
+    shaper: link?.shaper ?? "htb",
+    delay: link?.delay ?? null,
+  };
+  if (shaped.delay !== null && !LINK_DELAY.test(shaped.delay)) {
+    throw new RangeError(`link delay must look like 2ms or 500us (got ${shaped.delay})`);
+  }
   if (shaped.rate !== null && !/^\d+(\.\d+)?[kmg]?bit$/.test(shaped.rate)) {
     throw new RangeError(`link rate must look like 100mbit or 1gbit (got ${shaped.rate})`);
   }
   return shaped;
+}
+
+/** A delay in tc's notation, as this module takes it: 500us, 2ms, 1.5ms, 1s. */
+export const LINK_DELAY = /^\d+(\.\d+)?(us|ms|s)$/;
+
+let netem: boolean | undefined;
+
+/**
+ * Whether this kernel has sch_netem (propagation delay); many minimal kernels have only htb, tbf
+ * and a few more. Probed once, on the loopback of a namespace of its own (root only).
+ *
+ * @returns True where netem qdiscs can be made.
+ */
+export function netemAvailable(): boolean {
+  if (netem !== undefined) return netem;
+  const name = `${NETNS_PREFIX}${Deno.pid}-netem`;
+  const sh = (args: string[]) => {
+    try {
+      return new Deno.Command(args[0], { args: args.slice(1), stdout: "null", stderr: "null" })
+        .outputSync().success;
+    } catch {
+      return false;
+    }
+  };
+  if (!sh(["ip", "netns", "add", name])) return (netem = false);
+  netem = sh(["tc", "-n", name, "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1ms"]);
+  sh(["ip", "netns", "delete", name]);
+  return netem;
 }
 
 /**
@@ -290,13 +335,30 @@ export async function reshapeLinks(names: LinkNames, link: LinkShape): Promise<v
     for (const [ns, dev] of [[host, "eth0"], [names.bridge, `p${i}`]]) {
       // No qdisc yet ("Cannot delete qdisc with handle of zero"): nothing to remove.
       await run("tc", ["-n", ns, "qdisc", "del", "dev", dev, "root"]).catch(() => {});
-      if (shaped.rate) await shape(ns, dev, shaped);
+      if (shaped.rate || shaped.delay) await shape(ns, dev, shaped);
     }
   }));
 }
 
 async function shape(ns: string, dev: string, link: Required<LinkShape>): Promise<void> {
   const tc = (...args: string[]) => run("tc", ["-n", ns, ...args]);
+  if (link.delay) {
+    // netem delays and, given a rate, also limits it; a queue long enough for a full window.
+    await tc(
+      "qdisc",
+      "add",
+      "dev",
+      dev,
+      "root",
+      "netem",
+      "delay",
+      link.delay,
+      ...(link.rate ? ["rate", link.rate] : []),
+      "limit",
+      "100000",
+    );
+    return;
+  }
   if (link.shaper === "tbf") {
     await tc(
       "qdisc",
