@@ -123,6 +123,13 @@ export const SWEEP_FLAGS = {
     defaultHelp: "16",
   }),
   layers: flag.int({ group: POINT, arg: "L", help: "hidden-to-hidden layers", defaultHelp: "2" }),
+  replicas: flag.intList({
+    group: POINT,
+    arg: "D",
+    help: "data-parallel replicas d of every point, one or several: d x p ranks, the global " +
+      "batch d x B split over the replicas, gradients averaged (in process only so far)",
+    defaultHelp: "1",
+  }),
   batch: flag.int({ group: POINT, arg: "B", help: "mini-batch rows", defaultHelp: "128" }),
   "input-width": flag.int({ group: POINT, help: "input width d_in", defaultHelp: "32" }),
   "output-width": flag.int({ group: POINT, help: "output width d_out", defaultHelp: "16" }),
@@ -195,6 +202,16 @@ export function planFromFlags(
     fields.optimizer = { name: values.optimizer ?? "adam", learningRate: values.lr ?? 0.001 };
   }
   if (values.steps !== undefined) fields.steps = values.steps;
+  if (values.replicas !== undefined && !single) {
+    if (values.replicas.length > 1) {
+      throw new ConfigError(
+        "--replicas",
+        values.replicas.join(","),
+        "takes one value with a sweep",
+      );
+    }
+    fields.replicas = values.replicas[0];
+  }
   if (values.workload !== undefined && !single) {
     if (values.workload.length > 1) {
       throw new ConfigError(
@@ -234,6 +251,7 @@ function pointSweep(values: FlagValues<typeof SWEEP_FLAGS>): Sweep {
     axes: {
       mode: values.mode ?? ["tp", "phantom"],
       ranks: values.ranks ?? [1],
+      ...(values.replicas ? { replicas: values.replicas } : {}),
       ...(values.workload ? { workload: values.workload } : {}),
     },
     repeats: 1,

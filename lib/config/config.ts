@@ -89,6 +89,12 @@ export interface TrainConfig extends ModelConfig {
   optimizer: OptimizerConfig;
   /** The task. */
   task: TaskConfig;
+  /**
+   * d: data-parallel replicas of the model-parallel group (training only): G = d x ranks ranks in
+   * all, the global batch d x batch split in contiguous row blocks, gradients averaged over the
+   * replicas (docs/phantom.md). Absent for 1, so today's configurations are unchanged.
+   */
+  replicas?: number;
 }
 
 /** Defaults applied by {@linkcode validateTrainConfig}. */
@@ -187,13 +193,20 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
   const model = validateModelConfig({ ...d, ...stripUndefined(input) });
   const optimizer = validateOptimizer(objectField("optimizer", input.optimizer));
   const task = validateTask(objectField("task", input.task));
+  const workload = oneOf("workload", input.workload ?? d.workload, WORKLOADS);
+  const replicas = input.replicas === undefined ? 1 : positiveInteger("replicas", input.replicas);
+  if (replicas > 1 && workload === "inference") {
+    throw new ConfigError("replicas", replicas, "applies to training only (workload train)");
+  }
   return {
     ...model,
-    workload: oneOf("workload", input.workload ?? d.workload, WORKLOADS),
+    workload,
     steps: positiveInteger("steps", input.steps ?? d.steps),
     backend: oneOf("backend", input.backend ?? d.backend, BACKENDS),
     optimizer,
     task,
+    // d = 1 is today's run: no field, the same configuration and hash.
+    ...(replicas > 1 ? { replicas } : {}),
   };
 }
 

@@ -38,10 +38,13 @@ export interface LayerCost {
 
 /** Predicted per-rank, per-step costs of a configuration. */
 export interface CostPrediction {
-  /** Payload bytes each rank sends per training step. */
+  /** Payload bytes each rank sends per training step (rank 0; data-parallel traffic included). */
   bytesSentPerRankPerStep: number;
   /** Payload bytes each rank receives per training step. */
   bytesReceivedPerRankPerStep: number;
+  /** Of which in the data-parallel group (the gradient all-reduce; 0 without replicas). */
+  dataParallelBytesSentPerRankPerStep: number;
+  dataParallelBytesReceivedPerRankPerStep: number;
   /** Forward plus backward matmul FLOPs per rank per step. */
   flopsPerRankPerStep: number;
   /** Forward matmul FLOPs per rank per step. */
@@ -101,9 +104,18 @@ export function predictCosts(config: ModelConfig, options: PredictOptions = {}):
   const backward = inference ? 0 : sum((c) => c.backwardFlops);
   const parametersPerRank = sum((c) => c.parameters);
   const outputBias = config.outputWidth;
+  // Data parallelism (training): rank 0's gradient all-reduce over its replicas.
+  const replicas = "replicas" in config && typeof config.replicas === "number"
+    ? config.replicas
+    : 1;
+  const dp = replicas > 1 && !inference
+    ? predictDataParallel(config, replicas, bytesPerElement).nats
+    : { sentBytes: 0, receivedBytes: 0 };
   return {
-    bytesSentPerRankPerStep: sent,
-    bytesReceivedPerRankPerStep: received,
+    bytesSentPerRankPerStep: sent + dp.sentBytes,
+    bytesReceivedPerRankPerStep: received + dp.receivedBytes,
+    dataParallelBytesSentPerRankPerStep: dp.sentBytes,
+    dataParallelBytesReceivedPerRankPerStep: dp.receivedBytes,
     flopsPerRankPerStep: forward + backward,
     forwardFlopsPerRankPerStep: forward,
     backwardFlopsPerRankPerStep: backward,
@@ -118,9 +130,12 @@ export function predictCosts(config: ModelConfig, options: PredictOptions = {}):
 export interface DataParallelPrediction {
   /** Replicas d. */
   replicas: number;
-  /** Parameters of model rank 0 (the most loaded), whose gradients the group all-reduces. */
+  /** Parameters of the model rank (rank 0 by default, the most loaded) the group all-reduces. */
   parametersPerRank: number;
-  /** The suite's NATS all-reduce: each rank publishes its gradients once, receives d - 1 copies. */
+  /**
+   * The suite's all-reduce (in process and NATS): each rank publishes its gradients and its
+   * replica's loss (one element, averaged with them) once and receives d - 1 copies.
+   */
   nats: { sentBytes: number; receivedBytes: number };
   /** A ring all-reduce: 2 (d - 1)/d of the gradient bytes each way. */
   ring: { sentBytes: number; receivedBytes: number };
@@ -134,6 +149,8 @@ export interface DataParallelPrediction {
  * @param config The model-parallel configuration (one replica).
  * @param replicas d, 1 or more.
  * @param bytesPerElement Bytes per gradient element on the wire. @default 4
+ * @param modelRank The model rank r whose data-parallel group it is (rank 0 alone holds the
+ *   output bias). @default 0
  * @returns Bytes sent and received per rank per step, on the suite's transport and on a ring.
  * @throws {RangeError} If replicas is not a positive integer.
  * @example
@@ -151,13 +168,14 @@ export function predictDataParallel(
   config: ModelConfig,
   replicas: number,
   bytesPerElement = 4,
+  modelRank = 0,
 ): DataParallelPrediction {
   if (!Number.isInteger(replicas) || replicas < 1) {
     throw new RangeError(`replicas must be a positive integer (got ${replicas})`);
   }
-  const parametersPerRank = predictCosts(config).parametersPerRank;
+  const parametersPerRank = parametersOfRank(config, modelRank);
   const bytes = parametersPerRank * bytesPerElement;
-  const nats = payloadPerRank("allReduce", bytes, replicas);
+  const nats = payloadPerRank("allReduce", bytes + bytesPerElement, replicas);
   const ring = replicas > 1 ? (2 * (replicas - 1) / replicas) * bytes : 0;
   return {
     replicas,
@@ -165,6 +183,24 @@ export function predictDataParallel(
     nats: { sentBytes: nats.sent, receivedBytes: nats.received },
     ring: { sentBytes: ring, receivedBytes: ring },
   };
+}
+
+/**
+ * Parameters a model rank holds: every rank the same, but for the output bias (d_out), which only
+ * rank 0 holds.
+ *
+ * @param config The model-parallel configuration.
+ * @param modelRank r.
+ * @returns Its parameter count.
+ */
+export function parametersOfRank(config: ModelConfig, modelRank: number): number {
+  const perRank = modelParameters(config);
+  return modelRank > 0 && config.ranks > 1 ? perRank - config.outputWidth : perRank;
+}
+
+function modelParameters(config: ModelConfig): number {
+  return [inputCost(config), hiddenCost(config), outputCost(config)]
+    .reduce((acc, c) => acc + c.count * c.parameters, 0);
 }
 
 /**

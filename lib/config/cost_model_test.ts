@@ -130,16 +130,19 @@ backendTest(
     const base = { ranks: 4, width: 256, layers: 2, batch: 8, inputWidth: 5, outputWidth: 3 };
     for (const extra of [{ mode: "tp" }, { mode: "phantom", phantomWidth: 8 }]) {
       const config = validateTrainConfig({ ...base, ...extra });
-      const [comm] = createInProcessGroup(config.ranks);
-      using model = RankFfn.create(config, comm);
-      // What a data-parallel group all-reduces: every gradient element rank 0 owns.
-      const owned = [...model.parameters().values()].reduce((s, v) => s + v.size, 0);
-      for (const d of [1, 2, 4, 32]) {
-        const dp = predictDataParallel(config, d);
-        assertEquals(dp.parametersPerRank, owned);
-        assertEquals(dp.nats.sentBytes, d > 1 ? 4 * owned : 0);
-        assertEquals(dp.nats.receivedBytes, (d - 1) * 4 * owned);
-        assertEquals(dp.ring.sentBytes, (2 * (d - 1) / d) * 4 * owned);
+      const comms = createInProcessGroup(config.ranks);
+      for (const comm of comms) {
+        using model = RankFfn.create(config, comm);
+        // What a data-parallel group all-reduces: every gradient element the rank owns (rank 0
+        // alone holds the output bias), and the replica's loss.
+        const owned = [...model.parameters().values()].reduce((s, v) => s + v.size, 0);
+        for (const d of [1, 2, 4, 32]) {
+          const dp = predictDataParallel(config, d, 4, comm.rank);
+          assertEquals(dp.parametersPerRank, owned);
+          assertEquals(dp.nats.sentBytes, d > 1 ? 4 * (owned + 1) : 0);
+          assertEquals(dp.nats.receivedBytes, (d - 1) * 4 * (owned + 1));
+          assertEquals(dp.ring.sentBytes, (2 * (d - 1) / d) * 4 * owned);
+        }
       }
     }
     // The hidden layers' share shrinks as (m + p k)/n: n = 4096, p = 8, k = 16 gives 0.156.

@@ -210,7 +210,8 @@ export function pointId(c: Record<string, unknown>): string {
   const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
   const workload = c.workload === "inference" ? "-inference" : "";
   const link = "link" in c ? `-link-${c.link ?? "none"}` : "";
-  return `${c.mode}-p${c.ranks}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}${link}`;
+  const replicas = typeof c.replicas === "number" && c.replicas > 1 ? `-d${c.replicas}` : "";
+  return `${c.mode}-p${c.ranks}${replicas}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}${link}`;
 }
 
 const FILTER = /^\s*([A-Za-z]+)\s*(<=|>=|!=|=|<|>)\s*([^,]+?)\s*$/;
@@ -352,6 +353,7 @@ const CONFIG_FIELDS = [
   "phantomWidth",
   "warmup",
   "link",
+  "replicas",
 ];
 const NESTED_FIELDS: Record<string, string[]> = {
   optimizer: Object.keys(DEFAULT_TRAIN_CONFIG.optimizer),

@@ -226,7 +226,8 @@ function products(run: MeasuredRun): { flops: number; count: number }[] {
 
 /**
  * Fits a profile to measured runs of one host. Runs on shaped links of an emulated network are
- * left out: their link time is the link model's (lib/projection/link_model.ts), not the host's.
+ * left out (their link time is the link model's, lib/projection/link_model.ts, not the host's),
+ * and data-parallel runs (config.replicas), whose gradient traffic the step model lacks.
  *
  * @param measured The runs (see {@linkcode measuredRuns}).
  * @param cores The host's CPU cores: its devices.
@@ -239,7 +240,8 @@ export function calibrateProfile(
   cores: number,
   id = "calibrated",
 ): HardwareProfile {
-  const runs = measured.filter((r) => !r.link);
+  // Data-parallel runs are left out too: the step model has no data-parallel traffic yet.
+  const runs = measured.filter((r) => !r.link && (r.config.replicas ?? 1) === 1);
   if (runs.length === 0) {
     throw new ConfigError(
       "RESULTS",

@@ -51,7 +51,9 @@ function seriesByRanks(runs: RunResult[]): Series[] {
     const c = r.config;
     const shape = `n=${c.width}${
       c.mode === "phantom" ? ` k=${c.phantomWidth}` : ""
-    } L=${c.layers} b=${c.batch}`;
+    } L=${c.layers} b=${c.batch}${
+      typeof c.replicas === "number" && c.replicas > 1 ? ` d=${c.replicas}` : ""
+    }`;
     // Runs on different links of an emulated network (the network sweep) are different series.
     const link = c.link !== undefined ? ` links ${c.link ?? "unshaped"}` : "";
     const key = `${c.mode}|${shape}${link}|${workloadOf(r)}|${sourceOf(r)}`;

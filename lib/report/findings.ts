@@ -28,7 +28,8 @@ export const workloadOf = (
 /** TP and phantom match when everything but the mode and k agrees. */
 export function matchKey(r: RunResult): string {
   const c = r.config;
-  return `p${c.ranks}-n${c.width}-L${c.layers}-b${c.batch}${
+  const replicas = typeof c.replicas === "number" && c.replicas > 1 ? `-d${c.replicas}` : "";
+  return `p${c.ranks}${replicas}-n${c.width}-L${c.layers}-b${c.batch}${
     workloadOf(r) === "inference" ? "-inference" : ""
   }${r.projected ? `-projected-${r.projected.profile}` : ""}${
     c.link !== undefined ? `-link-${c.link ?? "none"}` : ""
@@ -314,7 +315,8 @@ export function findings(results: ResultsFile): Finding[] {
     const projected = g.tp[0].projected ? `, projected on ${g.tp[0].projected.profile}` : "";
     // The network sweep: runs on different links are different comparisons.
     const link = c.link !== undefined ? `, links ${c.link ?? "unshaped"}` : "";
-    const label = `p = ${c.ranks}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
+    const dp = typeof c.replicas === "number" && c.replicas > 1 ? ` x ${c.replicas} replicas` : "";
+    const label = `p = ${c.ranks}${dp}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
       workload === "inference" ? ", inference" : ""
     }${link}${projected}`;
     out.push({

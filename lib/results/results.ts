@@ -131,6 +131,20 @@ const metricsSchema = s.object({
     /** Peak tensor bytes per rank (lib/config/cost_model.ts predictMemory). */
     memoryBytesPerRank: s.optional(s.number()),
   }),
+  /**
+   * With replicas (config.replicas d > 1): the data-parallel group's share: its time in the
+   * gradient all-reduce per step (the same slowest rank and step as commTimeMs), and its payload
+   * bytes per rank per step, measured (rank 0, the most loaded) and predicted; the rest of
+   * commTimeMs and of the bytes is the model-parallel group's.
+   */
+  dataParallel: s.optional(s.object({
+    replicas: s.integer(),
+    commTimeMs: distributionSchema,
+    bytesSentPerRankPerStep: s.number(),
+    bytesReceivedPerRankPerStep: s.number(),
+    predictedBytesSentPerRankPerStep: s.number(),
+    predictedBytesReceivedPerRankPerStep: s.number(),
+  })),
   /** Predicted FLOPs of all ranks per step / median step time, in GFLOP/s. */
   achievedGflops: s.number(),
   /** Energy per step and phase, with its method. */
@@ -163,6 +177,8 @@ const configSchema = s.object({
    * unshaped); absent where the point did not set one (`communicator.network` then holds it).
    */
   link: s.optional(s.nullable(s.string())),
+  /** Data-parallel replicas d (absent: 1): d x ranks ranks trained the point. */
+  replicas: s.optional(s.integer()),
 });
 
 const peerSchema = s.object({

@@ -7,7 +7,7 @@
  */
 
 import type { TrainConfig } from "../config/config.ts";
-import { predictCosts, predictMemory } from "../config/cost_model.ts";
+import { predictCosts, predictDataParallel, predictMemory } from "../config/cost_model.ts";
 import type { RunMetrics } from "../results/results.ts";
 import { distribution, median, percentile } from "../results/stats.ts";
 import type { RankRunResult } from "./trainer.ts";
@@ -43,13 +43,29 @@ export function summarizeRun(
   const stepMs: number[] = [];
   const commMs: number[] = [];
   const computeMs: number[] = [];
+  const dataMs: number[] = [];
   for (let s = warmupSteps; s < steps; s++) {
     // A step is as slow as its slowest rank.
     const slowest = ranks.map((r) => r.steps[s]).reduce((a, b) => (b.stepMs > a.stepMs ? b : a));
     stepMs.push(slowest.stepMs);
     commMs.push(slowest.commMs);
     computeMs.push(slowest.stepMs - slowest.commMs);
+    dataMs.push(slowest.dataParallel?.commMs ?? 0);
   }
+  // With replicas a rank's data-parallel bytes depend on its model rank (rank 0 alone holds the
+  // output bias): each rank is held against its own prediction.
+  const replicas = config.replicas ?? 1;
+  const dp = (rank: number) =>
+    replicas > 1
+      ? predictDataParallel(config, replicas, bytesPerElement, rank % config.ranks).nats
+      : { sentBytes: 0, receivedBytes: 0 };
+  const expected = (rank: number) => ({
+    sent: predicted.bytesSentPerRankPerStep - predicted.dataParallelBytesSentPerRankPerStep +
+      dp(rank).sentBytes,
+    received: predicted.bytesReceivedPerRankPerStep -
+      predicted.dataParallelBytesReceivedPerRankPerStep + dp(rank).receivedBytes,
+  });
+  const rank0Data = ranks[0].steps.map((s) => s.dataParallel).filter((d) => d !== undefined);
   return {
     warmupSteps,
     stepTimeMs: distribution(stepMs),
@@ -66,10 +82,22 @@ export function summarizeRun(
     localBytesReceivedPerRankPerStep: all.every((s) => s.localBytesReceived !== undefined)
       ? Math.max(...all.map((s) => s.localBytesReceived!))
       : null,
-    bytesMatchPrediction: all.every((s) =>
-      s.bytesSent === predicted.bytesSentPerRankPerStep &&
-      s.bytesReceived === predicted.bytesReceivedPerRankPerStep
-    ),
+    bytesMatchPrediction: ranks.every((r) => {
+      const e = expected(r.rank);
+      return r.steps.every((s) => s.bytesSent === e.sent && s.bytesReceived === e.received);
+    }),
+    ...(replicas > 1
+      ? {
+        dataParallel: {
+          replicas,
+          commTimeMs: distribution(dataMs),
+          bytesSentPerRankPerStep: Math.max(0, ...rank0Data.map((d) => d.bytesSent)),
+          bytesReceivedPerRankPerStep: Math.max(0, ...rank0Data.map((d) => d.bytesReceived)),
+          predictedBytesSentPerRankPerStep: predicted.dataParallelBytesSentPerRankPerStep,
+          predictedBytesReceivedPerRankPerStep: predicted.dataParallelBytesReceivedPerRankPerStep,
+        },
+      }
+      : {}),
     predicted: {
       bytesSentPerRankPerStep: predicted.bytesSentPerRankPerStep,
       bytesReceivedPerRankPerStep: predicted.bytesReceivedPerRankPerStep,
@@ -78,7 +106,8 @@ export function summarizeRun(
       parametersTotal: predicted.parametersTotal,
       memoryBytesPerRank: predictMemory(config, config.optimizer, config.workload).peakBytes,
     },
-    achievedGflops: (predicted.flopsPerRankPerStep * config.ranks) / median(stepMs) / 1e6,
+    achievedGflops: (predicted.flopsPerRankPerStep * config.ranks * replicas) / median(stepMs) /
+      1e6,
     memory: summarizeMemory(ranks),
   };
 }

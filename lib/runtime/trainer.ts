@@ -15,6 +15,7 @@ import type { TrainConfig } from "../config/config.ts";
 import { type Communicator, diffStats } from "../comm/communicator.ts";
 import { RankFfn } from "../parallel/ffn.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
+import { createInProcessGrid } from "../comm/grid.ts";
 import { mseLoss, mseValue } from "../nn/loss.ts";
 import { createOptimizer } from "../nn/optimizer.ts";
 import { type Batch, TeacherTask } from "../nn/task.ts";
@@ -44,6 +45,11 @@ export interface StepRecord {
   wireBytesReceived?: number;
   /** Payload bytes received in memory from ranks of the same host, where the transport counts them. */
   localBytesReceived?: number;
+  /**
+   * With replicas: the data-parallel group's part of commMs, bytesSent and bytesReceived (the
+   * gradient all-reduce); the rest is the model-parallel group's.
+   */
+  dataParallel?: { commMs: number; bytesSent: number; bytesReceived: number };
 }
 
 /** A held-out evaluation. */
@@ -110,6 +116,13 @@ export interface TrainOptions {
    * many ranks train on it. @default this rank alone, measured at the start
    */
   engine?: EngineShare;
+  /**
+   * With `config.replicas` d > 1: this rank's data-parallel group (the d ranks of its model rank,
+   * ranked by replica). Its replica trains rows replica x b .. (replica + 1) x b - 1 of the global
+   * batch of d x b rows, and averages its gradients (and loss) over the group after each backward
+   * pass, before the update.
+   */
+  data?: Communicator;
 }
 
 /** A tfjs engine shared by ranks of one thread. */
@@ -136,6 +149,14 @@ export async function trainRank(
   const now = options.now ?? (() => performance.now());
   const memory = new MemoryProbe(options.engine ?? { baselineBytes: bufferBytes(), ranks: 1 });
   const timed = new TimedCommunicator(comm, now);
+  const replicas = config.replicas ?? 1;
+  if ((options.data?.size ?? 1) !== replicas) {
+    throw new RangeError(
+      `Cannot train: ${replicas} replicas need a data-parallel group of ${replicas} ranks ` +
+        `(got ${options.data ? options.data.size : "none"})`,
+    );
+  }
+  const data = options.data && new TimedCommunicator(options.data, now);
   const task = new TeacherTask(config, config.task);
   using model = RankFfn.create(config, timed);
   const evalSet = toTensors(task.evalSet());
@@ -143,8 +164,10 @@ export async function trainRank(
   try {
     const run = config.workload === "inference"
       ? await inferSteps(config, model, task, timed, now, memory, options)
-      : await trainSteps(config, model, task, evalSet, timed, now, memory, options);
-    return { rank: comm.rank, ...run, memory: memory.result(evalBytes) };
+      : await trainSteps(config, model, task, evalSet, timed, data, now, memory, options);
+    // The global rank: replica i, model rank r is i p + r.
+    const rank = (options.data?.rank ?? 0) * comm.size + comm.rank;
+    return { rank, ...run, memory: memory.result(evalBytes) };
   } finally {
     tf.dispose([evalSet.x, evalSet.y]);
   }
@@ -205,6 +228,7 @@ async function trainSteps(
   task: TeacherTask,
   evalSet: { x: tf.Tensor2D; y: tf.Tensor2D },
   timed: TimedCommunicator,
+  data: TimedCommunicator | undefined,
   now: () => number,
   memory: MemoryProbe,
   options: TrainOptions,
@@ -222,18 +246,20 @@ async function trainSteps(
   };
   await evaluate(0);
   for (let step = 0; step < config.steps; step++) {
-    const { batch, before, commBefore, start } = await beginStep(
-      step,
-      task.batch(step, config.batch),
-      timed,
-      now,
-      options,
-    );
+    // The global batch, drawn as one replica with d x b rows would draw it; this replica's rows.
+    const drawn = data
+      ? replicaRows(task.batch(step, data.size * config.batch), data.rank, config.batch)
+      : task.batch(step, config.batch);
+    const dataBefore = data && { stats: data.stats(), commMs: data.commMs };
+    const { batch, before, commBefore, start } = await beginStep(step, drawn, timed, now, options);
     const y = await model.forward(batch.x, "train");
-    const { loss, dY } = await mseLoss(y, batch.y);
+    const local = await mseLoss(y, batch.y);
+    const { dY } = local;
+    let loss = local.loss;
     const forwardMs = now() - start;
     memory.tensors(); // activations cached for the backward pass
-    const grads = await model.backward(dY, false, () => memory.tensors());
+    let grads = await model.backward(dY, false, () => memory.tensors());
+    if (data) ({ grads, loss } = await averageOverReplicas(data, grads, loss));
     optimizer.apply(params, grads);
     // Wait for the update so its time lands in this step on asynchronous backends.
     await params.values().next().value?.data();
@@ -242,6 +268,17 @@ async function trainSteps(
     tf.dispose([y, dY, batch.x, batch.y, ...grads.values()]);
     memory.rss();
     const record = stepRecord(step, stepMs, forwardMs, loss, timed, before, commBefore);
+    if (data && dataBefore) {
+      const bytes = diffStats(data.stats(), dataBefore.stats);
+      record.dataParallel = {
+        commMs: data.commMs - dataBefore.commMs,
+        bytesSent: bytes.bytesSent,
+        bytesReceived: bytes.bytesReceived,
+      };
+      record.commMs += record.dataParallel.commMs;
+      record.bytesSent += bytes.bytesSent;
+      record.bytesReceived += bytes.bytesReceived;
+    }
     steps.push(record);
     options.onStep?.(record);
     const done = step + 1;
@@ -249,6 +286,74 @@ async function trainSteps(
   }
   assertNoGpuErrors("in the last step or evaluation");
   return { steps, evals };
+}
+
+/**
+ * Rows replica x rows .. (replica + 1) x rows - 1 of a batch.
+ *
+ * @param batch The global batch.
+ * @param replica i.
+ * @param rows b.
+ * @returns Its block, as a batch.
+ */
+export function replicaRows(batch: Batch, replica: number, rows: number): Batch {
+  const dIn = batch.x.length / batch.rows;
+  const dOut = batch.y.length / batch.rows;
+  return {
+    rows,
+    x: batch.x.slice(replica * rows * dIn, (replica + 1) * rows * dIn),
+    y: batch.y.slice(replica * rows * dOut, (replica + 1) * rows * dOut),
+  };
+}
+
+/**
+ * The data-parallel average: per layer, the gradients of the rank's parameters (its loss appended
+ * to the last layer's bucket) are summed over the replicas in replica order and divided by d, so
+ * every replica applies the gradient of the mean loss over the global batch, bit-identical on
+ * all of them. The local gradients are freed as they are read.
+ *
+ * @param data The data-parallel group.
+ * @param grads The rank's gradients, by parameter name (`layer.param`).
+ * @param loss Its replica's loss (the mean over its rows).
+ * @returns The averaged gradients (new tensors) and the global batch's loss.
+ */
+async function averageOverReplicas(
+  data: Communicator,
+  grads: Map<string, tf.Tensor>,
+  loss: number,
+): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
+  const layers = new Map<string, [string, tf.Tensor][]>();
+  for (const entry of grads) {
+    const layer = entry[0].split(".")[0];
+    layers.set(layer, [...(layers.get(layer) ?? []), entry]);
+  }
+  const out = new Map<string, tf.Tensor>();
+  const d = data.size;
+  let mean = loss;
+  const names = [...layers.keys()];
+  for (const [index, layer] of names.entries()) {
+    const entries = layers.get(layer)!;
+    const last = index === names.length - 1;
+    const sizes = entries.map(([, g]) => g.size);
+    const bucket = new Float32Array(sizes.reduce((a, b) => a + b, 0) + (last ? 1 : 0));
+    let at = 0;
+    for (const [, g] of entries) {
+      bucket.set(await g.data() as Float32Array, at);
+      at += g.size;
+      g.dispose();
+    }
+    if (last) bucket[at] = loss;
+    const sum = await data.allReduce(bucket, { phase: "gradients", layer: index });
+    at = 0;
+    for (const [name, g] of entries) {
+      const averaged = new Float32Array(g.size);
+      for (let j = 0; j < g.size; j++) averaged[j] = sum[at + j] / d;
+      out.set(name, tf.tensor(averaged, g.shape));
+      at += g.size;
+    }
+    if (last) mean = sum[at] / d;
+  }
+  return { grads: out, loss: mean };
 }
 
 /** Inference: forward passes only, on held-out batches; a "step" is one batch. */
@@ -358,8 +463,22 @@ export function trainInProcess(
   config: TrainConfig,
   options: TrainOptions = {},
 ): Promise<RankRunResult[]> {
+  const replicas = config.replicas ?? 1;
+  const engine = { baselineBytes: bufferBytes(), ranks: config.ranks * replicas };
+  if (replicas > 1) {
+    // A d x p grid: a model group per replica, a data group per model rank.
+    const grid = createInProcessGrid(replicas, config.ranks, { signal: options.signal });
+    return Promise.all(
+      grid.map(({ position, model, data }) =>
+        trainRank(
+          config,
+          model,
+          position.rank === 0 ? { ...options, engine, data } : { now: options.now, engine, data },
+        )
+      ),
+    );
+  }
   const comms = createInProcessGroup(config.ranks, { signal: options.signal });
-  const engine = { baselineBytes: bufferBytes(), ranks: config.ranks };
   return Promise.all(
     comms.map((c) =>
       trainRank(config, c, c.rank === 0 ? { ...options, engine } : { now: options.now, engine })
