@@ -351,15 +351,6 @@ export async function planBench(
       );
     }
   }
-  const replicated = expansion.points.find((p) => (p.config.replicas ?? 1) > 1);
-  if (replicated && values.communicator !== "in-process") {
-    throw new ConfigError(
-      "--replicas",
-      replicated.config.replicas,
-      "runs with --communicator in-process only so far: the NATS launchers do not yet start " +
-        "data-parallel groups",
-    );
-  }
   let slurm: SlurmPlan | undefined;
   if (values.launcher === "slurm") {
     slurm = await planSlurm(values, expansion, plan.single, env);

@@ -322,10 +322,6 @@ const USAGE_ERRORS: [string[], string][] = [
   [["--emulate-hosts", "9"], "--emulate-hosts (9) must be 2 to 8 hosts"],
   [["--emulate-hosts", "3", "--launcher", "slurm"], "does not go with --launcher"],
   [["--emulate-hosts", "3", "--link", "fast"], '--link ("fast") must be a rate like 1gbit'],
-  [
-    ["--mode", "tp", "--ranks", "2", "--replicas", "2", "--communicator", "nats"],
-    "--replicas (2) runs with --communicator in-process only so far",
-  ],
   [["--sweep", "default", "--replicas", "2,4"], '--replicas ("2,4") takes one value with a sweep'],
   [["--link-delay", "2ms"], '--link-delay ("2ms") is for --emulate-hosts only'],
   [

@@ -9,6 +9,7 @@ import { fileNatsServer, NATS_SERVER, NO_SANITIZERS, systemTest } from "../lib/t
 import { runOverNats } from "../lib/runtime/nats_run.ts";
 import { selectBackend } from "../lib/nn/backend.ts";
 import { trainInProcess } from "../lib/runtime/trainer.ts";
+import { summarizeRun } from "../lib/runtime/run_summary.ts";
 import { assert, assertEquals, assertRejects } from "../lib/testing/asserts.ts";
 
 const server = await fileNatsServer();
@@ -55,6 +56,34 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
         }
       }
       assertEquals(new Set(run.hellos.map((h) => h.pid)).size, 2);
+    },
+  });
+}
+
+for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as const) {
+  test({
+    ...opts,
+    name:
+      `${mode} x 2 replicas over NATS (8 ranks in 3 processes, groups split across them): the in-process grid bit for bit, bytes per group as predicted`,
+    fn: async () => {
+      const config = small({ mode, ranks: 4, replicas: 2, ...extra });
+      // 3 processes: ranks 0-1, 2-4, 5-7, so replica 0's model group and every data group span
+      // processes (connections).
+      const run = await runOverNats(config, { connection, processes: 3 });
+      await selectBackend("wasm");
+      const reference = await trainInProcess(config);
+      assertEquals(run.outcomes.length, 8);
+      const summary = summarizeRun(config, run.outcomes.map((o) => o.result), 1);
+      assert(summary.bytesMatchPrediction, "every rank's bytes as predicted");
+      for (const o of run.outcomes) {
+        const ref = reference[o.result.rank];
+        assertEquals(o.result.steps.map((s) => s.loss), ref.steps.map((s) => s.loss));
+        assertEquals(o.result.evals.map((e) => e.loss), ref.evals.map((e) => e.loss));
+        for (const [i, s] of o.result.steps.entries()) {
+          assertEquals(s.dataParallel!.bytesSent, ref.steps[i].dataParallel!.bytesSent);
+        }
+      }
+      assertEquals(new Set(run.hellos.map((h) => h.pid)).size, 3);
     },
   });
 }

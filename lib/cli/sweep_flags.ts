@@ -127,7 +127,7 @@ export const SWEEP_FLAGS = {
     group: POINT,
     arg: "D",
     help: "data-parallel replicas d of every point, one or several: d x p ranks, the global " +
-      "batch d x B split over the replicas, gradients averaged (in process only so far)",
+      "batch d x B split over the replicas, gradients averaged",
     defaultHelp: "1",
   }),
   batch: flag.int({ group: POINT, arg: "B", help: "mini-batch rows", defaultHelp: "128" }),

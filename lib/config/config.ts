@@ -174,6 +174,16 @@ export function validateModelConfig(input: Record<string, unknown>): ModelConfig
 }
 
 /**
+ * The ranks a configuration runs on: d x p (replicas of the model-parallel group).
+ *
+ * @param config The configuration.
+ * @returns G.
+ */
+export function worldSize(config: { ranks: number; replicas?: number }): number {
+  return config.ranks * (config.replicas ?? 1);
+}
+
+/**
  * Validates a full training configuration, filling defaults for absent optional fields.
  *
  * @param input Raw configuration; `mode` is required, the rest defaults to

@@ -4,7 +4,8 @@ import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { assert, assertEquals, assertRejects } from "../testing/asserts.ts";
 import { connectNats } from "./connection.ts";
 import { EVERY_RANK, packFrames, runHash, runSubjects } from "./frame.ts";
-import { connectNatsGroup } from "./nats_group.ts";
+import { connectNatsGroup, openGridConnections } from "./nats_group.ts";
+import { createInProcessGrid } from "../comm/grid.ts";
 import { RankConnection } from "./rank_connection.ts";
 import { fileNatsServer, natsTest } from "../testing/system.ts";
 
@@ -311,5 +312,71 @@ natsTest(
       );
     }
     await g.close();
+  },
+);
+
+/** A d x p grid over NATS from two connections (ranks split in halves), as two processes would. */
+async function natsGrid(d: number, p: number, timeoutMs: number) {
+  const id = runId();
+  const ncs = await Promise.all([0, 1].map(() => connectNats(connection)));
+  const g = d * p;
+  const halves = [
+    [...Array(Math.ceil(g / 2)).keys()],
+    [...Array(g).keys()].slice(Math.ceil(g / 2)),
+  ];
+  const grids = await Promise.all(
+    halves.map((ranks, i) =>
+      openGridConnections(ncs[i], id, { replicas: d, modelRanks: p }, ranks, { timeoutMs })
+    ),
+  );
+  const comms = (rank: number) => grids[rank < halves[0].length ? 0 : 1].comms(rank);
+  const close = async () => {
+    await Promise.all(grids.flatMap((x) => x.connections.map((c) => c.close())));
+    await Promise.all(ncs.map((nc) => nc.close()));
+  };
+  return { comms, close };
+}
+
+natsTest("NATS grid groups pass the conformance suite: data groups and model groups", async (t) => {
+  await t.step("data groups", (s) =>
+    communicatorConformance(s, async (size, timeoutMs) => {
+      const grid = await natsGrid(size, 2, timeoutMs);
+      const comms = [...Array(size).keys()].map((i) => grid.comms(i * 2 + 1).data!);
+      return { comms, close: grid.close };
+    }, { shortTimeoutMs: 500, sizes: [2, 3] }));
+  await t.step("model groups", (s) =>
+    communicatorConformance(s, async (size, timeoutMs) => {
+      const grid = await natsGrid(2, size, timeoutMs);
+      const comms = [...Array(size).keys()].map((r) => grid.comms(size + r).model);
+      return { comms, close: grid.close };
+    }, { shortTimeoutMs: 500, sizes: [2, 3] }));
+});
+
+natsTest(
+  "NATS grid: groups on their own subjects give the in-process grid's sums, bit for bit",
+  async () => {
+    const [d, p] = [2, 3];
+    const grid = await natsGrid(d, p, 10_000);
+    try {
+      const data = (g: number) =>
+        Float32Array.from({ length: 20 }, (_, i) => Math.sin(g * 20 + i) / 3);
+      const over = await Promise.all([...Array(d * p).keys()].map(async (g) => {
+        const c = grid.comms(g);
+        return [await c.model.allReduce(data(g)), await c.data!.allReduce(data(g + 100))];
+      }));
+      const local = createInProcessGrid(d, p);
+      const here = await Promise.all(local.map(async ({ position, model, data: dg }) => [
+        await model.allReduce(data(position.rank)),
+        await dg!.allReduce(data(position.rank + 100)),
+      ]));
+      assertEquals(over.map((x) => x.map((a) => [...a])), here.map((x) => x.map((a) => [...a])));
+      // Each group counted its own payload: model groups 20 floats sent per rank, data groups too,
+      // received from p - 1 and d - 1 others.
+      const c = grid.comms(4);
+      assertEquals([c.model.stats().bytesSent, c.model.stats().bytesReceived], [80, 80 * (p - 1)]);
+      assertEquals([c.data!.stats().bytesSent, c.data!.stats().bytesReceived], [80, 80 * (d - 1)]);
+    } finally {
+      await grid.close();
+    }
   },
 );

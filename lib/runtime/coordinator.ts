@@ -12,6 +12,7 @@
  * @module
  */
 
+import { worldSize } from "../config/config.ts";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
 import { safeText } from "../system/safe_text.ts";
@@ -95,7 +96,8 @@ export interface CoordinatedRun {
  */
 export async function coordinateRun(options: CoordinatorOptions): Promise<CoordinatedRun> {
   const { spec } = options;
-  const p = spec.config.ranks;
+  // Every rank of the grid: d replicas of p.
+  const p = worldSize(spec.config);
   const keys = runKeys(options.secret, options.runId);
   const nc = await connectNats({ ...options.connection, name: `${keys.namespace} coordinator` });
   const control = new ControlEndpoint(nc, keys, "coordinator");

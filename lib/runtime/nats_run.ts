@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { TrainConfig } from "../config/config.ts";
+import { type TrainConfig, worldSize } from "../config/config.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
 import { formatSecretFile, newRunSecret } from "./control_auth.ts";
@@ -106,10 +106,16 @@ export async function runOverNats(
     fault: options.fault,
   };
   const launch = launcher === "local"
-    ? launchLocal({ connection, runId, secret, ranks: config.ranks, processes: options.processes })
+    ? launchLocal({
+      connection,
+      runId,
+      secret,
+      ranks: worldSize(config),
+      processes: options.processes,
+    })
     : undefined;
   const step = launcher === "slurm" && options.slurm
-    ? launchSlurm(options.slurm, connection, runId, secret, config.ranks)
+    ? launchSlurm(options.slurm, connection, runId, secret, worldSize(config))
     : undefined;
   // Ranks started by hand read the secret from a file only the user can read.
   const written = !launch && !step && !options.secretFile
@@ -134,7 +140,7 @@ export async function runOverNats(
       onRejected: (error) => options.onRejected?.(error.message),
       // Starting hundreds of ranks (a tfjs backend each) on a few cores takes a while.
       joinTimeoutMs: options.joinTimeoutMs ??
-        (launch || step ? 60_000 + 1000 * config.ranks : 1_800_000),
+        (launch || step ? 60_000 + 1000 * worldSize(config) : 1_800_000),
       heartbeatTimeoutMs: options.heartbeatTimeoutMs,
       setupTimeoutMs: options.setupTimeoutMs,
       launcherFailure: Promise.race([launch?.failure ?? step?.failure ?? aborted, aborted]),

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { TrainConfig } from "../config/config.ts";
+import { type TrainConfig, worldSize } from "../config/config.ts";
 import type { NatsConnectionOptions } from "../nats/connection.ts";
 import type { WireDtype } from "../nats/wire.ts";
 import { processCpuMs } from "../system/process.ts";
@@ -102,11 +102,11 @@ export async function runPoint(
       // One line for scripts (the run to start workers for), then the same for people.
       console.log(
         `PB-WAITING ${
-          JSON.stringify({ runId, ranks: config.ranks, servers: url.split(","), secretFile })
+          JSON.stringify({ runId, ranks: worldSize(config), servers: url.split(","), secretFile })
         }`,
       );
       console.log(
-        `waiting for ${config.ranks} ranks of run ${runId}: start them on each host with\n` +
+        `waiting for ${worldSize(config)} ranks of run ${runId}: start them on each host with\n` +
           `  npx deno task worker --nats ${url} --run ${runId} --ranks FIRST-LAST ` +
           `--secret-file ${secretFile} [--node-index N]\n` +
           `  (copy ${secretFile} to hosts that do not share it${

@@ -10,9 +10,11 @@
 
 import { hostname } from "node:os";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { validateTrainConfig } from "../config/config.ts";
+import { validateTrainConfig, worldSize } from "../config/config.ts";
+import type { Communicator } from "../comm/communicator.ts";
 import { connectNats, type NatsConnectionOptions } from "../nats/connection.ts";
-import { RankConnection } from "../nats/rank_connection.ts";
+import type { RankConnection } from "../nats/rank_connection.ts";
+import { openGridConnections } from "../nats/nats_group.ts";
 import { selectBackend } from "../nn/backend.ts";
 import { bufferBytes } from "../nn/tensor_memory.ts";
 import {
@@ -163,12 +165,12 @@ async function lifecycle(
   };
   beat();
   const heartbeat = setInterval(beat, spec.heartbeatMs);
-  let rankConnection: RankConnection | undefined;
+  let connections: RankConnection[] = [];
   try {
     const config = validateTrainConfig(spec.config as unknown as Record<string, unknown>);
-    const outside = ranks.find((r) => r >= config.ranks);
+    const outside = ranks.find((r) => r >= worldSize(config));
     if (outside !== undefined) {
-      throw new RangeError(`rank ${outside} is outside the run's ${config.ranks} ranks`);
+      throw new RangeError(`rank ${outside} is outside the run's ${worldSize(config)} ranks`);
     }
     // One GPU per rank: its environment must be set before the first adapter request.
     const selection = config.backend === "webgpu"
@@ -195,13 +197,14 @@ async function lifecycle(
           : []),
       ],
     };
-    rankConnection = await RankConnection.open(nc, {
-      runId: keys.namespace,
-      size: config.ranks,
+    const groups = await openGridConnections(
+      nc,
+      keys.namespace,
+      { replicas: config.replicas ?? 1, modelRanks: config.ranks },
       ranks,
-      timeoutMs: spec.collectiveTimeoutMs,
-      dtype: spec.dtype,
-    });
+      { timeoutMs: spec.collectiveTimeoutMs, dtype: spec.dtype },
+    );
+    connections = groups.connections;
     // Our data subscriptions are live and every host is known: say so, and wait for everyone.
     for (const rank of ranks) publish("ready", { rank });
     const proceed = await Promise.race([
@@ -210,7 +213,7 @@ async function lifecycle(
     ]);
     if (!proceed) return outcomes;
     const abortRun = control.aborted.then((reason) => {
-      rankConnection?.close(); // pending collectives fail at once
+      for (const c of connections) c.close(); // pending collectives fail at once
       throw new Error(reason);
     });
     abortRun.catch(() => {});
@@ -219,7 +222,7 @@ async function lifecycle(
     await Promise.all(ranks.map(async (rank) => {
       try {
         const result = await Promise.race([
-          trainOne(spec, config, rankConnection!, rank, steps, publish, engine),
+          trainOne(spec, config, groups.comms(rank), rank, steps, publish, engine),
           abortRun,
         ]);
         if (gpu) result.result.gpu = gpu;
@@ -241,7 +244,7 @@ async function lifecycle(
   } finally {
     clearInterval(heartbeat);
     control.close();
-    await rankConnection?.close();
+    await Promise.all(connections.map((c) => c.close()));
   }
 }
 
@@ -284,7 +287,7 @@ function localRankOf(rank: number, env: Record<string, string | undefined>): num
 async function trainOne(
   spec: RunSpec,
   config: ReturnType<typeof validateTrainConfig>,
-  connection: RankConnection,
+  comms: { model: Communicator; data?: Communicator },
   rank: number,
   steps: Map<number, number>,
   publish: (kind: "step" | "hb", value: StepEvent | { rank: number; step: number }) => void,
@@ -293,8 +296,9 @@ async function trainOne(
   const stepStarts: number[] = [];
   const stepCpu: number[] = [];
   let cpuStart = 0;
-  const result = await trainRank(config, connection.comm(rank), {
+  const result = await trainRank(config, comms.model, {
     engine,
+    data: comms.data,
     onStepStart: (s) => {
       injectFault(spec, rank, s); // first: a stall at step 0 stands for a long setup
       steps.set(rank, s);
