@@ -90,6 +90,37 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
 
 test({
   ...opts,
+  name:
+    "dp-inner placement: each worker process hosts a data-parallel group; results bit for bit as mp-inner",
+  fn: async () => {
+    const config = small({ mode: "phantom", phantomWidth: 2, ranks: 2, replicas: 2 });
+    const inner = small({ ...config, placement: "dp-inner" });
+    let processes: { pid: number; ranks: [number, number] }[] = [];
+    const run = await runOverNats(inner, { connection, processes: 2 });
+    const mp = await runOverNats(config, {
+      connection,
+      processes: 2,
+      onLaunched: (p) => (processes = p),
+    });
+    // mp-inner: process 0 hosts replica 0 (ranks 0, 1); dp-inner: model rank 0 of both replicas.
+    const hosted = (r: typeof run) =>
+      [...new Set(r.hellos.map((h) => h.pid))].map((pid) =>
+        r.hellos.filter((h) => h.pid === pid).map((h) => h.rank).sort()
+      ).sort();
+    assertEquals(hosted(mp), [[0, 1], [2, 3]]);
+    assertEquals(hosted(run), [[0, 2], [1, 3]]);
+    assertEquals(processes.length, 2);
+    for (const [i, o] of run.outcomes.entries()) {
+      assertEquals(
+        o.result.steps.map((s) => s.loss),
+        mp.outcomes[i].result.steps.map((s) => s.loss),
+      );
+    }
+  },
+});
+
+test({
+  ...opts,
   name: "a rank that exits mid-run fails the run naming it; nothing is left running",
   fn: async () => {
     let launched: number[] = [];

@@ -246,3 +246,53 @@ systemTest([NETNS, SLURM, NATS_SERVER], {
       await assertNothingLeft(c, net, r);
     }),
 });
+
+systemTest([NETNS, SLURM, NATS_SERVER], {
+  ...NO_SANITIZERS,
+  name:
+    "Slurm across 4 hosts: TP and phantom x 2 replicas (G = 8), model groups packed or data groups packed",
+  fn: () =>
+    withSlurmHosts(4, "g8", async (net, c) => {
+      const args = ["--mode", "tp,phantom", "--ranks", "4", "--replicas", "2", "--width", "256"];
+      const common = ["--phantom-width", "8", "--batch", "16", "--steps", "6", "--warmup", "1"];
+      const losses: Record<string, number[][]> = {};
+      for (const placement of ["mp-inner", "dp-inner"]) {
+        const run = await sallocBench(c, 4, [...args, ...common, "--placement", placement]);
+        assertEquals(run.code, 0, run.said);
+        console.log(
+          `TP and phantom at 2 x 4 across 4 hosts, ${placement}: ${run.seconds.toFixed(1)} s`,
+        );
+        const r = run.results;
+        for (const x of r.runs) {
+          assertEquals(x.status, "ok", x.error);
+          assert(x.metrics!.bytesMatchPrediction, `${x.id}: bytes`);
+          assertEquals(
+            x.metrics!.dataParallel!.bytesSentPerRankPerStep,
+            x.metrics!.dataParallel!.predictedBytesSentPerRankPerStep,
+          );
+          // Two tasks per host: which ranks share a host.
+          const byHost = new Map<string, number[]>();
+          for (const p of x.placement!) byHost.set(p.host, [...(byHost.get(p.host) ?? []), p.rank]);
+          const pairs = [...byHost.values()].map((v) => v.sort((a, b) => a - b)).sort((a, b) =>
+            a[0] - b[0]
+          );
+          assertEquals(
+            pairs,
+            placement === "mp-inner"
+              ? [[0, 1], [2, 3], [4, 5], [6, 7]]
+              : [[0, 4], [1, 5], [2, 6], [3, 7]],
+            `${x.id}: ${placement}`,
+          );
+          assertEquals(
+            x.placement!.map((p) => [p.replica, p.modelRank]),
+            [...Array(8).keys()].map((g) => [Math.floor(g / 4), g % 4]),
+          );
+          losses[`${x.config.mode}-${placement}`] = [x.metrics!.loss!.curve.map((pt) => pt[3])];
+        }
+        await assertNothingLeft(c, net, r);
+      }
+      // Placement moves ranks, never numbers.
+      assertEquals(losses["tp-dp-inner"], losses["tp-mp-inner"]);
+      assertEquals(losses["phantom-dp-inner"], losses["phantom-mp-inner"]);
+    }),
+});

@@ -9,7 +9,7 @@
  */
 
 import { ConfigError } from "../config/config_error.ts";
-import { MODES, OPTIMIZERS, WORKLOADS } from "../config/config.ts";
+import { MODES, OPTIMIZERS, PLACEMENTS, WORKLOADS } from "../config/config.ts";
 import {
   expandSweep,
   type Expansion,
@@ -115,6 +115,12 @@ export const SWEEP_FLAGS = {
     help: "ranks p, one or several; p must divide the width",
     defaultHelp: "1",
   }),
+  placement: flag.oneOf(PLACEMENTS)({
+    group: POINT,
+    help: "with --replicas: mp-inner packs each replica's model-parallel group on a node or " +
+      "worker process, dp-inner packs each data-parallel group instead",
+    defaultHelp: "mp-inner",
+  }),
   width: flag.int({ group: POINT, help: "hidden width n", defaultHelp: "1024" }),
   "phantom-width": flag.int({
     group: POINT,
@@ -202,6 +208,7 @@ export function planFromFlags(
     fields.optimizer = { name: values.optimizer ?? "adam", learningRate: values.lr ?? 0.001 };
   }
   if (values.steps !== undefined) fields.steps = values.steps;
+  if (values.placement !== undefined) fields.placement = values.placement;
   if (values.replicas !== undefined && !single) {
     if (values.replicas.length > 1) {
       throw new ConfigError(

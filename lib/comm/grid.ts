@@ -96,6 +96,35 @@ export function createInProcessGrid(
 }
 
 /**
+ * The global rank in each launch slot (the order in which launchers fill processes and nodes,
+ * contiguous ranges of slots each): `mp-inner` is g itself, so a replica's p model ranks sit
+ * together; `dp-inner` puts the d ranks of each model rank together (slot s holds model rank
+ * floor(s / d) of replica s mod d).
+ *
+ * @param replicas d.
+ * @param modelRanks p.
+ * @param placement mp-inner or dp-inner.
+ * @returns slot -> global rank.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { slotOrder } from "./grid.ts";
+ * assert.deepEqual(slotOrder(2, 3, "mp-inner"), [0, 1, 2, 3, 4, 5]);
+ * assert.deepEqual(slotOrder(2, 3, "dp-inner"), [0, 3, 1, 4, 2, 5]);
+ * ```
+ */
+export function slotOrder(
+  replicas: number,
+  modelRanks: number,
+  placement: "mp-inner" | "dp-inner",
+): number[] {
+  return Array.from(
+    { length: replicas * modelRanks },
+    (_, s) => placement === "mp-inner" ? s : (s % replicas) * modelRanks + Math.floor(s / replicas),
+  );
+}
+
+/**
  * The run id of a group's subjects on NATS: the run's, with the group named after it, so groups
  * never see each other's traffic.
  *

@@ -23,6 +23,9 @@ export type Workload = "train" | "inference";
 export const WORKLOADS: readonly Workload[] = ["train", "inference"];
 
 /** An optimizer applied per rank to its private parameters. */
+/** Where a grid's ranks go: model groups packed (mp-inner) or data groups packed (dp-inner). */
+export const PLACEMENTS = ["mp-inner", "dp-inner"] as const;
+
 export type OptimizerName = "sgd" | "adam";
 /** The optimizers. */
 export const OPTIMIZERS: readonly OptimizerName[] = ["sgd", "adam"];
@@ -95,6 +98,12 @@ export interface TrainConfig extends ModelConfig {
    * replicas (docs/phantom.md). Absent for 1, so today's configurations are unchanged.
    */
   replicas?: number;
+  /**
+   * Where the grid's ranks go (with replicas): `dp-inner` puts each data-parallel group on
+   * consecutive launch slots (a node, a worker process) and spreads model-parallel groups across
+   * them; absent: `mp-inner`, each replica's model group packed together.
+   */
+  placement?: "dp-inner";
 }
 
 /** Defaults applied by {@linkcode validateTrainConfig}. */
@@ -208,6 +217,10 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
   if (replicas > 1 && workload === "inference") {
     throw new ConfigError("replicas", replicas, "applies to training only (workload train)");
   }
+  const placement = oneOf("placement", input.placement ?? "mp-inner", PLACEMENTS);
+  if (placement === "dp-inner" && replicas === 1) {
+    throw new ConfigError("placement", placement, "applies with replicas (d > 1) only");
+  }
   return {
     ...model,
     workload,
@@ -217,6 +230,8 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
     task,
     // d = 1 is today's run: no field, the same configuration and hash.
     ...(replicas > 1 ? { replicas } : {}),
+    // mp-inner, the default, leaves no field either.
+    ...(placement === "dp-inner" ? { placement } : {}),
   };
 }
 

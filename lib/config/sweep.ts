@@ -210,7 +210,9 @@ export function pointId(c: Record<string, unknown>): string {
   const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
   const workload = c.workload === "inference" ? "-inference" : "";
   const link = "link" in c ? `-link-${c.link ?? "none"}` : "";
-  const replicas = typeof c.replicas === "number" && c.replicas > 1 ? `-d${c.replicas}` : "";
+  const replicas = typeof c.replicas === "number" && c.replicas > 1
+    ? `-d${c.replicas}${c.placement === "dp-inner" ? "-dpinner" : ""}`
+    : "";
   return `${c.mode}-p${c.ranks}${replicas}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}${link}`;
 }
 
@@ -354,6 +356,7 @@ const CONFIG_FIELDS = [
   "warmup",
   "link",
   "replicas",
+  "placement",
 ];
 const NESTED_FIELDS: Record<string, string[]> = {
   optimizer: Object.keys(DEFAULT_TRAIN_CONFIG.optimizer),

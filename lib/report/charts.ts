@@ -52,7 +52,9 @@ function seriesByRanks(runs: RunResult[]): Series[] {
     const shape = `n=${c.width}${
       c.mode === "phantom" ? ` k=${c.phantomWidth}` : ""
     } L=${c.layers} b=${c.batch}${
-      typeof c.replicas === "number" && c.replicas > 1 ? ` d=${c.replicas}` : ""
+      typeof c.replicas === "number" && c.replicas > 1
+        ? ` d=${c.replicas}${c.placement === "dp-inner" ? " dp-inner" : ""}`
+        : ""
     }`;
     // Runs on different links of an emulated network (the network sweep) are different series.
     const link = c.link !== undefined ? ` links ${c.link ?? "unshaped"}` : "";

@@ -28,7 +28,9 @@ export const workloadOf = (
 /** TP and phantom match when everything but the mode and k agrees. */
 export function matchKey(r: RunResult): string {
   const c = r.config;
-  const replicas = typeof c.replicas === "number" && c.replicas > 1 ? `-d${c.replicas}` : "";
+  const replicas = typeof c.replicas === "number" && c.replicas > 1
+    ? `-d${c.replicas}${c.placement === "dp-inner" ? "-dpinner" : ""}`
+    : "";
   return `p${c.ranks}${replicas}-n${c.width}-L${c.layers}-b${c.batch}${
     workloadOf(r) === "inference" ? "-inference" : ""
   }${r.projected ? `-projected-${r.projected.profile}` : ""}${
@@ -315,7 +317,9 @@ export function findings(results: ResultsFile): Finding[] {
     const projected = g.tp[0].projected ? `, projected on ${g.tp[0].projected.profile}` : "";
     // The network sweep: runs on different links are different comparisons.
     const link = c.link !== undefined ? `, links ${c.link ?? "unshaped"}` : "";
-    const dp = typeof c.replicas === "number" && c.replicas > 1 ? ` x ${c.replicas} replicas` : "";
+    const dp = typeof c.replicas === "number" && c.replicas > 1
+      ? ` x ${c.replicas} replicas${c.placement === "dp-inner" ? " (dp-inner)" : ""}`
+      : "";
     const label = `p = ${c.ranks}${dp}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
       workload === "inference" ? ", inference" : ""
     }${link}${projected}`;

@@ -179,6 +179,8 @@ const configSchema = s.object({
   link: s.optional(s.nullable(s.string())),
   /** Data-parallel replicas d (absent: 1): d x ranks ranks trained the point. */
   replicas: s.optional(s.integer()),
+  /** dp-inner: data-parallel groups packed on nodes (absent: mp-inner, model groups packed). */
+  placement: s.optional(s.string()),
 });
 
 const peerSchema = s.object({
@@ -212,6 +214,9 @@ const placementSchema = s.object({
   deviceSource: s.string(),
   /** The NATS server its connection used (host:port). */
   natsServer: s.optional(s.string()),
+  /** With replicas: its replica i and model rank r (rank = i p + r). */
+  replica: s.optional(s.integer()),
+  modelRank: s.optional(s.integer()),
 });
 
 const projectedSchema = s.object({

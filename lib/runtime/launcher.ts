@@ -44,6 +44,8 @@ export interface LocalLaunchOptions {
   ranks: number;
   /** Worker processes. @default min(p, CPU cores) */
   processes?: number;
+  /** The global rank of each slot (lib/comm/grid.ts slotOrder). @default slot s is rank s */
+  order?: number[];
 }
 
 /** Running worker processes. */
@@ -91,7 +93,7 @@ export function launchLocal(options: LocalLaunchOptions): LocalLaunch {
         "--run",
         options.runId,
         "--ranks",
-        `${first}-${last}`,
+        options.order ? options.order.slice(first, last + 1).join(",") : `${first}-${last}`,
       ]),
       // Credentials, and what the blas backend needs: built kernels and the GEMM thread share.
       // PHANTOM_LOCAL_RANK: the process's first rank, its index on this host (a GPU per process).

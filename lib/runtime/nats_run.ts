@@ -7,6 +7,7 @@
  */
 
 import { type TrainConfig, worldSize } from "../config/config.ts";
+import { slotOrder } from "../comm/grid.ts";
 import { type CoordinatedRun, coordinateRun, RunFailedError } from "./coordinator.ts";
 import { launchLocal } from "./launcher.ts";
 import { formatSecretFile, newRunSecret } from "./control_auth.ts";
@@ -112,10 +113,22 @@ export async function runOverNats(
       secret,
       ranks: worldSize(config),
       processes: options.processes,
+      ...(config.placement
+        ? { order: slotOrder(config.replicas ?? 1, config.ranks, config.placement) }
+        : {}),
     })
     : undefined;
   const step = launcher === "slurm" && options.slurm
-    ? launchSlurm(options.slurm, connection, runId, secret, worldSize(config))
+    ? launchSlurm(
+      options.slurm,
+      connection,
+      runId,
+      secret,
+      worldSize(config),
+      config.placement
+        ? slotOrder(config.replicas ?? 1, config.ranks, config.placement)
+        : undefined,
+    )
     : undefined;
   // Ranks started by hand read the secret from a file only the user can read.
   const written = !launch && !step && !options.secretFile

@@ -79,7 +79,7 @@ export function parseRankList(text: string): number[] {
  * Reads the rank of a SLURM task from its environment.
  *
  * @param env The environment.
- * @returns The rank (SLURM_PROCID).
+ * @returns The rank: SLURM_PROCID, or its entry in PHANTOM_RANK_ORDER.
  * @throws {ConfigError} If SLURM_PROCID is missing or not an integer.
  */
 export function slurmRank(env: Record<string, string | undefined>): number {
@@ -87,7 +87,18 @@ export function slurmRank(env: Record<string, string | undefined>): number {
   if (id === undefined || !/^\d+$/.test(id)) {
     throw new ConfigError("SLURM_PROCID", id, "must be set by srun to the task's rank");
   }
-  return Number(id);
+  // A placement other than slot order: the driver lists the global rank of every task.
+  const order = env.PHANTOM_RANK_ORDER?.split(",").map(Number);
+  if (order === undefined) return Number(id);
+  const rank = order[Number(id)];
+  if (!Number.isInteger(rank)) {
+    throw new ConfigError(
+      "PHANTOM_RANK_ORDER",
+      env.PHANTOM_RANK_ORDER,
+      `has no rank for task ${id}`,
+    );
+  }
+  return rank;
 }
 
 /**

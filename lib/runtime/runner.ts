@@ -204,7 +204,17 @@ async function runOne(
           : { loss: lossToTarget(rank0.evals, stepJoules, ctx.target) }),
       },
       ...(peer ? { peer } : {}),
-      ...(outcome.placement ? { placement: outcome.placement } : {}),
+      ...(outcome.placement
+        ? {
+          placement: (point.config.replicas ?? 1) > 1
+            ? outcome.placement.map((p) => ({
+              ...p,
+              replica: Math.floor(p.rank / point.config.ranks),
+              modelRank: p.rank % point.config.ranks,
+            }))
+            : outcome.placement,
+        }
+        : {}),
       ...(outcome.ranks.some((r) => r.gpu) ? { gpu: gpuRecords(outcome) } : {}),
     };
   } catch (error) {

@@ -61,6 +61,7 @@ export function launchSlurm(
   runId: string,
   secret: string,
   ranks: number,
+  order?: number[],
 ): SlurmRankStep {
   const layout = stepLayout(ranks, slurm.allocation);
   if (typeof layout === "string") throw new RunFailedError(`Run failed: ${layout}`, []);
@@ -73,6 +74,8 @@ export function launchSlurm(
     PHANTOM_COORDINATOR_TIMEOUT_MS: Deno.env.get("PHANTOM_COORDINATOR_TIMEOUT_MS") ?? "30000",
   };
   if (slurm.urlsByNode) env.PHANTOM_NATS_URLS_BY_NODE = slurm.urlsByNode.join(",");
+  // Task SLURM_PROCID = s hosts global rank order[s] (dp-inner placement).
+  if (order) env.PHANTOM_RANK_ORDER = order.join(",");
   if (slurm.gpu.gpuBind?.startsWith("map_gpu:")) env.PHANTOM_GPU_MAP = slurm.gpu.gpuBind;
   const step: SlurmStep = startStep(
     slurm.allocation.jobId,
