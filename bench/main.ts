@@ -50,6 +50,7 @@ import { TelemetryError } from "../lib/power/power_sampler.ts";
 import { writeReport } from "../lib/report/write_report.ts";
 import { findings, sharingNote } from "../lib/report/findings.ts";
 import { verdictLines } from "../lib/report/verdict_lines.ts";
+import { hybridFindings } from "../lib/report/hybrid.ts";
 import type { ResultsFile } from "../lib/results/results.ts";
 import { collectEnvironment } from "../lib/runtime/environment.ts";
 import { describeBackend } from "../lib/results/describe_backend.ts";
@@ -731,7 +732,10 @@ function describeCluster(cluster: NodeCluster, slurm: SlurmPlan) {
 /** The verdict lines, from the results as written (a failure is one line, never a crash). */
 function printVerdict(results: ResultsFile): void {
   try {
-    for (const line of verdictLines(findings(results), results.runs, sharingNote(results))) {
+    const hybrid = hybridFindings(results).map((h) => h.sentence);
+    for (
+      const line of verdictLines(findings(results), results.runs, sharingNote(results), hybrid)
+    ) {
       console.log(line);
     }
   } catch (error) {

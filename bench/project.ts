@@ -27,6 +27,7 @@ import { BUILTIN_PROFILES, loadProfile } from "../lib/projection/profile.ts";
 import { lossCurves, projectRun, searchPhantomWidth } from "../lib/projection/project.ts";
 import { validateProjection } from "../lib/projection/validate.ts";
 import { writeReport } from "../lib/report/write_report.ts";
+import { hybridFindings } from "../lib/report/hybrid.ts";
 import { writeTextFileAtomic } from "../lib/results/atomic_write.ts";
 import {
   loadResults,
@@ -174,6 +175,9 @@ async function main(args: string[]): Promise<number> {
   await writeTextFileAtomic(path, JSON.stringify(results, null, 2) + "\n");
   printRuns(runs);
   if (kSearch?.length) printKSearch(kSearch);
+  const hybrid = hybridFindings({ ...results, runs });
+  if (hybrid.length) console.log("\nphantom x DP against TP x DP, the best layout of each:");
+  for (const h of hybrid) console.log(`  ${h.sentence}`);
   console.log(`results: ${path}`);
   const html = path.replace(/\.json$/, ".html");
   await writeReport(path, html);
@@ -183,12 +187,16 @@ async function main(args: string[]): Promise<number> {
 
 function printRuns(runs: Awaited<ReturnType<typeof projectRun>>[]) {
   console.log(
-    "projected  mode       p       n    k   step ms  compute  latency  bandwidth  J/step     memory/rank",
+    "projected  mode         p       n    k   step ms  compute  latency  bandwidth  data-par   J/step     memory/rank",
   );
   for (const r of runs) {
     const c = r.config;
     const b = r.projected!.breakdown;
-    const head = `           ${String(c.mode).padEnd(8)}${String(c.ranks).padStart(4)}${
+    // With replicas the ranks read d x p.
+    const ranks = typeof c.replicas === "number" && c.replicas > 1
+      ? `${c.replicas}x${c.ranks}`
+      : String(c.ranks);
+    const head = `           ${String(c.mode).padEnd(8)}${ranks.padStart(6)}${
       String(c.width).padStart(8)
     }${String(c.phantomWidth ?? "-").padStart(5)}`;
     if (r.status !== "ok") {
@@ -201,9 +209,9 @@ function printRuns(runs: Awaited<ReturnType<typeof projectRun>>[]) {
         b.computeMs.toPrecision(3).padStart(9)
       }${(b.latencyMs + b.hostMs).toPrecision(3).padStart(9)}${
         b.bandwidthMs.toPrecision(3).padStart(11)
-      }${(m.energy.joulesPerStep?.median.toPrecision(3) ?? "n/a").padStart(9)}${
-        `${(m.memory!.peakTensorBytesPerRank / 2 ** 20).toFixed(1)} MiB`.padStart(16)
-      }`,
+      }${(b.dataParallelMs?.toPrecision(3) ?? "-").padStart(9)}${
+        (m.energy.joulesPerStep?.median.toPrecision(3) ?? "n/a").padStart(9)
+      }${`${(m.memory!.peakTensorBytesPerRank / 2 ** 20).toFixed(1)} MiB`.padStart(16)}`,
     );
   }
 }

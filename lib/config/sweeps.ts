@@ -212,6 +212,68 @@ export const network: Sweep = {
   quick: { base: { steps: 8, task: { evalEvery: 4 } }, warmup: 2 },
 };
 
+/** Every (d, p) with d x p = G, d and p powers of two, for a global batch of `batch` rows. */
+function layoutsOf(worlds: number[], batch: number): Record<string, number>[] {
+  return worlds.flatMap((g) =>
+    POWERS_OF_TWO.filter((d) => d <= g && d <= batch).map((d) => ({
+      replicas: d,
+      ranks: g / d,
+      batch: batch / d,
+    }))
+  );
+}
+
+/**
+ * Phantom and TP inside data parallelism: at G = 8, 16, 64 and 256 ranks, every layout d x p = G
+ * (d replicas of a p-rank model group) for TP and phantom, the same global batch of 256 rows
+ * (each replica b = 256 / d), Adam to a held-out MSE of 0.15 as `to-target`. The report and the
+ * verdict compare the best TP x DP with the best phantom x DP at each G.
+ */
+export const hybrid: Sweep = {
+  id: "hybrid",
+  version: 1,
+  description:
+    "TP x DP vs phantom x DP at G = 8, 16, 64, 256: every d x p = G, global batch 256 (n=1024, k=16, L=2), Adam to MSE 0.15",
+  base: {
+    width: 1024,
+    phantomWidth: 16,
+    layers: 2,
+    steps: 200,
+    optimizer: { name: "adam", learningRate: 0.002 },
+    task: { evalEvery: 5 },
+  },
+  axes: { mode: ["tp", "phantom"], variant: layoutsOf([8, 16, 64, 256], 256) },
+  repeats: 1,
+  warmup: 3,
+  target: { kind: "absolute", value: 0.15 },
+  quick: {
+    base: { steps: 30, task: { evalEvery: 5 } },
+    axes: { variant: layoutsOf([8, 16], 256) },
+    warmup: 2,
+  },
+};
+
+/**
+ * The hybrid question at the paper's scale, for `deno task project` (frontier-mi250x): at G = 256
+ * GCDs, TP x DP against phantom x DP over every layout d x p = 256 (p = 8 ... 256; p = 1 ... 4
+ * would put the model on too few GCDs to compare), n = 8192 and 32768, k = 16, global batch 256
+ * split over the replicas.
+ */
+export const paperHybrid: Sweep = {
+  id: "paper-hybrid",
+  version: 1,
+  description:
+    "projection: TP x DP vs phantom x DP at G = 256, every d x p = 256 (p >= 8), n = 8192 and 32768, k = 16, global batch 256",
+  base: { phantomWidth: 16, layers: 2, steps: 50 },
+  axes: {
+    mode: ["tp", "phantom"],
+    variant: layoutsOf([256], 256).filter((v) => v.ranks >= 8),
+    width: [8192, 32768],
+  },
+  repeats: 1,
+  warmup: 0,
+};
+
 /** Sweeps by name (the collective benchmark is not a sweep: `deno task bench:comm`). */
 export const SWEEPS: Record<string, Sweep> = {
   scaling,
@@ -224,4 +286,6 @@ export const SWEEPS: Record<string, Sweep> = {
   "paper-target": paperTarget,
   "paper-curves": paperCurves,
   network,
+  hybrid,
+  "paper-hybrid": paperHybrid,
 };

@@ -125,6 +125,7 @@ export async function projectRun(point: SweepPoint, options: ProjectOptions): Pr
       hostMs: ms(nominal.hostS),
       latencyMs: ms(nominal.latencyS),
       bandwidthMs: ms(nominal.bandwidthS),
+      ...(nominal.dataParallelS > 0 ? { dataParallelMs: ms(nominal.dataParallelS) } : {}),
     },
     bands: { optimistic: band("optimistic"), pessimistic: band("pessimistic") },
     fitsMemory: nominal.fitsMemory,
@@ -161,7 +162,7 @@ function metrics(
 ): NonNullable<RunResult["metrics"]> {
   const costs = predictCosts(c, { bytesPerElement: bpe, workload: c.workload });
   const one = (v: number) => distribution([v]);
-  const commS = s.hostS + s.latencyS + s.bandwidthS;
+  const commS = s.hostS + s.latencyS + s.bandwidthS + s.dataParallelS;
   const energy = s.energyJ;
   const inference = c.workload === "inference";
   return {
@@ -183,7 +184,19 @@ function metrics(
       parametersTotal: costs.parametersTotal,
       memoryBytesPerRank: s.memoryBytes,
     },
-    achievedGflops: (costs.flopsPerRankPerStep * c.ranks) / s.stepS / 1e9,
+    ...(s.dataParallelS > 0
+      ? {
+        dataParallel: {
+          replicas: c.replicas!,
+          commTimeMs: one(ms(s.dataParallelS)),
+          bytesSentPerRankPerStep: costs.dataParallelBytesSentPerRankPerStep,
+          bytesReceivedPerRankPerStep: costs.dataParallelBytesReceivedPerRankPerStep,
+          predictedBytesSentPerRankPerStep: costs.dataParallelBytesSentPerRankPerStep,
+          predictedBytesReceivedPerRankPerStep: costs.dataParallelBytesReceivedPerRankPerStep,
+        },
+      }
+      : {}),
+    achievedGflops: (costs.flopsPerRankPerStep * c.ranks * (c.replicas ?? 1)) / s.stepS / 1e9,
     energy: {
       method: energy === null ? "unavailable" : "projected",
       backend: `projected: ${profile.id}`,

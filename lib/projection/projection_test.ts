@@ -1,4 +1,5 @@
 import { validateTrainConfig } from "../config/config.ts";
+import { predictCosts } from "../config/cost_model.ts";
 import { ConfigError } from "../config/config_error.ts";
 import { assert, assertEquals, assertThrows } from "../testing/asserts.ts";
 import { calibrateProfile, type MeasuredRun, nnls } from "./calibrate.ts";
@@ -313,4 +314,29 @@ Deno.test("network sweep validation: calibrated on the unshaped runs, shaped run
   assert(Math.abs(v.medianAbsErrorPct - 5) < 1, `${v.medianAbsErrorPct}`);
   // Only shaped runs: nothing to calibrate on, said in one line.
   assertThrows(() => validateProjection(shaped, 2), ConfigError, "all on shaped links");
+});
+
+Deno.test("data parallelism in the step model: the gradient all-reduce on the right tier, G ranks charged", () => {
+  const ring = toy("ring");
+  const one = validateTrainConfig({ mode: "tp", ranks: 4, width: 64, batch: 8, layers: 2 });
+  const dp = { ...one, replicas: 2 };
+  const a = projectStep(one, ring);
+  const b = projectStep(dp, ring);
+  assertEquals(a.dataParallelS, 0);
+  // G = 8 > 4 devices per node: across nodes, the 4 model ranks of a node share its NIC
+  // (efficiency 0.5 x 1e10 / 4), a ring of d = 2: 2 steps of alpha_inter, 2 (d-1)/d S.
+  const bytes = 4 * (predictCosts(one).parametersPerRank + 1);
+  const expected = 1e-5 + 2 * 4e-6 + bytes / Math.min(1e10, (0.5 * 1e10) / 4);
+  assert(close(b.dataParallelS, expected), `${b.dataParallelS} vs ${expected}`);
+  assert(close(b.stepS - a.stepS, expected));
+  assertEquals([a.nodes, b.nodes], [1, 2]);
+  assertEquals(b.devicesCharged, 8);
+  // Inside one node (G = 4 <= 4 devices): the intra tier.
+  const small = {
+    ...validateTrainConfig({ mode: "tp", ranks: 2, width: 64, batch: 8 }),
+    replicas: 2,
+  };
+  const s = projectStep(small, ring);
+  const sBytes = 4 * (predictCosts(small).parametersPerRank + 1);
+  assert(close(s.dataParallelS, 1e-5 + 2 * 1e-6 + sBytes / 1e10), `${s.dataParallelS}`);
 });

@@ -9,11 +9,23 @@
  * profile describes one host (`maxNodes`) and the ranks outnumber its devices, they share them:
  * compute and the transport's per-message and per-byte work stretch by p / devices.
  *
+ * Data parallelism (`replicas` d > 1, G = d p ranks): after the backward pass each rank
+ * all-reduces its gradients (and loss) with the d - 1 ranks of its model rank
+ * ({@linkcode dataParallelTime}): on the suite's transport as the nats model times an
+ * all-reduce; on a cluster as a ring, inside a node on the intra tier when the whole grid fits
+ * one, else across nodes, where the model-parallel groups packed on a node (mp-inner) run their
+ * rings at once and share the node's NIC. Devices, nodes and power count all G ranks.
+ *
  * @module
  */
 
-import type { TrainConfig } from "../config/config.ts";
-import { matmulShapes, predictCosts, predictMemory } from "../config/cost_model.ts";
+import { type TrainConfig, worldSize } from "../config/config.ts";
+import {
+  matmulShapes,
+  predictCosts,
+  predictDataParallel,
+  predictMemory,
+} from "../config/cost_model.ts";
 import { collectiveTime, natsConnections } from "./collectives.ts";
 import { stepCollectives } from "../config/collectives.ts";
 import type { HardwareProfile } from "./profile.ts";
@@ -33,6 +45,8 @@ export interface StepProjection {
   bandwidthS: number;
   /** The time on the shaped links of an emulated network (profile `collectives.link`), in s. */
   linkS: number;
+  /** The data-parallel gradient all-reduce (replicas > 1; 0 without), in s. */
+  dataParallelS: number;
   /** computeS + the collectives. */
   stepS: number;
   /** Achieved fraction of peak FLOPs during compute (u). */
@@ -81,10 +95,11 @@ export function projectStep(
   bytesPerElement = 4,
 ): StepProjection {
   const p = config.ranks;
+  const world = worldSize(config);
   const inference = config.workload === "inference";
   const peak = profile.compute.peakFlops[profile.compute.precision];
   const capacity = profile.maxNodes === null ? Infinity : profile.devicesPerNode * profile.maxNodes;
-  const sharing = Math.max(1, p / capacity);
+  const sharing = Math.max(1, world / capacity);
   let flopsTotal = 0;
   let productS = 0;
   for (const s of matmulShapes(config)) {
@@ -116,10 +131,13 @@ export function projectStep(
     linkS += onLink;
     bandwidthS += Math.max(bytesS, onLink);
   }
-  const stepS = computeS + hostS + latencyS + bandwidthS;
+  const dataParallelS = (config.replicas ?? 1) > 1 && !inference
+    ? dataParallelTime(profile, config, bytesPerElement) * (nats ? sharing : 1)
+    : 0;
+  const stepS = computeS + hostS + latencyS + bandwidthS + dataParallelS;
   const utilisation = productS > 0 ? Math.min(1, flopsTotal / (peak * productS)) : 0;
-  const nodes = Math.ceil(Math.min(p, capacity) / profile.devicesPerNode);
-  const busyDevices = Math.min(p, capacity);
+  const nodes = Math.ceil(Math.min(world, capacity) / profile.devicesPerNode);
+  const busyDevices = Math.min(world, capacity);
   const domain = profile.devicesPerPowerDomain;
   const devicesCharged = Math.ceil(busyDevices / domain) * domain;
   const pw = profile.power;
@@ -127,7 +145,8 @@ export function projectStep(
     // Where ranks share devices, every device is busy for the whole (stretched) compute time.
     ? devicesCharged * (
           (pw.idleW + utilisation * (pw.busyW - pw.idleW)) * computeS +
-          (pw.idleW + pw.waitFraction * (pw.busyW - pw.idleW)) * (hostS + latencyS + bandwidthS)
+          (pw.idleW + pw.waitFraction * (pw.busyW - pw.idleW)) *
+            (hostS + latencyS + bandwidthS + dataParallelS)
         ) + nodes * pw.nodeStaticW * stepS
     : null;
   const memoryBytes = predictMemory(config, config.optimizer, config.workload).peakBytes;
@@ -137,6 +156,7 @@ export function projectStep(
     latencyS,
     bandwidthS,
     linkS,
+    dataParallelS,
     stepS,
     utilisation,
     energyJ,
@@ -146,4 +166,39 @@ export function projectStep(
     devicesCharged,
     sharing,
   };
+}
+
+/**
+ * The data-parallel all-reduce of one step: rank 0's gradients and loss (S bytes) over its d
+ * replicas. nats: the suite's transport (each rank publishes S, receives (d - 1) S). ring and
+ * hierarchical: a ring, 2 (d - 1) steps and 2 (d - 1)/d S each way; on the intra tier when all
+ * G ranks fit one node, else across nodes at the NIC rate shared by the model ranks a node holds
+ * (mp-inner: min(p, devices per node) rings cross each node's NIC at once).
+ *
+ * @param profile The machine.
+ * @param config The configuration (replicas > 1).
+ * @param bytesPerElement Wire bytes per element.
+ * @returns Seconds per step.
+ */
+export function dataParallelTime(
+  profile: HardwareProfile,
+  config: TrainConfig,
+  bytesPerElement = 4,
+): number {
+  const d = config.replicas ?? 1;
+  if (d <= 1) return 0;
+  const bytes = predictDataParallel(config, d, bytesPerElement).nats.sentBytes;
+  const c = profile.collectives;
+  if (c.algorithm === "nats") {
+    const t = collectiveTime(profile, "allReduce", d, bytes);
+    return t.hostS + t.assemblyS + t.latencyS + t.bandwidthS;
+  }
+  const steps = 2 * (d - 1);
+  const volume = (2 * (d - 1) / d) * bytes;
+  if (worldSize(config) <= profile.devicesPerNode) {
+    return c.hostS + steps * c.intra.alphaS + volume / c.intra.busBytesPerS;
+  }
+  const rings = Math.min(config.ranks, profile.devicesPerNode);
+  const nic = (c.inter.efficiency * c.inter.nicBytesPerSPerNode) / rings;
+  return c.hostS + steps * c.inter.alphaS + volume / Math.min(c.intra.busBytesPerS, nic);
 }

@@ -337,6 +337,8 @@ export function reportCharts(results: ResultsFile): ChartSpec[] {
     ),
   );
   charts.push(paretoChart(train));
+  // Data parallelism: the step split three ways.
+  if (train.some((r) => r.metrics!.dataParallel)) charts.push(timeSplitChart(train));
   // The network sweep: step time and energy against the link rate.
   if (train.some((r) => r.config.link !== undefined)) {
     charts.push(
@@ -360,6 +362,46 @@ export function reportCharts(results: ResultsFile): ChartSpec[] {
     );
   }
   return charts;
+}
+
+/**
+ * The step time split into compute, model-parallel communication and data-parallel communication
+ * (the gradient all-reduce), per point: medians over the timed steps of the slowest rank, then
+ * over repeats.
+ */
+function timeSplitChart(train: RunResult[]): ChartSpec {
+  const points = [...new Set(train.map((r) => r.point))];
+  const at = (point: string, f: (r: RunResult) => number) =>
+    median(train.filter((r) => r.point === point).map(f));
+  const dp = (r: RunResult) => r.metrics!.dataParallel?.commTimeMs.median ?? 0;
+  const parts: [string, (r: RunResult) => number, string][] = [
+    ["compute", (r) => r.metrics!.computeTimeMs.median, PALETTE[2]],
+    ["model-parallel communication", (r) => r.metrics!.commTimeMs.median - dp(r), PALETTE[0]],
+    ["data-parallel communication", dp, PALETTE[3]],
+  ];
+  return {
+    id: "chart-time-split",
+    title: "Step time: compute, model-parallel and data-parallel communication (medians)",
+    section: "Time",
+    config: {
+      type: "bar",
+      data: {
+        labels: points,
+        datasets: parts.map(([label, f, color]) => ({
+          label,
+          data: points.map((p) => at(p, f)),
+          backgroundColor: color,
+        })),
+      },
+      options: {
+        ...axes("run", "ms per step"),
+        scales: {
+          x: { stacked: true },
+          y: { stacked: true, title: { display: true, text: "ms per step" } },
+        },
+      },
+    },
+  };
 }
 
 function phaseChart(train: RunResult[]): ChartSpec {

@@ -13,6 +13,7 @@
 import type { ResultsFile } from "../results/results.ts";
 import { type ChartSpec, FONT_FAMILY, reportCharts } from "./charts.ts";
 import { findings, sharingNote } from "./findings.ts";
+import { hybridFindings } from "./hybrid.ts";
 import { type Table, tableCsv } from "./table.ts";
 import { reportPlan } from "./report_plan.ts";
 import { summaryTable } from "./tables.ts";
@@ -252,11 +253,17 @@ function summaryHtml(
   const head = found.length
     ? `<ul class="findings" id="findings">${lines.join("")}</ul>${tableHtml(summaryTable(found))}`
     : `<p id="findings">No phantom point has a TP point with the same ranks, width, depth, batch and workload, so there is no ratio to state.</p>`;
+  const hybrid = hybridFindings(results);
+  const hybridHtml = hybrid.length
+    ? `<p>Phantom x DP against TP x DP at each number of ranks G, the best layout (d replicas x p model ranks) of each:</p><ul class="findings" id="hybrid-findings">${
+      hybrid.map((h) => `<li>${escapeHtml(h.sentence)}</li>`).join("")
+    }</ul>`
+    : "";
   const sharing = sharingNote(results);
   const counts = new Map<string, number>();
   for (const r of results.runs) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
   const status = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
-  return `${head}${
+  return `${head}${hybridHtml}${
     sharing ? `<p class="caveat" id="sharing">${escapeHtml(sharing)}</p>` : ""
   }<p class="meta">${escapeHtml(status)}; ${results.sweep.excluded.length} excluded.${
     energyMeasured ? "" : " Energy was not measured on this host: energy figures are left out."

@@ -7,6 +7,7 @@ import { escapeLatex, tableLatex } from "./latex.ts";
 import { buildTrends, renderTrends } from "./trends.ts";
 import { fixtureResults, fixtureRun, repeated } from "../testing/results_fixture.ts";
 import { reportPlan } from "./report_plan.ts";
+import { hybridFindings } from "./hybrid.ts";
 import { resultsLatex } from "./write_report.ts";
 import { assert, assertEquals } from "../testing/asserts.ts";
 
@@ -373,4 +374,67 @@ Deno.test("report: a network sweep compares TP and phantom per link rate, unshap
   // Files without links draw no such chart.
   const plain = fixtureResults([{ point: "tp-p2" }, { point: "phantom-p2", mode: "phantom" }]);
   assert(!reportCharts(plain).some((c) => c.id.startsWith("chart-link")));
+});
+
+Deno.test("report: hybrid runs compare the fastest phantom x DP with the fastest TP x DP at each G, and split the step three ways", () => {
+  const layout = (mode: "tp" | "phantom", d: number, p: number, stepMs: number) => {
+    const run = fixtureRun({ point: `${mode}-${d}x${p}`, mode, ranks: p, stepMs });
+    const config = { ...run.config, batch: 64 / d, ...(d > 1 ? { replicas: d } : {}) };
+    const m = run.metrics!;
+    return {
+      ...run,
+      config,
+      metrics: {
+        ...m,
+        ...(d > 1
+          ? {
+            dataParallel: {
+              replicas: d,
+              commTimeMs: { ...m.commTimeMs, median: 5 },
+              bytesSentPerRankPerStep: 100,
+              bytesReceivedPerRankPerStep: 100,
+              predictedBytesSentPerRankPerStep: 100,
+              predictedBytesReceivedPerRankPerStep: 100,
+            },
+          }
+          : {}),
+      },
+    };
+  };
+  const results = fixtureResults([]);
+  results.runs = [
+    layout("tp", 1, 4, 90),
+    layout("tp", 2, 2, 60),
+    layout("phantom", 1, 4, 30),
+    layout("phantom", 2, 2, 45),
+  ];
+  const [h, ...rest] = hybridFindings(results);
+  assertEquals(rest, []);
+  assertEquals([h.world, h.tp.replicas, h.tp.ranks, h.phantom.replicas, h.phantom.ranks], [
+    4,
+    2,
+    2,
+    1,
+    4,
+  ]);
+  assert(
+    h.sentence.startsWith(
+      "At G = 4 ranks (n = 1024, L = 2, global batch 64), the fastest phantom x DP (d = 1 x p = 4, 30.0 ms per step) took 0.50x the step time of the fastest TP x DP (d = 2 x p = 2, 60.0 ms)",
+    ),
+    h.sentence,
+  );
+  assert(renderReport(results, "").includes('id="hybrid-findings"'));
+  const split = reportCharts(results).find((c) => c.id === "chart-time-split")!;
+  assert("config" in split);
+  const sets = (split.config.data as { datasets: { label: string; data: number[] }[] }).datasets;
+  assertEquals(sets.map((s) => s.label), [
+    "compute",
+    "model-parallel communication",
+    "data-parallel communication",
+  ]);
+  assertEquals(sets[2].data.map((v) => Math.round(v)), [0, 5, 0, 5]);
+  // Runs of one layout per G: nothing to compare, no finding; no replicas: no split chart.
+  const plain = fixtureResults([{ point: "tp-p2" }, { point: "phantom-p2", mode: "phantom" }]);
+  assertEquals(hybridFindings(plain), []);
+  assert(!reportCharts(plain).some((c) => c.id === "chart-time-split"));
 });

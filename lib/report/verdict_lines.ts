@@ -16,6 +16,7 @@ import type { Finding } from "./findings.ts";
  * @param found The findings of the results file.
  * @param runs Its runs.
  * @param sharing The caveat where ranks outnumbered their node's devices, if any.
+ * @param hybrid Phantom x DP against TP x DP at each G (lib/report/hybrid.ts), if any.
  * @returns The lines (none where there is nothing to say).
  * @example
  * ```ts
@@ -28,12 +29,15 @@ export function verdictLines(
   found: Finding[],
   runs: RunResult[],
   sharing: string | null,
+  hybrid: string[] = [],
 ): string[] {
   const lines: string[] = [];
   if (found.length) lines.push("", "phantom against TP:");
   // Each sentence carries its own caveats (p = 1 is the same dense model on both sides).
   for (const f of found) lines.push(`  ${f.sentence}`);
-  if (sharing && found.length) lines.push(`  ${sharing}`);
+  if (hybrid.length) lines.push("", "phantom x DP against TP x DP, the best layout of each:");
+  for (const h of hybrid) lines.push(`  ${h}`);
+  if (sharing && (found.length || hybrid.length)) lines.push(`  ${sharing}`);
   const ok = runs.filter((r) => r.metrics);
   if (ok.length && ok.every((r) => !r.metrics!.energy.joulesPerStep)) {
     const backend = ok[0].metrics!.energy.backend;

@@ -229,6 +229,8 @@ const projectedSchema = s.object({
     hostMs: s.number(),
     latencyMs: s.number(),
     bandwidthMs: s.number(),
+    /** The data-parallel gradient all-reduce (replicas > 1). */
+    dataParallelMs: s.optional(s.number()),
   }),
   /** The same point in the profile's optimistic and pessimistic bands. */
   bands: s.record(s.object({ stepTimeMs: s.number(), joulesPerStep: s.nullable(s.number()) })),
