@@ -302,42 +302,42 @@ systemTest([NETNS, NATS_SERVER], {
   },
 });
 
+/** `deno task bench ARGS` (with --cooldown 0 --power none --out DIR) and its results, if written. */
+async function benchTask(args: string[]) {
+  const out = await Deno.makeTempDir();
+  const r = await runTask("bench", [...args, "--cooldown", "0", "--power", "none", "--out", out]);
+  const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))?.name;
+  const results = name ? parseResults(await Deno.readTextFile(`${out}/${name}`)) : undefined;
+  return { ...r, results };
+}
+
+/** A small phantom point (n = 64, k = 4, b = 8, 4 steps, warm-up 1) at p ranks. */
+const SMALL_PHANTOM = (p: number) => [
+  "--mode",
+  "phantom",
+  "--ranks",
+  String(p),
+  "--width",
+  "64",
+  "--phantom-width",
+  "4",
+  "--batch",
+  "8",
+  "--steps",
+  "4",
+  "--warmup",
+  "1",
+];
+
 systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name:
     "bench --emulate-hosts 3 --link 100mbit: a what-if run that records its network, then is gone",
   fn: async () => {
-    const out = await Deno.makeTempDir();
-    const r = await runTask("bench", [
-      "--emulate-hosts",
-      "3",
-      "--link",
-      "100mbit",
-      "--mode",
-      "phantom",
-      "--ranks",
-      "4",
-      "--width",
-      "64",
-      "--phantom-width",
-      "4",
-      "--batch",
-      "8",
-      "--steps",
-      "4",
-      "--warmup",
-      "1",
-      "--cooldown",
-      "0",
-      "--power",
-      "none",
-      "--out",
-      out,
-    ]);
+    const r = await benchTask(["--emulate-hosts", "3", "--link", "100mbit", ...SMALL_PHANTOM(4)]);
     assertEquals(r.code, 0, r.stdout + r.stderr);
     assert(r.stdout.includes("emulated network: 3 hosts"), r.stdout);
-    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
-    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
+    const results = r.results!;
     assertEquals(results.communicator.network, {
       emulated: true,
       hosts: 3,
@@ -357,8 +357,7 @@ systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name: "bench --sweep network: links reshaped between points, each run records its link rate",
   fn: async () => {
-    const out = await Deno.makeTempDir();
-    const r = await runTask("bench", [
+    const r = await benchTask([
       "--sweep",
       "network",
       "--quick",
@@ -368,12 +367,6 @@ systemTest([NETNS, NATS_SERVER], {
       "mode=phantom,ranks=4,link!=1gbit",
       "--emulate-hosts",
       "3",
-      "--cooldown",
-      "0",
-      "--power",
-      "none",
-      "--out",
-      out,
     ]);
     assertEquals(r.code, 0, r.stdout + r.stderr);
     // Unshaped at set-up, then reshaped twice.
@@ -382,9 +375,7 @@ systemTest([NETNS, NATS_SERVER], {
       "links now 100mbit (htb)",
       "links now 25mbit (htb)",
     ]);
-    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
-    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
-    const runs = results.runs;
+    const runs = r.results!.runs;
     assertEquals(runs.map((x) => [x.status, x.config.link]), [
       ["ok", null],
       ["ok", "100mbit"],
@@ -402,33 +393,7 @@ systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name: "--link-delay adds propagation delay with netem, or says in one line the kernel cannot",
   fn: async () => {
-    const out = await Deno.makeTempDir();
-    const r = await runTask("bench", [
-      "--emulate-hosts",
-      "2",
-      "--link-delay",
-      "2ms",
-      "--mode",
-      "phantom",
-      "--ranks",
-      "2",
-      "--width",
-      "64",
-      "--phantom-width",
-      "4",
-      "--batch",
-      "8",
-      "--steps",
-      "3",
-      "--warmup",
-      "1",
-      "--cooldown",
-      "0",
-      "--power",
-      "none",
-      "--out",
-      out,
-    ]);
+    const r = await benchTask(["--emulate-hosts", "2", "--link-delay", "2ms", ...SMALL_PHANTOM(2)]);
     if (!netemAvailable()) {
       // This kernel (no sch_netem): bandwidth only, refused before anything is made.
       assertEquals(r.code, 2, r.stdout + r.stderr);
@@ -436,13 +401,11 @@ systemTest([NETNS, NATS_SERVER], {
         r.stderr.includes('--link-delay ("2ms") needs sch_netem, which this kernel does not have'),
         r.stderr,
       );
-      assertEquals([...Deno.readDirSync(out)], [], "nothing written");
+      assertEquals(r.results, undefined, "nothing written");
       return;
     }
     assertEquals(r.code, 0, r.stdout + r.stderr);
-    const name = [...Deno.readDirSync(out)].find((e) => e.name.endsWith(".json"))!.name;
-    const results = parseResults(await Deno.readTextFile(`${out}/${name}`));
-    const network = results.communicator.network as Record<string, unknown>;
+    const network = r.results!.communicator.network as Record<string, unknown>;
     assertEquals([network.shaper, network.delay, network.netem], ["netem", "2ms", true]);
   },
 });

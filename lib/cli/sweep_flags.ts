@@ -209,25 +209,18 @@ export function planFromFlags(
   }
   if (values.steps !== undefined) fields.steps = values.steps;
   if (values.placement !== undefined) fields.placement = values.placement;
-  if (values.replicas !== undefined && !single) {
-    if (values.replicas.length > 1) {
-      throw new ConfigError(
-        "--replicas",
-        values.replicas.join(","),
-        "takes one value with a sweep",
-      );
+  // A list flag over a sweep sets one field of every point: one value only.
+  const one = <T>(flag: string, list: T[]) => {
+    if (list.length > 1) {
+      throw new ConfigError(flag, list.join(","), "takes one value with a sweep");
     }
-    fields.replicas = values.replicas[0];
+    return list[0];
+  };
+  if (values.replicas !== undefined && !single) {
+    fields.replicas = one("--replicas", values.replicas);
   }
   if (values.workload !== undefined && !single) {
-    if (values.workload.length > 1) {
-      throw new ConfigError(
-        "--workload",
-        values.workload.join(","),
-        "takes one value with a sweep",
-      );
-    }
-    fields.workload = values.workload[0];
+    fields.workload = one("--workload", values.workload);
   }
   if (values["input-width"] !== undefined) fields.inputWidth = values["input-width"];
   if (values["output-width"] !== undefined) fields.outputWidth = values["output-width"];

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { gridPosition } from "../comm/grid.ts";
 import { configHash, type RunResult } from "../results/results.ts";
 import { type StepWindows, summarizeEnergy } from "./energy_summary.ts";
 import { lossToTarget } from "./loss_target.ts";
@@ -207,11 +208,10 @@ async function runOne(
       ...(outcome.placement
         ? {
           placement: (point.config.replicas ?? 1) > 1
-            ? outcome.placement.map((p) => ({
-              ...p,
-              replica: Math.floor(p.rank / point.config.ranks),
-              modelRank: p.rank % point.config.ranks,
-            }))
+            ? outcome.placement.map((p) => {
+              const { replica, modelRank } = gridPosition(p.rank, point.config.ranks);
+              return { ...p, replica, modelRank };
+            })
             : outcome.placement,
         }
         : {}),
