@@ -84,6 +84,17 @@ for (const [mode, extra] of [["tp", {}], ["phantom", { phantomWidth: 2 }]] as co
         }
       }
       assertEquals(new Set(run.hellos.map((h) => h.pid)).size, 3);
+      // Overlapped with the backward pass over NATS: the same numbers bit for bit.
+      const overlapped = await runOverNats({ ...config, overlap: true }, {
+        connection,
+        processes: 3,
+      });
+      for (const o of overlapped.outcomes) {
+        assertEquals(
+          o.result.steps.map((s) => s.loss),
+          reference[o.result.rank].steps.map((s) => s.loss),
+        );
+      }
     },
   });
 }

@@ -115,6 +115,10 @@ export const SWEEP_FLAGS = {
     help: "ranks p, one or several; p must divide the width",
     defaultHelp: "1",
   }),
+  overlap: flag.bool({
+    group: POINT,
+    help: "with --replicas: start each layer's gradient all-reduce during the backward pass",
+  }),
   placement: flag.oneOf(PLACEMENTS)({
     group: POINT,
     help: "with --replicas: mp-inner packs each replica's model-parallel group on a node or " +
@@ -209,6 +213,7 @@ export function planFromFlags(
   }
   if (values.steps !== undefined) fields.steps = values.steps;
   if (values.placement !== undefined) fields.placement = values.placement;
+  if (values.overlap) fields.overlap = true;
   // A list flag over a sweep sets one field of every point: one value only.
   const one = <T>(flag: string, list: T[]) => {
     if (list.length > 1) {

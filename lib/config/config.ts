@@ -104,6 +104,11 @@ export interface TrainConfig extends ModelConfig {
    * them; absent: `mp-inner`, each replica's model group packed together.
    */
   placement?: "dp-inner";
+  /**
+   * With replicas: start each layer's gradient all-reduce as soon as the backward pass has its
+   * gradients, overlapping the rest of the backward pass; absent: after the whole backward pass.
+   */
+  overlap?: true;
 }
 
 /** Defaults applied by {@linkcode validateTrainConfig}. */
@@ -183,6 +188,27 @@ export function validateModelConfig(input: Record<string, unknown>): ModelConfig
 }
 
 /**
+ * The data-parallel part of a point's id: `-d<d>`, then `-dpinner` and `-overlap` where set;
+ * empty without replicas.
+ *
+ * @param c Point or configuration fields.
+ * @returns E.g. `-d4-overlap`.
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { gridSuffix } from "./config.ts";
+ * assert.equal(gridSuffix({ replicas: 2, placement: "dp-inner" }), "-d2-dpinner");
+ * assert.equal(gridSuffix({ ranks: 4 }), "");
+ * ```
+ */
+export function gridSuffix(c: Record<string, unknown>): string {
+  if (typeof c.replicas !== "number" || c.replicas <= 1) return "";
+  return `-d${c.replicas}${c.placement === "dp-inner" ? "-dpinner" : ""}${
+    c.overlap === true ? "-overlap" : ""
+  }`;
+}
+
+/**
  * The ranks a configuration runs on: d x p (replicas of the model-parallel group).
  *
  * @param config The configuration.
@@ -221,6 +247,12 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
   if (placement === "dp-inner" && replicas === 1) {
     throw new ConfigError("placement", placement, "applies with replicas (d > 1) only");
   }
+  if (input.overlap !== undefined && typeof input.overlap !== "boolean") {
+    throw new ConfigError("overlap", input.overlap, "must be true or false");
+  }
+  if (input.overlap === true && replicas === 1) {
+    throw new ConfigError("overlap", true, "applies with replicas (d > 1) only");
+  }
   return {
     ...model,
     workload,
@@ -232,6 +264,7 @@ export function validateTrainConfig(input: Record<string, unknown>): TrainConfig
     ...(replicas > 1 ? { replicas } : {}),
     // mp-inner, the default, leaves no field either.
     ...(placement === "dp-inner" ? { placement } : {}),
+    ...(input.overlap === true ? { overlap: true as const } : {}),
   };
 }
 

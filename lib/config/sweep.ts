@@ -8,7 +8,12 @@
  */
 
 import { ConfigError } from "./config_error.ts";
-import { DEFAULT_TRAIN_CONFIG, type TrainConfig, validateTrainConfig } from "./config.ts";
+import {
+  DEFAULT_TRAIN_CONFIG,
+  gridSuffix,
+  type TrainConfig,
+  validateTrainConfig,
+} from "./config.ts";
 import { linkBitsPerS } from "./link_rate.ts";
 
 /** The loss target of a sweep's runs. */
@@ -210,9 +215,7 @@ export function pointId(c: Record<string, unknown>): string {
   const k = c.mode === "phantom" ? `-k${c.phantomWidth}` : "";
   const workload = c.workload === "inference" ? "-inference" : "";
   const link = "link" in c ? `-link-${c.link ?? "none"}` : "";
-  const replicas = typeof c.replicas === "number" && c.replicas > 1
-    ? `-d${c.replicas}${c.placement === "dp-inner" ? "-dpinner" : ""}`
-    : "";
+  const replicas = gridSuffix(c);
   return `${c.mode}-p${c.ranks}${replicas}-n${c.width}${k}-L${c.layers}-b${c.batch}${workload}${link}`;
 }
 
@@ -357,6 +360,7 @@ const CONFIG_FIELDS = [
   "link",
   "replicas",
   "placement",
+  "overlap",
 ];
 const NESTED_FIELDS: Record<string, string[]> = {
   optimizer: Object.keys(DEFAULT_TRAIN_CONFIG.optimizer),

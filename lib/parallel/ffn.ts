@@ -110,13 +110,14 @@ export class RankFfn implements Disposable {
    *
    * @param dY Gradient of the loss with respect to Y.
    * @param inputGrad Also return the gradient of X (tests; the model itself never needs it).
-   * @param onLayer Called after each layer's backward pass (e.g. to sample memory).
+   * @param onLayer Called after each layer's backward pass with the layer's name and its gradients
+   *   (e.g. to sample memory, or to start the layer's data-parallel all-reduce at once).
    * @returns Gradients by parameter name, and `x` when asked for (the caller disposes them).
    */
   async backward(
     dY: tf.Tensor2D,
     inputGrad = false,
-    onLayer?: () => void,
+    onLayer?: (layer: string, grads: [string, tf.Tensor][]) => void,
   ): Promise<Map<string, tf.Tensor>> {
     const grads = new Map<string, tf.Tensor>();
     let d = dY;
@@ -124,9 +125,10 @@ export class RankFfn implements Disposable {
       const { name, layer } = this.#layers[i];
       const { grads: g, dInput } = await layer.backward(d, i > 0 || inputGrad);
       if (d !== dY) d.dispose();
-      for (const [p, t] of Object.entries(g)) grads.set(`${name}.${p}`, t);
+      const entries = Object.entries(g).map(([p, t]): [string, tf.Tensor] => [`${name}.${p}`, t]);
+      for (const [p, t] of entries) grads.set(p, t);
       if (dInput) d = dInput;
-      onLayer?.();
+      onLayer?.(name, entries);
     }
     if (inputGrad) grads.set("x", d);
     return grads;

@@ -53,7 +53,9 @@ function seriesByRanks(runs: RunResult[]): Series[] {
       c.mode === "phantom" ? ` k=${c.phantomWidth}` : ""
     } L=${c.layers} b=${c.batch}${
       typeof c.replicas === "number" && c.replicas > 1
-        ? ` d=${c.replicas}${c.placement === "dp-inner" ? " dp-inner" : ""}`
+        ? ` d=${c.replicas}${c.placement === "dp-inner" ? " dp-inner" : ""}${
+          c.overlap === true ? " overlap" : ""
+        }`
         : ""
     }`;
     // Runs on different links of an emulated network (the network sweep) are different series.

@@ -7,6 +7,7 @@
  */
 
 import { linkBitsPerS } from "../config/link_rate.ts";
+import { gridSuffix } from "../config/config.ts";
 import type { ResultsFile, RunResult } from "../results/results.ts";
 import { median } from "../results/stats.ts";
 import { hierarchicalBootstrapRatio } from "./repeat_stats.ts";
@@ -28,9 +29,7 @@ export const workloadOf = (
 /** TP and phantom match when everything but the mode and k agrees. */
 export function matchKey(r: RunResult): string {
   const c = r.config;
-  const replicas = typeof c.replicas === "number" && c.replicas > 1
-    ? `-d${c.replicas}${c.placement === "dp-inner" ? "-dpinner" : ""}`
-    : "";
+  const replicas = gridSuffix(c);
   return `p${c.ranks}${replicas}-n${c.width}-L${c.layers}-b${c.batch}${
     workloadOf(r) === "inference" ? "-inference" : ""
   }${r.projected ? `-projected-${r.projected.profile}` : ""}${
@@ -318,7 +317,9 @@ export function findings(results: ResultsFile): Finding[] {
     // The network sweep: runs on different links are different comparisons.
     const link = c.link !== undefined ? `, links ${c.link ?? "unshaped"}` : "";
     const dp = typeof c.replicas === "number" && c.replicas > 1
-      ? ` x ${c.replicas} replicas${c.placement === "dp-inner" ? " (dp-inner)" : ""}`
+      ? ` x ${c.replicas} replicas${c.placement === "dp-inner" ? " (dp-inner)" : ""}${
+        c.overlap === true ? " (overlapped)" : ""
+      }`
       : "";
     const label = `p = ${c.ranks}${dp}, n = ${c.width}, L = ${c.layers}, b = ${c.batch}${
       workload === "inference" ? ", inference" : ""

@@ -181,6 +181,8 @@ const configSchema = s.object({
   replicas: s.optional(s.integer()),
   /** dp-inner: data-parallel groups packed on nodes (absent: mp-inner, model groups packed). */
   placement: s.optional(s.string()),
+  /** true: each layer's gradient all-reduce overlapped the rest of the backward pass. */
+  overlap: s.optional(s.boolean()),
 });
 
 const peerSchema = s.object({

@@ -68,6 +68,14 @@ for (
           "model-parallel plus data-parallel bytes",
         );
         assertEquals(predictCosts(many).bytesSentPerRankPerStep, grid[0].steps[0].bytesSent);
+        // Overlapped with the backward pass: the same buckets in the same order, so the same
+        // numbers bit for bit; the step's data-parallel time is what it waited for.
+        const overlapped = await trainInProcess({ ...many, overlap: true });
+        assertEquals(
+          overlapped.map((r) => r.steps.map((s) => [s.loss, s.bytesSent])),
+          grid.map((r) => r.steps.map((s) => [s.loss, s.bytesSent])),
+        );
+        assert(overlapped[0].steps.every((s) => s.dataParallel!.commMs >= 0));
       }
     },
     { webgpu: false },
@@ -118,6 +126,21 @@ Deno.test("replicas: a positive integer, training only; named when wrong", () =>
       throw new Error(`replicas ${value} accepted`);
     } catch (error) {
       assert(String(error).includes(`replicas (`) && String(error).includes(why), String(error));
+    }
+  }
+  for (
+    const [extra, why] of [
+      [{ overlap: true }, "overlap (true) applies with replicas"],
+      [{ replicas: 2, overlap: "yes" }, 'overlap ("yes") must be true or false'],
+      [{ placement: "dp-inner" }, 'placement ("dp-inner") applies with replicas'],
+      [{ replicas: 2, placement: "rows" }, 'placement ("rows") must be one of'],
+    ] as const
+  ) {
+    try {
+      validateTrainConfig({ ...BASE, mode: "tp", ranks: 2, ...extra });
+      throw new Error(`${JSON.stringify(extra)} accepted`);
+    } catch (error) {
+      assert(String(error).includes(why), String(error));
     }
   }
   try {

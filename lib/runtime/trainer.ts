@@ -250,7 +250,7 @@ async function trainSteps(
     const drawn = data
       ? replicaRows(task.batch(step, data.size * config.batch), data.rank, config.batch)
       : task.batch(step, config.batch);
-    const dataBefore = data && { stats: data.stats(), commMs: data.commMs };
+    const dataBefore = data && data.stats();
     const { batch, before, commBefore, start } = await beginStep(step, drawn, timed, now, options);
     const y = await model.forward(batch.x, "train");
     const local = await mseLoss(y, batch.y);
@@ -258,8 +258,14 @@ async function trainSteps(
     let loss = local.loss;
     const forwardMs = now() - start;
     memory.tensors(); // activations cached for the backward pass
-    let grads = await model.backward(dY, false, () => memory.tensors());
-    if (data) ({ grads, loss } = await averageOverReplicas(data, grads, loss));
+    // With replicas every layer's gradients are averaged over them (during or after backward).
+    const average = data && new ReplicaAverage(data, config.overlap === true, loss);
+    let grads = await model.backward(dY, false, (layer, entries) => {
+      memory.tensors();
+      average?.layerDone(layer, entries);
+    });
+    let dataMs = 0;
+    if (average) ({ grads, loss, waitedMs: dataMs } = await average.finish(now));
     optimizer.apply(params, grads);
     // Wait for the update so its time lands in this step on asynchronous backends.
     await params.values().next().value?.data();
@@ -269,9 +275,9 @@ async function trainSteps(
     memory.rss();
     const record = stepRecord(step, stepMs, forwardMs, loss, timed, before, commBefore);
     if (data && dataBefore) {
-      const bytes = diffStats(data.stats(), dataBefore.stats);
+      const bytes = diffStats(data.stats(), dataBefore);
       record.dataParallel = {
-        commMs: data.commMs - dataBefore.commMs,
+        commMs: dataMs,
         bytesSent: bytes.bytesSent,
         bytesReceived: bytes.bytesReceived,
       };
@@ -306,54 +312,101 @@ export function replicaRows(batch: Batch, replica: number, rows: number): Batch 
   };
 }
 
+/** The output layer's name in {@linkcode RankFfn}: its bucket carries the replica's loss. */
+const OUTPUT_LAYER = "output";
+
 /**
- * The data-parallel average: per layer, the gradients of the rank's parameters (its loss appended
- * to the last layer's bucket) are summed over the replicas in replica order and divided by d, so
- * every replica applies the gradient of the mean loss over the global batch, bit-identical on
- * all of them. The local gradients are freed as they are read.
+ * The data-parallel average of one layer: the gradients of the rank's parameters of that layer
+ * (and, for the output layer, its replica's loss) summed over the replicas in replica order and
+ * divided by d, so every replica applies the gradient of the mean loss over the global batch,
+ * bit-identical on all of them. The local gradients are freed as they are read.
  *
  * @param data The data-parallel group.
- * @param grads The rank's gradients, by parameter name (`layer.param`).
+ * @param layer The layer's name.
+ * @param index Its tag (the order its bucket was issued in).
+ * @param entries Its gradients, by parameter name (`layer.param`).
  * @param loss Its replica's loss (the mean over its rows).
- * @returns The averaged gradients (new tensors) and the global batch's loss.
+ * @returns The averaged gradients (new tensors) and, for the output layer, the global loss.
  */
-async function averageOverReplicas(
+async function averageLayer(
   data: Communicator,
-  grads: Map<string, tf.Tensor>,
+  layer: string,
+  index: number,
+  entries: [string, tf.Tensor][],
   loss: number,
-): Promise<{ grads: Map<string, tf.Tensor>; loss: number }> {
-  const layers = new Map<string, [string, tf.Tensor][]>();
-  for (const entry of grads) {
-    const layer = entry[0].split(".")[0];
-    layers.set(layer, [...(layers.get(layer) ?? []), entry]);
+): Promise<{ grads: [string, tf.Tensor][]; loss?: number }> {
+  const withLoss = layer === OUTPUT_LAYER;
+  const bucket = new Float32Array(
+    entries.reduce((a, [, g]) => a + g.size, 0) + (withLoss ? 1 : 0),
+  );
+  let at = 0;
+  const shapes: [string, number[], number][] = [];
+  for (const [name, g] of entries) {
+    bucket.set(await g.data() as Float32Array, at);
+    shapes.push([name, g.shape, g.size]);
+    at += g.size;
+    g.dispose();
   }
-  const out = new Map<string, tf.Tensor>();
+  if (withLoss) bucket[at] = loss;
+  const sum = await data.allReduce(bucket, { phase: "gradients", layer: index });
   const d = data.size;
-  let mean = loss;
-  const names = [...layers.keys()];
-  for (const [index, layer] of names.entries()) {
-    const entries = layers.get(layer)!;
-    const last = index === names.length - 1;
-    const sizes = entries.map(([, g]) => g.size);
-    const bucket = new Float32Array(sizes.reduce((a, b) => a + b, 0) + (last ? 1 : 0));
-    let at = 0;
-    for (const [, g] of entries) {
-      bucket.set(await g.data() as Float32Array, at);
-      at += g.size;
-      g.dispose();
-    }
-    if (last) bucket[at] = loss;
-    const sum = await data.allReduce(bucket, { phase: "gradients", layer: index });
-    at = 0;
-    for (const [name, g] of entries) {
-      const averaged = new Float32Array(g.size);
-      for (let j = 0; j < g.size; j++) averaged[j] = sum[at + j] / d;
-      out.set(name, tf.tensor(averaged, g.shape));
-      at += g.size;
-    }
-    if (last) mean = sum[at] / d;
+  at = 0;
+  const grads = shapes.map(([name, shape, size]): [string, tf.Tensor] => {
+    const averaged = new Float32Array(size);
+    for (let j = 0; j < size; j++) averaged[j] = sum[at + j] / d;
+    at += size;
+    return [name, tf.tensor(averaged, shape)];
+  });
+  return withLoss ? { grads, loss: sum[at] / d } : { grads };
+}
+
+/**
+ * Averages every layer's gradients over the replicas: each layer's all-reduce started as the
+ * backward pass hands its gradients over (`overlap`), or all of them after it, in layer order.
+ * With overlap the time the step waits for them after the backward pass is what it costs (the
+ * rest ran during the backward pass); without, the all-reduces' own time.
+ */
+class ReplicaAverage {
+  #pending: Promise<{ grads: [string, tf.Tensor][]; loss?: number }>[] = [];
+  #layers: [string, [string, tf.Tensor][]][] = [];
+
+  constructor(
+    readonly data: TimedCommunicator,
+    readonly overlap: boolean,
+    readonly loss: number,
+  ) {}
+
+  /** The backward pass's per-layer hand-over. */
+  layerDone(layer: string, entries: [string, tf.Tensor][]): void {
+    if (this.overlap) {
+      this.#pending.push(averageLayer(this.data, layer, this.#pending.length, entries, this.loss));
+    } else this.#layers.push([layer, entries]);
   }
-  return { grads: out, loss: mean };
+
+  /** Every layer averaged: the gradients, the global loss, and the ms the step waited here. */
+  async finish(now: () => number): Promise<
+    { grads: Map<string, tf.Tensor>; loss: number; waitedMs: number }
+  > {
+    const start = now();
+    const commBefore = this.data.commMs;
+    // Without overlap: the same buckets in the same order (the backward pass's), one at a time
+    // after it, so both ways give the same sums bit for bit.
+    for (const [i, [layer, entries]] of this.#layers.entries()) {
+      this.#pending.push(
+        Promise.resolve(await averageLayer(this.data, layer, i, entries, this.loss)),
+      );
+    }
+    const done = await Promise.all(this.#pending);
+    const grads = new Map(done.flatMap((x) => x.grads));
+    const loss = done.find((x) => x.loss !== undefined)?.loss;
+    if (loss === undefined) {
+      throw new Error(
+        `no "${OUTPUT_LAYER}" layer handed its gradients over: the loss was not averaged`,
+      );
+    }
+    const waitedMs = this.overlap ? now() - start : this.data.commMs - commBefore;
+    return { grads, loss, waitedMs };
+  }
 }
 
 /** Inference: forward passes only, on held-out batches; a "step" is one batch. */
