@@ -345,6 +345,13 @@ export interface MemoryPrediction {
   peakBytes: number;
   /** Where the peak falls: "forward" (all activations cached) or "backward, after LAYER". */
   peakAt: string;
+  /**
+   * With replicas: host (not tensor) memory of the gradient all-reduce at its peak: per layer in
+   * flight its bucket, the sum and the averaged copy, 3 x 4 x (the layer's parameters, + 1 for the
+   * loss in the output layer's); one layer at a time, or every layer at once with overlap. The
+   * transport's own receive buffers are not counted. 0 without replicas.
+   */
+  gradientBufferBytes: number;
 }
 
 /**
@@ -375,7 +382,7 @@ export interface MemoryPrediction {
  * ```
  */
 export function predictMemory(
-  config: ModelConfig,
+  config: ModelConfig & { replicas?: number; overlap?: boolean },
   optimizer: { name: "sgd" | "adam"; momentum: number },
   workload: "train" | "inference" = "train",
 ): MemoryPrediction {
@@ -408,6 +415,7 @@ export function predictMemory(
       backwardBytes: 0,
       peakBytes: base + 4 * data,
       peakAt: "forward",
+      gradientBufferBytes: 0,
     };
   }
   const data = b * dIn + 2 * b * dOut + b * dOut; // batch X and targets, Y, dY
@@ -432,5 +440,11 @@ export function predictMemory(
     backwardBytes: 4 * (peak - activations),
     peakBytes: base + 4 * (data + peak),
     peakAt,
+    gradientBufferBytes: (config.replicas ?? 1) > 1
+      ? 3 * 4 *
+        (config.overlap
+          ? parameters + 1
+          : Math.max(paramsOf("input"), paramsOf("hidden"), paramsOf("output") + 1))
+      : 0,
   };
 }

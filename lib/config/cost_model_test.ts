@@ -4,6 +4,7 @@ import {
   phantomCommunicationRatio,
   predictCosts,
   predictDataParallel,
+  predictMemory,
 } from "./cost_model.ts";
 import { RankFfn } from "../parallel/ffn.ts";
 import { createInProcessGroup } from "../comm/in_process_communicator.ts";
@@ -163,3 +164,22 @@ backendTest(
   },
   { webgpu: false },
 );
+
+Deno.test("memory with replicas: the gradient all-reduce's host buffers, one layer or all with overlap", () => {
+  const base = validateTrainConfig({ mode: "tp", ranks: 4, width: 256, layers: 2, batch: 8 });
+  const opt = base.optimizer;
+  const costs = predictCosts(base);
+  const param = (kind: string) => costs.layers.find((l) => l.kind === kind)!.parameters;
+  assertEquals(predictMemory(base, opt).gradientBufferBytes, 0);
+  const dp = predictMemory({ ...base, replicas: 2 }, opt);
+  assertEquals(
+    dp.gradientBufferBytes,
+    12 * Math.max(param("input"), param("hidden"), param("output") + 1),
+  );
+  assertEquals(
+    predictMemory({ ...base, replicas: 2, overlap: true }, opt).gradientBufferBytes,
+    12 * (costs.parametersPerRank + 1),
+  );
+  // Tensor memory is unchanged: the averaged gradients replace the local ones one for one.
+  assertEquals(dp.peakBytes, predictMemory(base, opt).peakBytes);
+});

@@ -144,6 +144,8 @@ const metricsSchema = s.object({
     bytesReceivedPerRankPerStep: s.number(),
     predictedBytesSentPerRankPerStep: s.number(),
     predictedBytesReceivedPerRankPerStep: s.number(),
+    /** Host memory of the gradient all-reduce per rank, predicted (lib/config/cost_model.ts). */
+    predictedBufferBytesPerRank: s.optional(s.number()),
   })),
   /** Predicted FLOPs of all ranks per step / median step time, in GFLOP/s. */
   achievedGflops: s.number(),

@@ -95,6 +95,8 @@ export function summarizeRun(
           bytesReceivedPerRankPerStep: Math.max(0, ...rank0Data.map((d) => d.bytesReceived)),
           predictedBytesSentPerRankPerStep: predicted.dataParallelBytesSentPerRankPerStep,
           predictedBytesReceivedPerRankPerStep: predicted.dataParallelBytesReceivedPerRankPerStep,
+          predictedBufferBytesPerRank: predictMemory(config, config.optimizer, config.workload)
+            .gradientBufferBytes,
         },
       }
       : {}),
