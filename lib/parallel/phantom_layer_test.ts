@@ -176,3 +176,54 @@ backendTest("phantom layer refuses p > 1 without C and D", () => {
     "phantom layer 3",
   );
 });
+
+backendTest(
+  "phantom x DP: gradients averaged over 2 replicas (each on its half, its own mean) equal the dense equivalent's on the whole batch",
+  async () => {
+    const rng = new Rng(62);
+    const [P, m, k, b, d] = [3, 4, 2, 6, 2];
+    const blocks = Array.from({ length: P }, () => randomMat(rng, b, m));
+    const p = randomPhantom(rng, P, m, k);
+    // dOut of the global batch's mean loss; a replica's own mean over its b/d rows is d times it.
+    const dOut = Array.from({ length: P }, () => randomMat(rng, b, m));
+    const half = (a: Mat, i: number) => rowBlock(a, (i * b) / d, b / d);
+    const scaled = (a: Mat) => new Mat(a.rows, a.cols, a.data.map((v) => v * d));
+    const replicas: Awaited<ReturnType<typeof runLayers>>["outcomes"][] = [];
+    for (let i = 0; i < d; i++) {
+      replicas.push(
+        (await runLayers(
+          P,
+          phantomLayers(p),
+          blocks.map((x) => half(x, i)),
+          dOut.map((g) => scaled(half(g, i))),
+        )).outcomes,
+      );
+    }
+    // The data-parallel mean, as the trainer takes it: the sum over replicas, divided by d.
+    const mean = (r: number, name: string) => {
+      const sums = new Float64Array(replicas[0][r].grads[name].length);
+      for (const rep of replicas) rep[r].grads[name].forEach((v, j) => (sums[j] += v));
+      return sums.map((v) => v / d);
+    };
+    const dense = {
+      W: phantomDenseEquivalent(p),
+      b: Float64Array.from(p.b.flatMap((v) => [...v])),
+    };
+    const g = denseBackward(hcat(blocks), dense, true, hcat(dOut));
+    const wBlock = (s: number, r: number) => colBlock(rowBlock(g.dW, s * m, m), r * m, m);
+    for (let r = 0; r < P; r++) {
+      assertAllClose(mean(r, "A"), wBlock(r, r).data, TOL, `dA_${r}`);
+      const dD = vcat(
+        [...Array(P).keys()].filter((s) => s !== r).map((s) =>
+          matmul(transpose(p.C[s]), wBlock(s, r))
+        ),
+      );
+      assertAllClose(mean(r, "D"), dD.data, TOL, `dD_${r}`);
+      let dC = new Mat(m, k);
+      for (let t = 0; t < P; t++) {
+        if (t !== r) dC = add(dC, matmul(wBlock(r, t), transpose(dBlock(p, r, t))));
+      }
+      assertAllClose(mean(r, "C"), dC.data, TOL, `dC_${r}`);
+    }
+  },
+);
