@@ -45,7 +45,7 @@ for (
           assertEquals(r.steps.map((s) => s.loss), grid[0].steps.map((s) => s.loss));
           assertEquals(r.evals.map((e) => e.loss), grid[0].evals.map((e) => e.loss));
         }
-        // Summation differs (d partial sums, then their mean), so float32 rounding, no more.
+        // Summation differs (d partial sums, then their mean): float32 rounding, no more (measured 1e-7 to 1.8e-7).
         const train = maxRelative(
           grid[0].steps.map((s) => s.loss),
           single[0].steps.map((s) => s.loss),
@@ -54,7 +54,7 @@ for (
           grid[0].evals.map((e) => e.loss),
           single[0].evals.map((e) => e.loss),
         );
-        assert(train < 2e-6 && held < 2e-6, `d = ${d}: training ${train}, held-out ${held}`);
+        assert(train < 5e-7 && held < 5e-7, `d = ${d}: training ${train}, held-out ${held}`);
         // Bytes: each group's as predicted, every rank, every step.
         const summary = summarizeRun(many, grid, 1);
         assert(summary.bytesMatchPrediction, JSON.stringify(grid.map((r) => r.steps[0])));
