@@ -144,6 +144,24 @@ systemTest([NETNS], {
   },
 });
 
+/** A small point (n = 64, k = 4, b = 8, 4 steps, warm-up 1) of the modes at p ranks. */
+const small = (modes: string, p: number) => [
+  "--mode",
+  modes,
+  "--ranks",
+  String(p),
+  "--width",
+  "64",
+  "--phantom-width",
+  "4",
+  "--batch",
+  "8",
+  "--steps",
+  "4",
+  "--warmup",
+  "1",
+];
+
 /**
  * Runs the bench on host 0 (its own server on eth0) with one worker per other host, started from
  * its PB-WAITING lines: host h hosts ranks 2(h-1), 2(h-1)+1 as node h.
@@ -212,22 +230,7 @@ systemTest([NETNS, NATS_SERVER], {
     "manual launch across 3 namespace hosts: the bench's server on its address, placement by host",
   fn: async () => {
     await using net = await startHosts({ count: 3, tag: "m" });
-    const results = await benchAcrossHosts(net, [
-      "--mode",
-      "tp,phantom",
-      "--ranks",
-      "4",
-      "--width",
-      "64",
-      "--phantom-width",
-      "4",
-      "--batch",
-      "8",
-      "--steps",
-      "4",
-      "--warmup",
-      "1",
-    ]);
+    const results = await benchAcrossHosts(net, small("tp,phantom", 4));
     assertEquals(results.runs.length, 2);
     assert(String(results.communicator.energyScope).startsWith("the bench's host only"));
     for (const run of results.runs) {
@@ -311,30 +314,18 @@ async function benchTask(args: string[]) {
   return { ...r, results };
 }
 
-/** A small phantom point (n = 64, k = 4, b = 8, 4 steps, warm-up 1) at p ranks. */
-const SMALL_PHANTOM = (p: number) => [
-  "--mode",
-  "phantom",
-  "--ranks",
-  String(p),
-  "--width",
-  "64",
-  "--phantom-width",
-  "4",
-  "--batch",
-  "8",
-  "--steps",
-  "4",
-  "--warmup",
-  "1",
-];
-
 systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name:
     "bench --emulate-hosts 3 --link 100mbit: a what-if run that records its network, then is gone",
   fn: async () => {
-    const r = await benchTask(["--emulate-hosts", "3", "--link", "100mbit", ...SMALL_PHANTOM(4)]);
+    const r = await benchTask([
+      "--emulate-hosts",
+      "3",
+      "--link",
+      "100mbit",
+      ...small("phantom", 4),
+    ]);
     assertEquals(r.code, 0, r.stdout + r.stderr);
     assert(r.stdout.includes("emulated network: 3 hosts"), r.stdout);
     const results = r.results!;
@@ -393,7 +384,13 @@ systemTest([NETNS, NATS_SERVER], {
   ...NO_SANITIZERS,
   name: "--link-delay adds propagation delay with netem, or says in one line the kernel cannot",
   fn: async () => {
-    const r = await benchTask(["--emulate-hosts", "2", "--link-delay", "2ms", ...SMALL_PHANTOM(2)]);
+    const r = await benchTask([
+      "--emulate-hosts",
+      "2",
+      "--link-delay",
+      "2ms",
+      ...small("phantom", 2),
+    ]);
     if (!netemAvailable()) {
       // This kernel (no sch_netem): bandwidth only, refused before anything is made.
       assertEquals(r.code, 2, r.stdout + r.stderr);
