@@ -23,7 +23,8 @@ import { ConfigError } from "../lib/config/config_error.ts";
 import { linkBitsPerS } from "../lib/config/link_rate.ts";
 import { median } from "../lib/results/stats.ts";
 import { calibrateProfile, measuredRuns } from "../lib/projection/calibrate.ts";
-import { BUILTIN_PROFILES, loadProfile } from "../lib/projection/profile.ts";
+import { BUILTIN_PROFILES, type HardwareProfile, loadProfile } from "../lib/projection/profile.ts";
+import { TCP_EFFICIENCY } from "../lib/projection/link_model.ts";
 import { lossCurves, projectRun, searchPhantomWidth } from "../lib/projection/project.ts";
 import { validateProjection } from "../lib/projection/validate.ts";
 import { writeReport } from "../lib/report/write_report.ts";
@@ -58,6 +59,12 @@ const FLAGS = {
     help:
       "for every phantom point, the phantom width among these that minimises projected energy " +
       "to target (steps to target from --curves)",
+  }),
+  link: flag.string({
+    group: RUN,
+    arg: "RATE",
+    help: "put the profile's hosts behind links of RATE (e.g. 25mbit), all traffic through one " +
+      "server host as in bench --emulate-hosts (lib/projection/link_model.ts)",
   }),
   beside: flag.path({
     group: RUN,
@@ -127,7 +134,7 @@ async function main(args: string[]): Promise<number> {
       "are read only with --calibrate or --validate",
     );
   }
-  const profile = await loadProfile(values.profile);
+  const profile = withLink(await loadProfile(values.profile), values.link);
   const plan = planFromFlags(values, given);
   const expansion = expandPlan(plan, { ...values, repeats: 1 });
   const curveFiles = values.curves ? await loadAll(values.curves.split(","), "--curves") : [];
@@ -183,6 +190,28 @@ async function main(args: string[]): Promise<number> {
   await writeReport(path, html);
   console.log(`report: ${html}`);
   return 0;
+}
+
+/**
+ * A profile behind shaped links of an emulated network: its id says so.
+ *
+ * @param profile The profile.
+ * @param rate --link, if given.
+ * @returns The profile, with `collectives.link` where a rate was given.
+ * @throws {ConfigError} Naming --link when the rate does not parse.
+ */
+function withLink(profile: HardwareProfile, rate: string | undefined): HardwareProfile {
+  if (rate === undefined) return profile;
+  const bits = linkBitsPerS(rate);
+  if (!bits) throw new ConfigError("--link", rate, "must be a rate like 1gbit, 100mbit or 25mbit");
+  return {
+    ...profile,
+    id: `${profile.id}+link-${rate}`,
+    collectives: {
+      ...profile.collectives,
+      link: { bytesPerS: bits / 8, efficiency: TCP_EFFICIENCY, rate },
+    },
+  };
 }
 
 function printRuns(runs: Awaited<ReturnType<typeof projectRun>>[]) {

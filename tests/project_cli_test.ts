@@ -131,3 +131,40 @@ deadlineTest("project: bad input is one line naming the flag, exit 2", async () 
     assert(!r.stderr.includes("    at "), r.stderr);
   }
 });
+
+deadlineTest(
+  "project --link RATE: the profile's hosts behind shaped links, named in the results",
+  async () => {
+    const step = async (extra: string[]) => {
+      const dir = await Deno.makeTempDir();
+      const r = await runDeno([
+        ...PROJECT,
+        "--mode",
+        "tp",
+        "--ranks",
+        "4",
+        "--width",
+        "1024",
+        "--batch",
+        "128",
+        "--profile",
+        "dgx-h100",
+        "--out",
+        dir,
+        ...extra,
+      ]);
+      assertEquals(r.code, 0, r.stderr);
+      const file = [...Deno.readDirSync(dir)].find((e) => e.name.endsWith(".json"))!.name;
+      return (await loadResults(`${dir}/${file}`)).runs[0];
+    };
+    const free = await step([]);
+    const slow = await step(["--link", "25mbit"]);
+    assertEquals(slow.projected!.profile, "dgx-h100+link-25mbit");
+    // TP p = 4 receives 4 x 3/4 x 512 KiB per gather: seconds at 25 Mbit/s, microseconds in a DGX.
+    const [a, b] = [free.metrics!.stepTimeMs.median, slow.metrics!.stepTimeMs.median];
+    assert(b > 1000 && b > 1000 * a, `${a} ms -> ${b} ms`);
+    const bad = await runDeno([...PROJECT, "--mode", "tp", "--ranks", "4", "--link", "fast"]);
+    assertEquals(bad.code, 2);
+    assert(bad.stderr.includes('--link ("fast") must be a rate like 1gbit'), bad.stderr);
+  },
+);
