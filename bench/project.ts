@@ -288,6 +288,9 @@ function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number):
     );
   }
   console.log(`bytes: ${v.bytesExact ? "every run exactly as predicted" : "MISMATCH"}`);
+  for (const [d, error] of Object.entries(v.byReplicas ?? {})) {
+    console.log(`median absolute error at d = ${d} replicas: ${error.toFixed(1)}%`);
+  }
   for (const [link, error] of Object.entries(v.byLink ?? {})) {
     console.log(`median absolute error at ${link}: ${error.toFixed(1)}%`);
   }

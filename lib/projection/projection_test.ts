@@ -340,3 +340,19 @@ Deno.test("data parallelism in the step model: the gradient all-reduce on the ri
   const sBytes = 4 * (predictCosts(small).parametersPerRank + 1);
   assert(close(s.dataParallelS, 1e-5 + 2 * 1e-6 + sBytes / 1e10), `${s.dataParallelS}`);
 });
+
+Deno.test("validation with replicas: calibrated on the runs without, the data-parallel term predicts the rest", () => {
+  const host = truth();
+  const plain = synthetic(host).filter((r) => r.config.ranks >= 2);
+  // The same configurations with 2 replicas, "measured" as the model says, +-5%.
+  const replicated = plain.map((r, i): MeasuredRun => {
+    const config = { ...r.config, replicas: 2 };
+    const s = projectStep(config, host);
+    return { ...r, id: `${r.id}-d2`, config, stepS: s.stepS * (i % 2 ? 1.05 : 0.95) };
+  });
+  const v = validateProjection([...plain, ...replicated], 2);
+  assertEquals(v.rows.length, replicated.length);
+  assertEquals(Object.keys(v.byReplicas!), ["2"]);
+  assert(Math.abs(v.medianAbsErrorPct - 5) < 1.5, `${v.medianAbsErrorPct}`);
+  assertThrows(() => validateProjection(replicated, 2), ConfigError, "all have replicas");
+});

@@ -7,7 +7,9 @@
  * Runs of the `network` sweep (emulated hosts, `config.link`) are validated another way: a
  * profile calibrated on the unshaped runs, given each shaped run's link (its rate, the TCP payload
  * fraction: lib/projection/link_model.ts), predicts the shaped runs' step time; the error is
- * reported per link rate too.
+ * reported per link rate too. Runs with replicas (`config.replicas`) likewise: a profile calibrated
+ * on the runs without replicas predicts those with, the data-parallel all-reduce from the
+ * transport's model alone; the error is reported per d too.
  *
  * @module
  */
@@ -46,6 +48,8 @@ export interface Validation {
   bytesExact: boolean;
   /** Network sweep: the median absolute error per link rate, in percent. */
   byLink?: Record<string, number>;
+  /** Runs with replicas: the median absolute error per d, in percent. */
+  byReplicas?: Record<string, number>;
 }
 
 function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
@@ -59,7 +63,7 @@ function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
     measuredStepMs: r.stepS * 1000,
     predictedStepMs: s.stepS * 1000,
     measuredCommMs: r.commS * 1000,
-    predictedCommMs: (s.hostS + s.latencyS + s.bandwidthS) * 1000,
+    predictedCommMs: (s.hostS + s.latencyS + s.bandwidthS + s.dataParallelS) * 1000,
     measuredBytes: r.bytesSent,
     predictedBytes,
     errorPct: (100 * Math.abs(s.stepS - r.stepS)) / r.stepS,
@@ -109,6 +113,39 @@ export function validateLinks(runs: MeasuredRun[], cores: number): Validation {
 }
 
 /**
+ * Runs with replicas: calibrated on the runs without, each run with replicas predicted.
+ *
+ * @param runs Measured runs, some with replicas.
+ * @param cores The host's cores.
+ * @returns One row per run with replicas, the median error overall and per d.
+ * @throws {ConfigError} Without runs without replicas to calibrate on.
+ */
+export function validateReplicas(runs: MeasuredRun[], cores: number): Validation {
+  const d = (r: MeasuredRun) => r.config.replicas ?? 1;
+  if (!runs.some((r) => d(r) === 1)) {
+    throw new ConfigError(
+      "--validate",
+      `${runs.length} runs`,
+      "all have replicas: the data-parallel term is checked against a profile calibrated on " +
+        "runs without replicas (d = 1) of the same sweep",
+    );
+  }
+  const profile = calibrateProfile(runs, cores, "without-replicas");
+  const replicated = runs.filter((r) => d(r) > 1);
+  const rows = replicated.map((r) => row(r, profile));
+  const byReplicas: Record<string, number> = {};
+  for (const k of new Set(replicated.map(d))) {
+    byReplicas[k] = median(rows.filter((_, i) => d(replicated[i]) === k).map((r) => r.errorPct));
+  }
+  return {
+    rows,
+    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
+    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
+    byReplicas,
+  };
+}
+
+/**
  * Leave-one-rank-count-out validation.
  *
  * @param runs Measured runs of one host.
@@ -118,6 +155,7 @@ export function validateLinks(runs: MeasuredRun[], cores: number): Validation {
  */
 export function validateProjection(runs: MeasuredRun[], cores: number): Validation {
   if (runs.some((r) => r.link)) return validateLinks(runs, cores);
+  if (runs.some((r) => (r.config.replicas ?? 1) > 1)) return validateReplicas(runs, cores);
   const ranks = [...new Set(runs.map((r) => r.config.ranks))].sort((a, b) => a - b);
   if (ranks.length < 2) {
     throw new ConfigError(
