@@ -20,6 +20,7 @@ import { flag, parseFlags, printHelp, renderHelp } from "../lib/cli/flags.ts";
 import { runMain } from "../lib/cli/run_main.ts";
 import { expandPlan, planFromFlags, SWEEP_FLAGS } from "../lib/cli/sweep_flags.ts";
 import { ConfigError } from "../lib/config/config_error.ts";
+import { ranksLabel } from "../lib/config/config.ts";
 import { linkBitsPerS } from "../lib/config/link_rate.ts";
 import { median } from "../lib/results/stats.ts";
 import { calibrateProfile, measuredRuns } from "../lib/projection/calibrate.ts";
@@ -221,11 +222,7 @@ function printRuns(runs: Awaited<ReturnType<typeof projectRun>>[]) {
   for (const r of runs) {
     const c = r.config;
     const b = r.projected!.breakdown;
-    // With replicas the ranks read d x p.
-    const ranks = typeof c.replicas === "number" && c.replicas > 1
-      ? `${c.replicas}x${c.ranks}`
-      : String(c.ranks);
-    const head = `           ${String(c.mode).padEnd(8)}${ranks.padStart(6)}${
+    const head = `           ${String(c.mode).padEnd(8)}${ranksLabel(c).padStart(6)}${
       String(c.width).padStart(8)
     }${String(c.phantomWidth ?? "-").padStart(5)}`;
     if (r.status !== "ok") {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ranksLabel } from "../config/config.ts";
 import type { RunResult } from "../results/results.ts";
 import { formatBytes } from "../results/units.ts";
 
@@ -20,13 +21,9 @@ export const RUN_TABLE_HEADER =
  */
 export function formatRunRow(run: RunResult): string {
   const c = run.config;
-  // With replicas the ranks read d x p.
-  const ranks = typeof c.replicas === "number" && c.replicas > 1
-    ? `${c.replicas}x${c.ranks}`
-    : String(c.ranks);
-  const head = `${String(c.mode).padEnd(8)}${ranks.padStart(4)}${String(c.width).padStart(7)}${
-    String(c.phantomWidth ?? "-").padStart(5)
-  }${`#${run.repeat}`.padStart(5)}`;
+  const head = `${String(c.mode).padEnd(8)}${ranksLabel(c).padStart(4)}${
+    String(c.width).padStart(7)
+  }${String(c.phantomWidth ?? "-").padStart(5)}${`#${run.repeat}`.padStart(5)}`;
   if (!run.metrics) return `${head}  ${run.status.toUpperCase()}: ${run.error}`;
   const m = run.metrics;
   const step = m.stepTimeMs.median;

@@ -209,6 +209,18 @@ export function gridSuffix(c: Record<string, unknown>): string {
 }
 
 /**
+ * A point's ranks for a table: p, or d x p with replicas.
+ *
+ * @param c Point or configuration fields.
+ * @returns E.g. "8" or "2x4".
+ */
+export function ranksLabel(c: Record<string, unknown>): string {
+  return typeof c.replicas === "number" && c.replicas > 1
+    ? `${c.replicas}x${c.ranks}`
+    : String(c.ranks);
+}
+
+/**
  * The ranks a configuration runs on: d x p (replicas of the model-parallel group).
  *
  * @param config The configuration.

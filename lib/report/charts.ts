@@ -80,6 +80,39 @@ function seriesByRanks(runs: RunResult[]): Series[] {
 }
 
 const DASHES = [[], [6, 3], [2, 2], [8, 3, 2, 3]];
+const POINTS = ["circle", "rect", "triangle", "rectRot"];
+
+/**
+ * The look of a mode's next measured line: its mode's color, and a dash and point style that
+ * vary over the mode's lines (counted in `perMode`).
+ */
+function lineStyle(mode: string, perMode: Map<string, number>) {
+  const i = perMode.get(mode) ?? 0;
+  perMode.set(mode, i + 1);
+  const color = MODE_COLORS[mode] ?? PALETTE[4];
+  return {
+    borderColor: color,
+    backgroundColor: color,
+    borderDash: DASHES[i % DASHES.length],
+    pointStyle: POINTS[i % POINTS.length],
+    spanGaps: true,
+  };
+}
+
+/** A line chart of the datasets over the labels. */
+function lineChart(
+  head: { id: string; title: string; section: string },
+  labels: string[],
+  datasets: Record<string, unknown>[],
+  xTitle: string,
+  yTitle: string,
+  logY?: boolean,
+): ChartSpec {
+  return {
+    ...head,
+    config: { type: "line", data: { labels, datasets }, options: axes(xTitle, yTitle, { logY }) },
+  };
+}
 
 function lineByRanks(
   id: string,
@@ -98,9 +131,8 @@ function lineByRanks(
   const perMode = new Map<string, number>();
   const datasets: Record<string, unknown>[] = [];
   for (const s of series) {
-    const i = perMode.get(s.mode) ?? 0;
-    perMode.set(s.mode, i + 1);
-    const color = MODE_COLORS[s.mode] ?? PALETTE[4];
+    const style = lineStyle(s.mode, perMode);
+    const color = style.borderColor;
     const at = (f: (r: RunResult) => number | null) =>
       ranks.map((p) => {
         const vals = s.runs.filter((r) => r.config.ranks === p).map(f).filter((v): v is number =>
@@ -111,12 +143,9 @@ function lineByRanks(
     datasets.push({
       label: s.label,
       data: at(value),
-      borderColor: color,
-      backgroundColor: color,
+      ...style,
       // Projected lines are dashed, measured ones solid (varied by shape).
-      borderDash: s.projected ? [8, 5] : DASHES[i % DASHES.length],
-      pointStyle: s.projected ? "crossRot" : ["circle", "rect", "triangle", "rectRot"][i % 4],
-      spanGaps: true,
+      ...(s.projected ? { borderDash: [8, 5], pointStyle: "crossRot" } : {}),
     });
     if (options.predicted) {
       datasets.push({
@@ -131,16 +160,14 @@ function lineByRanks(
       });
     }
   }
-  return {
-    id,
-    title,
-    section,
-    config: {
-      type: "line",
-      data: { labels: ranks.map(String), datasets },
-      options: axes("ranks p", yTitle, { logY: options.logY }),
-    },
-  };
+  return lineChart(
+    { id, title, section },
+    ranks.map(String),
+    datasets,
+    "ranks p",
+    yTitle,
+    options.logY,
+  );
 }
 
 /** A link's name on an axis, and its order: unshaped first, then the fastest. */
@@ -173,34 +200,22 @@ function lineByLink(
     series.set(key, [...(series.get(key) ?? []), r]);
   }
   const perMode = new Map<string, number>();
-  const datasets = [...series.entries()].map(([label, list]) => {
-    const mode = String(list[0].config.mode);
-    const i = perMode.get(mode) ?? 0;
-    perMode.set(mode, i + 1);
-    const color = MODE_COLORS[mode] ?? PALETTE[4];
-    return {
-      label,
-      data: links.map((l) => {
-        const vals = list.filter((r) => r.config.link === l).map(value) as number[];
-        return vals.length ? median(vals) : null;
-      }),
-      borderColor: color,
-      backgroundColor: color,
-      borderDash: DASHES[i % DASHES.length],
-      pointStyle: ["circle", "rect", "triangle", "rectRot"][i % 4],
-      spanGaps: true,
-    };
-  });
-  return {
-    id,
-    title,
-    section,
-    config: {
-      type: "line",
-      data: { labels: links.map(linkName), datasets },
-      options: axes("link rate of every host (emulated network)", yTitle, { logY: true }),
-    },
-  };
+  const datasets = [...series.entries()].map(([label, list]) => ({
+    label,
+    data: links.map((l) => {
+      const vals = list.filter((r) => r.config.link === l).map(value) as number[];
+      return vals.length ? median(vals) : null;
+    }),
+    ...lineStyle(String(list[0].config.mode), perMode),
+  }));
+  return lineChart(
+    { id, title, section },
+    links.map(linkName),
+    datasets,
+    "link rate of every host (emulated network)",
+    yTitle,
+    true,
+  );
 }
 
 function axes(xTitle: string, yTitle: string, o: { logY?: boolean; linearX?: boolean } = {}) {

@@ -14,7 +14,6 @@ import * as tf from "@tensorflow/tfjs-core";
 import type { TrainConfig } from "../config/config.ts";
 import { type Communicator, diffStats } from "../comm/communicator.ts";
 import { RankFfn } from "../parallel/ffn.ts";
-import { createInProcessGroup } from "../comm/in_process_communicator.ts";
 import { createInProcessGrid } from "../comm/grid.ts";
 import { mseLoss, mseValue } from "../nn/loss.ts";
 import { createOptimizer } from "../nn/optimizer.ts";
@@ -389,14 +388,12 @@ class ReplicaAverage {
   > {
     const start = now();
     const commBefore = this.data.commMs;
+    const done = await Promise.all(this.#pending);
     // Without overlap: the same buckets in the same order (the backward pass's), one at a time
     // after it, so both ways give the same sums bit for bit.
     for (const [i, [layer, entries]] of this.#layers.entries()) {
-      this.#pending.push(
-        Promise.resolve(await averageLayer(this.data, layer, i, entries, this.loss)),
-      );
+      done.push(await averageLayer(this.data, layer, i, entries, this.loss));
     }
-    const done = await Promise.all(this.#pending);
     const grads = new Map(done.flatMap((x) => x.grads));
     const loss = done.find((x) => x.loss !== undefined)?.loss;
     if (loss === undefined) {
@@ -516,25 +513,16 @@ export function trainInProcess(
   config: TrainConfig,
   options: TrainOptions = {},
 ): Promise<RankRunResult[]> {
-  const replicas = config.replicas ?? 1;
-  const engine = { baselineBytes: bufferBytes(), ranks: config.ranks * replicas };
-  if (replicas > 1) {
-    // A d x p grid: a model group per replica, a data group per model rank.
-    const grid = createInProcessGrid(replicas, config.ranks, { signal: options.signal });
-    return Promise.all(
-      grid.map(({ position, model, data }) =>
-        trainRank(
-          config,
-          model,
-          position.rank === 0 ? { ...options, engine, data } : { now: options.now, engine, data },
-        )
-      ),
-    );
-  }
-  const comms = createInProcessGroup(config.ranks, { signal: options.signal });
+  // A d x p grid: a model group per replica and, with replicas, a data group per model rank.
+  const grid = createInProcessGrid(config.replicas ?? 1, config.ranks, { signal: options.signal });
+  const engine = { baselineBytes: bufferBytes(), ranks: grid.length };
   return Promise.all(
-    comms.map((c) =>
-      trainRank(config, c, c.rank === 0 ? { ...options, engine } : { now: options.now, engine })
+    grid.map(({ position, model, data }) =>
+      trainRank(config, model, {
+        ...(position.rank === 0 ? options : { now: options.now }),
+        engine,
+        ...(data ? { data } : {}),
+      })
     ),
   );
 }

@@ -285,6 +285,7 @@ function linkShape(link: LinkShape | undefined): Required<LinkShape> {
   if (shaped.delay !== null && !LINK_DELAY.test(shaped.delay)) {
     throw new RangeError(`link delay must look like 2ms or 500us (got ${shaped.delay})`);
   }
+  // lib/config/link_rate.ts's LINK_RATE (a layer this module cannot import): tc's notation.
   if (shaped.rate !== null && !/^\d+(\.\d+)?[kmg]?bit$/.test(shaped.rate)) {
     throw new RangeError(`link rate must look like 100mbit or 1gbit (got ${shaped.rate})`);
   }
@@ -342,54 +343,16 @@ export async function reshapeLinks(names: LinkNames, link: LinkShape): Promise<v
 
 async function shape(ns: string, dev: string, link: Required<LinkShape>): Promise<void> {
   const tc = (...args: string[]) => run("tc", ["-n", ns, ...args]);
+  const root = (...qdisc: string[]) => tc("qdisc", "add", "dev", dev, "root", ...qdisc);
   if (link.delay) {
     // netem delays and, given a rate, also limits it; a queue long enough for a full window.
-    await tc(
-      "qdisc",
-      "add",
-      "dev",
-      dev,
-      "root",
-      "netem",
-      "delay",
-      link.delay,
-      ...(link.rate ? ["rate", link.rate] : []),
-      "limit",
-      "100000",
-    );
-    return;
+    const rate = link.rate ? ["rate", link.rate] : [];
+    await root("netem", "delay", link.delay, ...rate, "limit", "100000");
+  } else if (link.shaper === "tbf") {
+    await root("tbf", "rate", link.rate!, "burst", "256kb", "latency", "50ms");
+  } else {
+    await root("handle", "1:", "htb", "default", "10");
+    const rate = ["rate", link.rate!, "ceil", link.rate!];
+    await tc("class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", ...rate);
   }
-  if (link.shaper === "tbf") {
-    await tc(
-      "qdisc",
-      "add",
-      "dev",
-      dev,
-      "root",
-      "tbf",
-      "rate",
-      link.rate!,
-      "burst",
-      "256kb",
-      "latency",
-      "50ms",
-    );
-    return;
-  }
-  await tc("qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10");
-  await tc(
-    "class",
-    "add",
-    "dev",
-    dev,
-    "parent",
-    "1:",
-    "classid",
-    "1:10",
-    "htb",
-    "rate",
-    link.rate!,
-    "ceil",
-    link.rate!,
-  );
 }
