@@ -126,9 +126,6 @@ systemTest([NETNS], {
       namespaces().filter((n) => n.startsWith(`${NETNS_PREFIX}${Deno.pid}-c`)).length,
       4,
     );
-    await net.stop();
-    assertEquals(net.running(), []);
-    assertEquals(namespaces().filter((n) => n.startsWith(`${NETNS_PREFIX}${Deno.pid}-c`)), []);
     // A namespace of an owner that is gone (a pid above pid_max), with a process in it.
     const dead = `${NETNS_PREFIX}${2 ** 22 + 7}-x-h0`;
     new Deno.Command("ip", { args: ["netns", "add", dead] }).outputSync();
@@ -141,6 +138,12 @@ systemTest([NETNS], {
     assert(removed.includes(dead), `${removed}`);
     assert(!namespaces().includes(dead));
     await orphan.status;
+    // This process's own hosts (and those of tests running beside this one) are not leftovers.
+    assertEquals(removed.filter((n) => n.startsWith(`${NETNS_PREFIX}${Deno.pid}-`)), []);
+    assert(net.running().includes(sleeper.pid), "the clean-up killed a live owner's process");
+    await net.stop();
+    assertEquals(net.running(), []);
+    assertEquals(namespaces().filter((n) => n.startsWith(`${NETNS_PREFIX}${Deno.pid}-c`)), []);
   },
 });
 

@@ -19,8 +19,15 @@ Deno.test.afterAll(async () => {
   if (cluster) assertEquals(await waitGone(cluster.pids, 5000), [], "Slurm daemons left running");
 });
 
+/**
+ * Processes of this test's Slurm matching a pattern (those of the namespace-host Slurm tests
+ * running beside these have another SLURM_CONF).
+ */
+const ofCluster = (c: SlurmCluster, pattern: RegExp) => processesMatching(pattern, c.env);
+
 /** Our processes of a Slurm run: ranks and node agents (whose nats-servers die with them). */
-const ours = () => processesMatching(/rank_host\.ts --launcher slurm|node_agent\.ts --job/);
+const ours = (c: SlurmCluster) =>
+  ofCluster(c, /rank_host\.ts --launcher slurm|node_agent\.ts --job/);
 
 /** `salloc -N2 -n4 deno run -A bench/main.ts ARGS` against the private Slurm. */
 function salloc(c: SlurmCluster, args: string[]) {
@@ -53,7 +60,7 @@ async function assertNothingLeft(c: SlurmCluster, r: ResultsFile) {
   const pids = [
     ...slurm.nodes.flatMap((n) => [n.agentPid, n.serverPid ?? 0]).filter((p) => p > 0),
     ...r.runs.flatMap((run) => run.placement?.map((p) => p.pid) ?? []),
-    ...ours(),
+    ...ours(c),
   ];
   assertEquals(await waitGone(pids, 10_000), [], "processes left running");
 }
@@ -73,12 +80,12 @@ async function sallocRun(
     child.status.then((s) => (exited = s));
     const deadline = Date.now() + 60_000;
     while (
-      processesMatching(/rank_host\.ts --launcher slurm/).length === 0 && !exited &&
+      ofCluster(c, /rank_host\.ts --launcher slurm/).length === 0 && !exited &&
       Date.now() < deadline
     ) {
       await new Promise((r) => setTimeout(r, 100));
     }
-    if (processesMatching(/rank_host\.ts --launcher slurm/).length === 0) {
+    if (ofCluster(c, /rank_host\.ts --launcher slurm/).length === 0) {
       // Say what happened instead: salloc still waiting for nodes (their states), or the driver
       // stopped early (its exit code and output).
       const nodes = await c.run("sinfo", ["-N", "-h", "-o", "%N %T %E"]).catch((e) => String(e));
@@ -164,7 +171,7 @@ systemTest([SLURM, NATS_SERVER], {
       dir,
     ];
     const run = await sallocRun(c, args, () => {
-      const [victim] = processesMatching(/rank_host\.ts --launcher slurm/);
+      const [victim] = ofCluster(c, /rank_host\.ts --launcher slurm/);
       Deno.kill(victim, "SIGKILL");
     });
     assertEquals(run.status.code, 1, run.stderr + run.stdout);
@@ -195,7 +202,8 @@ systemTest([SLURM, NATS_SERVER], {
     ];
     let signalled = 0;
     const run = await sallocRun(c, args, () => {
-      const [driver] = processesMatching(
+      const [driver] = ofCluster(
+        c,
         /^\S*deno run (--allow-\S+ )+bench\/main\.ts --launcher slurm/,
       );
       signalled = performance.now();

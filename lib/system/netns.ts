@@ -14,7 +14,7 @@
  * @module
  */
 
-import { isAlive, stopProcess } from "./process.ts";
+import { isAlive, processStartMs, stopProcess } from "./process.ts";
 
 /** Prefix of every namespace this module makes: `pbns<owner pid>-…`. */
 export const NETNS_PREFIX = "pbns";
@@ -129,7 +129,13 @@ export function netnsUnavailable(): string | undefined {
   return undefined;
 }
 
-/** @returns The namespaces of this module whose owner is gone, deleted (processes in them killed). */
+/**
+ * Deletes the namespaces of this module whose owner is gone or whose owner pid was reused since
+ * (see {@linkcode isLeftover}); processes in them are killed. A running owner's hosts, this
+ * process's included, are left alone.
+ *
+ * @returns The names deleted.
+ */
 export async function removeLeftoverHosts(): Promise<string[]> {
   const names = (await run("ip", ["netns", "list"])).split("\n")
     .map((l) => l.trim().split(/\s+/)[0])
@@ -137,11 +143,36 @@ export async function removeLeftoverHosts(): Promise<string[]> {
   const removed: string[] = [];
   for (const name of names) {
     const owner = Number(name.slice(NETNS_PREFIX.length).split("-")[0]);
-    if (Number.isInteger(owner) && owner !== Deno.pid && isAlive(owner)) continue;
+    const alive = Number.isInteger(owner) && isAlive(owner);
+    let created: number | undefined;
+    try {
+      created = Deno.statSync(`/run/netns/${name}`).mtime?.getTime();
+    } catch { /* gone meanwhile, or another layout: go by the owner alone */ }
+    if (!isLeftover(alive, alive ? processStartMs(owner) : undefined, created)) continue;
     await deleteNamespace(name);
     removed.push(name);
   }
   return removed;
+}
+
+/**
+ * Whether a namespace named for an owner pid is a leftover: its owner is gone, or the pid now
+ * belongs to a process that started after the namespace was made (a reused pid). A live owner's
+ * namespaces are never leftovers, this process's included: tests running in parallel in one
+ * process each hold hosts of the same pid.
+ *
+ * @param ownerAlive Whether the owner pid runs.
+ * @param ownerStartMs When the process with that pid started (never later than the truth), if known.
+ * @param createdMs When the namespace was made, if known.
+ * @returns True to remove it.
+ */
+export function isLeftover(
+  ownerAlive: boolean,
+  ownerStartMs: number | undefined,
+  createdMs: number | undefined,
+): boolean {
+  if (!ownerAlive) return true;
+  return ownerStartMs !== undefined && createdMs !== undefined && createdMs < ownerStartMs;
 }
 
 async function deleteNamespace(name: string): Promise<void> {

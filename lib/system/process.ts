@@ -85,6 +85,30 @@ export function isAlive(pid: number): boolean {
   return out.success && state !== "" && !state.startsWith("Z");
 }
 
+/**
+ * When a process started, in ms since the epoch, never later than the truth: from `ps -o etimes`
+ * (whole seconds elapsed), so up to a second early. Undefined for a pid that is gone. (ps, not
+ * /proc/PID/stat: Deno lets only --allow-all read another process's /proc entries.)
+ *
+ * @param pid The process.
+ * @returns Its start time, or undefined.
+ */
+export function processStartMs(pid: number): number | undefined {
+  const now = Date.now();
+  try {
+    const out = new Deno.Command("ps", {
+      args: ["-o", "etimes=", "-p", String(pid)],
+      stdout: "piped",
+      stderr: "null",
+    }).outputSync();
+    const seconds = Number(new TextDecoder().decode(out.stdout).trim());
+    if (!out.success || !Number.isInteger(seconds)) return undefined;
+    return now - (seconds + 1) * 1000;
+  } catch {
+    return undefined;
+  }
+}
+
 let setprivPath: string | null | undefined;
 
 /** Where `setpriv` (util-linux) is, or null. */

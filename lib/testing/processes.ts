@@ -42,10 +42,30 @@ export function descendantsWithArgs(pid: number): { pid: number; args: string }[
 
 /**
  * @param pattern What the command line must match.
+ * @param environment Variables the process must have with these values (its own test's run, not
+ *   that of a test running beside it: tests run in parallel in one process). Read through ps,
+ *   which shows another process's environment to its owner and root only.
  * @returns Pids of the processes whose command line matches (not this one's).
  */
-export function processesMatching(pattern: RegExp): number[] {
-  return table().filter((p) => p.pid !== Deno.pid && pattern.test(p.args)).map((p) => p.pid);
+export function processesMatching(
+  pattern: RegExp,
+  environment: Record<string, string> = {},
+): number[] {
+  const wanted = Object.entries(environment);
+  const found = table().filter((p) => p.pid !== Deno.pid && pattern.test(p.args));
+  if (wanted.length === 0) return found.map((p) => p.pid);
+  // `ps e` appends the environment to the command line: each NAME=value as a word.
+  const out = new Deno.Command("ps", {
+    args: ["-ww", "-o", "pid=,args=", "e", "-p", found.map((p) => p.pid).join(",") || "0"],
+    stdout: "piped",
+    stderr: "null",
+  }).outputSync();
+  const lines = new Map(
+    new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => l.trim())
+      .filter((l) => /^\d+ /.test(l)).map((l) => [Number(l.split(" ")[0]), ` ${l} `]),
+  );
+  return found.filter((p) => wanted.every(([k, v]) => lines.get(p.pid)?.includes(` ${k}=${v} `)))
+    .map((p) => p.pid);
 }
 
 /**
