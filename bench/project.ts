@@ -266,10 +266,14 @@ function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number):
         "link rate (all traffic through the server host's link: lib/projection/link_model.ts)",
     );
   }
+  // Runs with replicas: the data-parallel all-reduce (part of the comm time) apart.
+  const dp = v.dataParallelErrorPct !== undefined;
   console.log(
     `run                                          p${
       links ? "     link" : ""
-    }   step ms meas   pred   comm ms meas   pred  bytes meas = pred  error`,
+    }   step ms meas   pred   comm ms meas   pred${
+      dp ? "  data-par meas   pred" : ""
+    }  bytes meas = pred  error`,
   );
   for (const r of v.rows) {
     console.log(
@@ -278,6 +282,12 @@ function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number):
       }${r.measuredStepMs.toFixed(1).padStart(14)}${r.predictedStepMs.toFixed(1).padStart(7)}${
         r.measuredCommMs.toFixed(1).padStart(14)
       }${r.predictedCommMs.toFixed(1).padStart(7)}${
+        dp
+          ? `${(r.measuredDataParallelMs ?? 0).toFixed(1).padStart(14)}${
+            (r.predictedDataParallelMs ?? 0).toFixed(1).padStart(7)
+          }`
+          : ""
+      }${
         (r.measuredBytes === r.predictedBytes
           ? "exact"
           : `${r.measuredBytes} != ${r.predictedBytes}`).padStart(19)
@@ -287,6 +297,14 @@ function validate(runs: ReturnType<typeof measuredRuns>["runs"], cores: number):
   console.log(`bytes: ${v.bytesExact ? "every run exactly as predicted" : "MISMATCH"}`);
   for (const [d, error] of Object.entries(v.byReplicas ?? {})) {
     console.log(`median absolute error at d = ${d} replicas: ${error.toFixed(1)}%`);
+  }
+  if (dp) {
+    console.log(
+      `the data-parallel all-reduce alone: median absolute error ${
+        v.dataParallelErrorPct!.toFixed(1)
+      }% (the rest of the step: compute and the model-parallel collectives with all d x p ` +
+        "ranks sharing the host)",
+    );
   }
   for (const [link, error] of Object.entries(v.byLink ?? {})) {
     console.log(`median absolute error at ${link}: ${error.toFixed(1)}%`);

@@ -113,6 +113,27 @@ deadlineTest(
   },
 );
 
+deadlineTest(
+  "project --validate on runs with replicas: the data-parallel all-reduce measured and predicted apart",
+  async () => {
+    const val = await runDeno([
+      ...PROJECT,
+      "--validate",
+      "reports/examples/hybrid/hybrid-quick.json",
+    ]);
+    assertEquals(val.code, 0, val.stderr);
+    const lines = val.stdout.split("\n");
+    assert(lines[0].includes("data-par meas   pred"), lines[0]);
+    // tp 1 x 8: all its communication is the all-reduce, measured 1005.1 ms in that file.
+    const row = lines.find((l) => l.startsWith("tp-p1-d8-"))!.trim().split(/\s+/);
+    assertEquals(row.slice(4, 7), ["1005.1", row[5], "1005.1"]);
+    assert(
+      /the data-parallel all-reduce alone: median absolute error \d+\.\d%/.test(val.stdout),
+      val.stdout.slice(-400),
+    );
+  },
+);
+
 deadlineTest("project: bad input is one line naming the flag, exit 2", async () => {
   for (
     const [args, message] of [

@@ -43,6 +43,8 @@ export interface MeasuredRun {
   bytesReceived: number;
   /** The shaped link rate of an emulated network it ran on (config.link; null: unshaped). */
   link?: string | null;
+  /** Runs with replicas: the median time of the data-parallel all-reduce, in s. */
+  dataParallelS?: number;
 }
 
 /**
@@ -74,6 +76,9 @@ export function measuredRuns(files: ResultsFile[]): { runs: MeasuredRun[]; cores
       stepS: mid((r) => r.stepS),
       computeS: mid((r) => r.computeS),
       commS: mid((r) => r.commS),
+      ...(list[0].dataParallelS !== undefined
+        ? { dataParallelS: mid((r) => r.dataParallelS!) }
+        : {}),
       energyJ: energies.length === list.length ? median(energies) : null,
     };
   });
@@ -112,6 +117,7 @@ function toMeasured(r: RunResult): MeasuredRun {
     bytesSent: m.bytesSentPerRankPerStep,
     bytesReceived: m.bytesReceivedPerRankPerStep,
     ...(r.config.link !== undefined ? { link: r.config.link } : {}),
+    ...(m.dataParallel ? { dataParallelS: m.dataParallel.commTimeMs.median / 1000 } : {}),
   };
 }
 

@@ -8,6 +8,7 @@ import { BUILTIN_PROFILES, type HardwareProfile, loadProfile, parseProfile } fro
 import { projectStep } from "./step_model.ts";
 import { validateProjection } from "./validate.ts";
 import { Rng } from "../nn/rng.ts";
+import { median } from "../results/stats.ts";
 
 const close = (a: number, b: number, rel = 1e-9) =>
   Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b));
@@ -348,11 +349,36 @@ Deno.test("validation with replicas: calibrated on the runs without, the data-pa
   const replicated = plain.map((r, i): MeasuredRun => {
     const config = { ...r.config, replicas: 2 };
     const s = projectStep(config, host);
-    return { ...r, id: `${r.id}-d2`, config, stepS: s.stepS * (i % 2 ? 1.05 : 0.95) };
+    // The all-reduce itself measured 20% above the model: shown apart.
+    return {
+      ...r,
+      id: `${r.id}-d2`,
+      config,
+      stepS: s.stepS * (i % 2 ? 1.05 : 0.95),
+      dataParallelS: s.dataParallelS * 1.2,
+    };
   });
   const v = validateProjection([...plain, ...replicated], 2);
   assertEquals(v.rows.length, replicated.length);
   assertEquals(Object.keys(v.byReplicas!), ["2"]);
   assert(Math.abs(v.medianAbsErrorPct - 5) < 1.5, `${v.medianAbsErrorPct}`);
+  // Each row carries the measured all-reduce and the calibrated profile's prediction of it; the
+  // median of their errors is the term's own error.
+  const errors = v.rows.map((row, i) => {
+    const truth = projectStep(replicated[i].config, host).dataParallelS * 1000;
+    assert(close(row.measuredDataParallelMs!, 1.2 * truth), row.id);
+    assert(row.predictedDataParallelMs! > 0, row.id);
+    return (100 * Math.abs(row.predictedDataParallelMs! - row.measuredDataParallelMs!)) /
+      row.measuredDataParallelMs!;
+  });
+  assert(close(v.dataParallelErrorPct!, median(errors)), `${v.dataParallelErrorPct}`);
+  assert(v.dataParallelErrorPct! > 10, `${v.dataParallelErrorPct}: the 20% was not seen`);
+  // Without the measured term (an older results file) no column and no such error.
+  const older = validateProjection(
+    [...plain, ...replicated.map(({ dataParallelS: _, ...r }) => r)],
+    2,
+  );
+  assertEquals(older.dataParallelErrorPct, undefined);
+  assertEquals(older.rows[0].measuredDataParallelMs, undefined);
   assertThrows(() => validateProjection(replicated, 2), ConfigError, "all have replicas");
 });

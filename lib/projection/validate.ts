@@ -37,6 +37,9 @@ export interface ValidationRow {
   errorPct: number;
   /** The shaped link rate it ran on (network sweep). */
   link?: string;
+  /** Runs with replicas: the data-parallel all-reduce's time per step (part of the comm time). */
+  measuredDataParallelMs?: number;
+  predictedDataParallelMs?: number;
 }
 
 /** The validation. */
@@ -50,6 +53,8 @@ export interface Validation {
   byLink?: Record<string, number>;
   /** Runs with replicas: the median absolute error per d, in percent. */
   byReplicas?: Record<string, number>;
+  /** Runs with replicas: the median absolute error of the data-parallel term alone, in percent. */
+  dataParallelErrorPct?: number;
 }
 
 function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
@@ -68,6 +73,12 @@ function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
     predictedBytes,
     errorPct: (100 * Math.abs(s.stepS - r.stepS)) / r.stepS,
     ...(r.link ? { link: r.link } : {}),
+    ...(r.dataParallelS !== undefined
+      ? {
+        measuredDataParallelMs: r.dataParallelS * 1000,
+        predictedDataParallelMs: s.dataParallelS * 1000,
+      }
+      : {}),
   };
 }
 
@@ -137,11 +148,16 @@ export function validateReplicas(runs: MeasuredRun[], cores: number): Validation
   for (const k of new Set(replicated.map(d))) {
     byReplicas[k] = median(rows.filter((_, i) => d(replicated[i]) === k).map((r) => r.errorPct));
   }
+  const dataParallel = rows.filter((r) => r.measuredDataParallelMs! > 0).map((r) =>
+    (100 * Math.abs(r.predictedDataParallelMs! - r.measuredDataParallelMs!)) /
+    r.measuredDataParallelMs!
+  );
   return {
     rows,
     medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
     bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
     byReplicas,
+    ...(dataParallel.length ? { dataParallelErrorPct: median(dataParallel) } : {}),
   };
 }
 
