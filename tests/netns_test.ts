@@ -117,6 +117,22 @@ systemTest([NETNS], {
 
 systemTest([NETNS], {
   ...NO_SANITIZERS,
+  name: "the namespace probe is not fooled by another probe's namespace of the same process",
+  fn: () => {
+    // Test modules run in parallel in one process: two probes of one pid at once. (A fixed
+    // probe name made the second fail with "File exists" and its module's tests be ignored.)
+    const other = `${NETNS_PREFIX}${Deno.pid}-probe`;
+    new Deno.Command("ip", { args: ["netns", "add", other] }).outputSync();
+    try {
+      assertEquals(netnsUnavailable(), undefined);
+    } finally {
+      new Deno.Command("ip", { args: ["netns", "delete", other] }).outputSync();
+    }
+  },
+});
+
+systemTest([NETNS], {
+  ...NO_SANITIZERS,
   name: "namespace hosts: nothing left after stop, nor after an owner that died",
   fn: async () => {
     const net = await startHosts({ count: 3, tag: "c" });

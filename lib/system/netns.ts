@@ -102,6 +102,9 @@ async function run(command: string, args: string[]): Promise<string> {
   return new TextDecoder().decode(out.stdout);
 }
 
+/** A random suffix for a probe's namespace name. */
+const probeSuffix = () => crypto.randomUUID().slice(0, 8);
+
 /**
  * @returns Why namespace hosts cannot be made here (one line), or undefined when they can.
  */
@@ -116,7 +119,8 @@ export function netnsUnavailable(): string | undefined {
     }
   }
   try {
-    const name = `${NETNS_PREFIX}${Deno.pid}-probe`;
+    // Unique per call: tests running in parallel in one process probe at once.
+    const name = `${NETNS_PREFIX}${Deno.pid}-probe-${probeSuffix()}`;
     const add = new Deno.Command("ip", { args: ["netns", "add", name], stderr: "piped" })
       .outputSync();
     if (!add.success) {
@@ -336,7 +340,7 @@ let netem: boolean | undefined;
  */
 export function netemAvailable(): boolean {
   if (netem !== undefined) return netem;
-  const name = `${NETNS_PREFIX}${Deno.pid}-netem`;
+  const name = `${NETNS_PREFIX}${Deno.pid}-netem-${probeSuffix()}`;
   const sh = (args: string[]) => {
     try {
       return new Deno.Command(args[0], { args: args.slice(1), stdout: "null", stderr: "null" })
