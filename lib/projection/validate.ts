@@ -82,6 +82,28 @@ function row(r: MeasuredRun, profile: HardwareProfile): ValidationRow {
   };
 }
 
+/** The rows with their median step-time error and whether every run's bytes were exact. */
+function summary(rows: ValidationRow[]): Validation {
+  return {
+    rows,
+    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
+    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
+  };
+}
+
+/** The median step-time error of the rows in each group (the key of a row and its index). */
+function medianErrorBy(
+  rows: ValidationRow[],
+  key: (r: ValidationRow, i: number) => string | number,
+): Record<string, number> {
+  const groups = new Map<string, number[]>();
+  rows.forEach((r, i) => {
+    const k = String(key(r, i));
+    groups.set(k, [...(groups.get(k) ?? []), r.errorPct]);
+  });
+  return Object.fromEntries([...groups].map(([k, errors]) => [k, median(errors)]));
+}
+
 /**
  * The network sweep's validation: calibrated on the unshaped runs, each shaped run predicted with
  * its link.
@@ -111,16 +133,7 @@ export function validateLinks(runs: MeasuredRun[], cores: number): Validation {
       },
     })
   );
-  const byLink: Record<string, number> = {};
-  for (const link of new Set(rows.map((r) => r.link!))) {
-    byLink[link] = median(rows.filter((r) => r.link === link).map((r) => r.errorPct));
-  }
-  return {
-    rows,
-    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
-    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
-    byLink,
-  };
+  return { ...summary(rows), byLink: medianErrorBy(rows, (r) => r.link!) };
 }
 
 /**
@@ -144,19 +157,13 @@ export function validateReplicas(runs: MeasuredRun[], cores: number): Validation
   const profile = calibrateProfile(runs, cores, "without-replicas");
   const replicated = runs.filter((r) => d(r) > 1);
   const rows = replicated.map((r) => row(r, profile));
-  const byReplicas: Record<string, number> = {};
-  for (const k of new Set(replicated.map(d))) {
-    byReplicas[k] = median(rows.filter((_, i) => d(replicated[i]) === k).map((r) => r.errorPct));
-  }
   const dataParallel = rows.filter((r) => r.measuredDataParallelMs! > 0).map((r) =>
     (100 * Math.abs(r.predictedDataParallelMs! - r.measuredDataParallelMs!)) /
     r.measuredDataParallelMs!
   );
   return {
-    rows,
-    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
-    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
-    byReplicas,
+    ...summary(rows),
+    byReplicas: medianErrorBy(rows, (_, i) => d(replicated[i])),
     ...(dataParallel.length ? { dataParallelErrorPct: median(dataParallel) } : {}),
   };
 }
@@ -189,9 +196,5 @@ export function validateProjection(runs: MeasuredRun[], cores: number): Validati
     );
     for (const r of runs.filter((x) => x.config.ranks === p)) rows.push(row(r, profile));
   }
-  return {
-    rows,
-    medianAbsErrorPct: median(rows.map((r) => r.errorPct)),
-    bytesExact: rows.every((r) => r.measuredBytes === r.predictedBytes),
-  };
+  return summary(rows);
 }
